@@ -1,0 +1,96 @@
+//! The command line, as fixed by the contract. Kept free of behaviour so that the man page and
+//! shell completions can be generated from it.
+
+use crate::settings::BackendChoice;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+pub const DEFAULT_CONFIG_DIR: &str = "/etc/vpn-firewall";
+
+const ABOUT: &str = "Fail-closed VPN kill switch: nothing leaves the machine outside the VPN tunnel";
+
+const LONG_ABOUT: &str = "\
+Fail-closed VPN kill switch: nothing leaves the machine outside the VPN tunnel.
+
+vpn-firewall reads the drop-in files /etc/vpn-firewall/*.conf and loads a policy-drop ruleset
+in one atomic transaction. Only the VPN client (its user, group or firewall mark) may reach the
+outside directly; everything else leaves through the tunnel interface or not at all. When the
+VPN breaks, traffic stops instead of leaking.
+
+Exit codes: 0 success; 1 could not apply (not root, nft missing, kernel refused); 2 invalid
+configuration or command line; 3 (status) not loaded; 4 (status) cannot tell.";
+
+const EXAMPLES: &str = "\
+Examples:
+  vpn-firewall check                 validate and print the effective settings
+  vpn-firewall show                  print the ruleset start would load
+  sudo vpn-firewall start            load it (replaces a loaded one atomically)
+  sudo vpn-firewall status           loaded or not, tunnel up or down, blocked packets
+  sudo vpn-firewall flush            remove vpn-firewall's rules, nothing else";
+
+#[derive(Debug, Parser)]
+#[command(name = "vpn-firewall", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
+pub struct Cli {
+    /// Directory of the *.conf drop-in files, read in byte order of their names
+    #[arg(long, global = true, value_name = "DIR", env = "VPN_FIREWALL_CONFIG_DIR", default_value = DEFAULT_CONFIG_DIR)]
+    pub config_dir: PathBuf,
+
+    /// Firewall backend, overriding [firewall] backend of the configuration
+    #[arg(long, global = true, value_enum, value_name = "BACKEND")]
+    pub backend: Option<BackendChoice>,
+
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Validate the configuration and load its ruleset atomically (root)
+    #[command(
+        visible_aliases = ["restart", "reload"],
+        long_about = "Validate the configuration, then load its ruleset in one atomic transaction that \
+replaces a loaded one: there is no moment without rules, and connections through the tunnel keep \
+flowing. The loaded table is read back and compared with what was sent.\n\n\
+If the configuration is invalid nothing of it is applied: a loaded ruleset stays exactly as it was; \
+if none is loaded (first start, boot), the lockdown ruleset is loaded, which lets only loopback \
+pass. Exit 0 loaded; 1 could not apply; 2 invalid configuration.",
+        after_help = "Example:\n  sudo vpn-firewall start\n  sudo vpn-firewall --config-dir /tmp/try start"
+    )]
+    Start,
+
+    /// Keep the rules loaded: a kill switch stays closed at shutdown
+    #[command(long_about = "Does nothing but say so: the rules stay loaded so that nothing leaks while \
+the VPN client and the network go down at shutdown. To remove them, use flush.")]
+    Stop,
+
+    /// Remove every table, chain and rule vpn-firewall loaded, and nothing else (root)
+    #[command(long_about = "Remove vpn-firewall's table (inet vpn_firewall) and with it every chain, \
+set and rule it loaded. Other tools' tables are not touched. Afterwards nothing of vpn-firewall \
+protects the machine. Exit 0.",
+        after_help = "Example:\n  sudo vpn-firewall flush")]
+    Flush,
+
+    /// Nothing to save: the rules come from the configuration
+    Save,
+
+    /// Show whether the ruleset is loaded, the tunnel interfaces and blocked packets (root)
+    #[command(long_about = "Show whether the ruleset is loaded (and whether it is the lockdown \
+ruleset, or one that differs from today's configuration), which backend holds it, whether the \
+tunnel interfaces are up, and how many packets were blocked in each direction since it was loaded. \
+Exit 0 loaded; 3 not loaded; 4 cannot tell (not root, nft missing).",
+        after_help = "Example:\n  sudo vpn-firewall status")]
+    Status,
+
+    /// Validate the configuration and print the effective settings with their origins
+    #[command(long_about = "Validate the configuration and print every effective setting with the \
+file and line that set it (or \"default\"), like sshd -T with origins. Problems go to stderr, one \
+line each, naming FILE:LINE. Needs no root and touches nothing. Exit 0 valid; 2 invalid.",
+        after_help = "Example:\n  vpn-firewall check\n  vpn-firewall --config-dir ./etc/vpn-firewall check")]
+    Check,
+
+    /// Print the exact ruleset start would load, without touching the kernel
+    #[command(long_about = "Print the exact nft transaction that start would load for the current \
+configuration. Needs no root and touches nothing. Exit 0; 2 invalid configuration.",
+        after_help = "Example:\n  vpn-firewall show > ruleset.nft && sudo nft -c -f ruleset.nft")]
+    Show,
+}

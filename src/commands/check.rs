@@ -1,0 +1,58 @@
+//! `check`: validate, then print every effective setting with the place that set it.
+
+use super::{exit, load_settings};
+use crate::cli::Cli;
+use crate::config::schema::{self, KeySpec};
+use crate::config::RawConfig;
+use crate::settings::Settings;
+use anyhow::Result;
+use std::fmt::Write;
+
+pub fn check(cli: &Cli) -> Result<i32> {
+    let (raw, validated) = load_settings(&cli.config_dir)?;
+    print!("{}", describe(&raw, &validated.settings));
+    Ok(exit::OK)
+}
+
+/// The effective settings as INI, each key annotated with its origin.
+pub fn describe(raw: &RawConfig, settings: &Settings) -> String {
+    let mut out = String::new();
+    writeln!(out, "# vpn-firewall: the configuration in {} is valid", raw.dir.display()).unwrap();
+    if raw.files.is_empty() {
+        writeln!(out, "# no *.conf files: every value is the default").unwrap();
+    }
+    for f in &raw.files {
+        writeln!(out, "# read {}", f.display()).unwrap();
+    }
+    for section in schema::sections() {
+        writeln!(out, "\n[{section}]").unwrap();
+        for spec in schema::KEYS.iter().filter(|k| k.section == section) {
+            let entry = raw.get(spec);
+            let line = format!("{} = {}", spec.key, entry.value.trim());
+            let mut note = match (&entry.origin, entry.legacy) {
+                (None, _) => "default".to_string(),
+                (Some(o), None) => o.to_string(),
+                (Some(o), Some(alias)) => format!("{o} (legacy {alias})"),
+            };
+            if let Some(id) = resolved_id(spec, settings) {
+                note.push_str(&format!("; {id}"));
+            }
+            writeln!(out, "{line:<40} # {note}").unwrap();
+        }
+    }
+    out
+}
+
+/// For user and group: the id the name resolved to, or why there is none.
+fn resolved_id(spec: &KeySpec, s: &Settings) -> Option<String> {
+    let (account, what) = match (spec.section, spec.key) {
+        ("tunnel", "user") => (&s.tunnel.user, "uid"),
+        ("tunnel", "group") => (&s.tunnel.group, "gid"),
+        _ => return None,
+    };
+    match account {
+        Some(a) => Some(format!("{what} {}", a.id)),
+        None if spec.default.is_empty() => None,
+        None => Some("does not exist: no process is exempt".into()),
+    }
+}

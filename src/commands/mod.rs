@@ -1,0 +1,110 @@
+//! The commands: each ties configuration, policy, rendering and the kernel together.
+
+mod apply;
+mod check;
+mod status;
+
+use crate::accounts::SystemAccounts;
+use crate::cli::{Cli, Cmd};
+use crate::config::{ConfigErrors, RawConfig};
+use crate::nft::Nft;
+use crate::policy::Policy;
+use crate::render_nft::render_nft;
+use crate::settings::{BackendChoice, Settings, Validated};
+use anyhow::{Result, bail};
+use clap::Parser;
+use std::path::Path;
+
+/// Exit codes of the contract.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FAILED: i32 = 1;
+    pub const INVALID: i32 = 2;
+    pub const NOT_LOADED: i32 = 3;
+    pub const UNKNOWN: i32 = 4;
+}
+
+/// Parses the command line, runs the command and returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(code) => code,
+        Err(e) => report(&e, exit::FAILED),
+    }
+}
+
+/// Prints an error as `vpn-firewall: error:` lines; configuration errors exit 2.
+fn report(e: &anyhow::Error, otherwise: i32) -> i32 {
+    if let Some(errors) = e.downcast_ref::<ConfigErrors>() {
+        for line in &errors.0 {
+            eprintln!("vpn-firewall: error: {line}");
+        }
+        return exit::INVALID;
+    }
+    eprintln!("vpn-firewall: error: {e:#}");
+    otherwise
+}
+
+fn run(cli: &Cli) -> Result<i32> {
+    match cli.command {
+        Cmd::Start => apply::start(cli),
+        Cmd::Flush => apply::flush(cli),
+        Cmd::Status => Ok(status::status(cli)),
+        Cmd::Check => check::check(cli),
+        Cmd::Show => show(cli),
+        Cmd::Stop => {
+            println!(
+                "vpn-firewall: stop keeps the ruleset loaded, so nothing leaks while the VPN and the \
+                 network go down; to remove it, run: vpn-firewall flush"
+            );
+            Ok(exit::OK)
+        }
+        Cmd::Save => {
+            println!(
+                "vpn-firewall: nothing to save: the ruleset is built from the configuration in {} at every start",
+                cli.config_dir.display()
+            );
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// Reads and validates the configuration directory; warnings are printed to stderr.
+fn load_settings(dir: &Path) -> Result<(RawConfig, Validated), ConfigErrors> {
+    let raw = RawConfig::load(dir)?;
+    let validated = Settings::validate(&raw, &SystemAccounts)?;
+    for w in &validated.warnings {
+        eprintln!("vpn-firewall: warning: {w}");
+    }
+    Ok((raw, validated))
+}
+
+/// The backend to use: the command line's choice, else the configuration's.
+fn backend(cli: &Cli, configured: BackendChoice) -> Result<Nft> {
+    match cli.backend.unwrap_or(configured) {
+        BackendChoice::Nftables => Nft::locate(),
+        BackendChoice::Iptables => {
+            bail!("the iptables backend is not available in this version of vpn-firewall; use --backend nftables")
+        }
+        BackendChoice::Auto => Nft::locate().map_err(|e| {
+            e.context("no backend found (auto tries nftables; the iptables backend is not available in this version)")
+        }),
+    }
+}
+
+fn require_root(what: &str) -> Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        bail!("{what} needs root to change the kernel's firewall; run it with sudo");
+    }
+    Ok(())
+}
+
+fn show(cli: &Cli) -> Result<i32> {
+    let (_, validated) = load_settings(&cli.config_dir)?;
+    let policy = Policy::from_settings(&validated.settings);
+    if cli.backend.unwrap_or(validated.settings.firewall.backend) == BackendChoice::Iptables {
+        backend(cli, BackendChoice::Iptables)?;
+    }
+    print!("{}", render_nft(&policy));
+    Ok(exit::OK)
+}

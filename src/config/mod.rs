@@ -1,0 +1,255 @@
+//! Reading the drop-in directory: `*.conf` files in byte order, later assignments replacing
+//! earlier ones, every key checked against the schema.
+
+mod ini_file;
+pub mod schema;
+
+use schema::KeySpec;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where a value was set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// One problem with the configuration, reported as `FILE:LINE: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// `FILE:LINE`, or the path alone when no line applies.
+    pub location: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn at(origin: Origin, message: impl Into<String>) -> Self {
+        ConfigError { location: origin.to_string(), message: message.into() }
+    }
+
+    pub fn path(path: &Path, message: impl Into<String>) -> Self {
+        ConfigError { location: path.display().to_string(), message: message.into() }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)
+    }
+}
+
+/// Every problem found in a configuration; the commands exit 2 on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(e: ConfigError) -> Self {
+        ConfigErrors(vec![e])
+    }
+}
+
+/// The value a key ends up with, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub value: String,
+    /// `None` for the built-in default.
+    pub origin: Option<Origin>,
+    /// The legacy shell-style name it was set with, if any.
+    pub legacy: Option<&'static str>,
+}
+
+/// The merged configuration: every known key with its effective, still unvalidated, value.
+#[derive(Debug, Clone)]
+pub struct RawConfig {
+    pub dir: PathBuf,
+    pub files: Vec<PathBuf>,
+    entries: BTreeMap<(&'static str, &'static str), Entry>,
+}
+
+impl RawConfig {
+    /// Only the defaults, as if the directory held no files.
+    pub fn defaults(dir: &Path) -> Self {
+        let entries = schema::KEYS
+            .iter()
+            .map(|k| ((k.section, k.key), Entry { value: k.default.to_string(), origin: None, legacy: None }))
+            .collect();
+        RawConfig { dir: dir.to_path_buf(), files: Vec::new(), entries }
+    }
+
+    pub fn get(&self, spec: &KeySpec) -> &Entry {
+        &self.entries[&(spec.section, spec.key)]
+    }
+
+    /// Reads every `*.conf` file of `dir`, in byte order of the file names.
+    pub fn load(dir: &Path) -> Result<Self, ConfigErrors> {
+        let mut config = RawConfig::defaults(dir);
+        let mut errors = Vec::new();
+        for path in conf_files(dir)? {
+            let text = match std::fs::read(&path) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => text,
+                    Err(e) => {
+                        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+                        let origin = Origin { file: path.clone(), line };
+                        errors.push(ConfigError::at(origin, "is not UTF-8 text"));
+                        continue;
+                    }
+                },
+                Err(e) => {
+                    errors.push(ConfigError::path(&path, format!("cannot read: {e}")));
+                    continue;
+                }
+            };
+            match ini_file::parse(&path, &text) {
+                Ok(assignments) => {
+                    for a in assignments {
+                        if let Err(e) = config.assign(a) {
+                            errors.push(e);
+                        }
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+            config.files.push(path);
+        }
+        if errors.is_empty() { Ok(config) } else { Err(ConfigErrors(errors)) }
+    }
+
+    fn assign(&mut self, a: ini_file::Assignment) -> Result<(), ConfigError> {
+        let (spec, legacy) = match &a.section {
+            None => match schema::legacy(&a.key) {
+                Some(spec) => (spec, Some(schema::LEGACY.iter().find(|l| l.0 == a.key).unwrap().0)),
+                None => {
+                    let hint = schema::suggest_key(None, &a.key);
+                    return Err(ConfigError::at(a.origin, format!("unknown key {:?} outside any section{hint}", a.key)));
+                }
+            },
+            Some(section) if !schema::sections().any(|s| s == section) => {
+                let hint = schema::suggest_section(section);
+                return Err(ConfigError::at(a.origin, format!("unknown section [{section}]{hint}")));
+            }
+            Some(section) => match schema::find(section, &a.key) {
+                Some(spec) => (spec, None),
+                None => {
+                    let hint = schema::suggest_key(Some(section), &a.key);
+                    return Err(ConfigError::at(a.origin, format!("unknown key {:?} in [{section}]{hint}", a.key)));
+                }
+            },
+        };
+        self.entries.insert(
+            (spec.section, spec.key),
+            Entry { value: a.value, origin: Some(a.origin), legacy },
+        );
+        Ok(())
+    }
+}
+
+/// The regular files (or links to them) named `*.conf` in `dir`, sorted byte-wise.
+fn conf_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigErrors> {
+    let read = std::fs::read_dir(dir).map_err(|e| {
+        ConfigError::path(dir, format!("cannot read the configuration directory: {e}"))
+    })?;
+    let mut files = Vec::new();
+    for entry in read {
+        let entry = entry.map_err(|e| ConfigError::path(dir, format!("cannot list: {e}")))?;
+        let name = entry.file_name();
+        if !name.as_encoded_bytes().ends_with(b".conf") {
+            continue;
+        }
+        let path = entry.path();
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => files.push(path),
+            Ok(_) => {}
+            Err(e) => return Err(ConfigError::path(&path, format!("cannot read: {e}")).into()),
+        }
+    }
+    files.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        dir
+    }
+
+    fn value(c: &RawConfig, section: &str, key: &str) -> String {
+        c.get(schema::find(section, key).unwrap()).value.clone()
+    }
+
+    #[test]
+    fn later_files_replace_earlier_values_and_other_files_are_ignored() {
+        let dir = dir_with(&[
+            ("50-b.conf", "[lan]\nallow = 10.0.0.0/8\n"),
+            ("10-a.conf", "[lan]\nallow = 192.168.0.0/16\ndns = yes\n"),
+            ("60-c.conf.dpkg-old", "[lan]\nallow = 1.2.3.0/24\n"),
+            ("70-d.conf~", "garbage"),
+            ("90-e.conf", "[lan]\ndns =\n"),
+        ]);
+        let c = RawConfig::load(dir.path()).unwrap();
+        assert_eq!(value(&c, "lan", "allow"), "10.0.0.0/8");
+        assert_eq!(value(&c, "lan", "dns"), "");
+        assert_eq!(value(&c, "tunnel", "interfaces"), "tun+");
+        assert_eq!(c.files.len(), 3);
+        let origin = c.get(schema::find("lan", "allow").unwrap()).origin.clone().unwrap();
+        assert_eq!(origin.line, 2);
+        assert!(origin.file.ends_with("50-b.conf"));
+    }
+
+    #[test]
+    fn legacy_keys_are_aliases() {
+        let dir = dir_with(&[("50_user.conf", "VPN_INTERFACE=\"tun0\"\nLOCAL_NET=\"10.0.0.0/8 192.168.1.0/24\"\n")]);
+        let c = RawConfig::load(dir.path()).unwrap();
+        assert_eq!(value(&c, "tunnel", "interfaces"), "tun0");
+        let e = c.get(schema::find("lan", "allow").unwrap());
+        assert_eq!(e.value, "10.0.0.0/8 192.168.1.0/24");
+        assert_eq!(e.legacy, Some("LOCAL_NET"));
+    }
+
+    #[test]
+    fn unknown_keys_and_sections_are_errors_with_hints() {
+        let dir = dir_with(&[("a.conf", "[tunel]\nuser=x\n[lan]\nalow=1\n")]);
+        let errors = RawConfig::load(dir.path()).unwrap_err().0;
+        assert_eq!(errors.len(), 2);
+        assert!(errors[0].to_string().ends_with("a.conf:2: unknown section [tunel]; did you mean [tunnel]?"));
+        assert!(errors[1].to_string().ends_with("a.conf:4: unknown key \"alow\" in [lan]; did you mean allow?"));
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error() {
+        let e = RawConfig::load(Path::new("/nonexistent/vpn-firewall")).unwrap_err();
+        assert!(e.to_string().starts_with("/nonexistent/vpn-firewall: cannot read the configuration directory"));
+    }
+
+    #[test]
+    fn non_utf8_names_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.conf"), b"[lan]\ndns = \xff\n").unwrap();
+        let e = RawConfig::load(dir.path()).unwrap_err();
+        assert!(e.to_string().ends_with("a.conf:2: is not UTF-8 text"), "{e}");
+    }
+}

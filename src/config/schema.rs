@@ -1,0 +1,130 @@
+//! Every configuration key vpn-firewall knows, with its default and a one-line description.
+//!
+//! The defaults live here and nowhere else: the shipped `30-default.conf` only repeats them as
+//! comments, and `check` prints them with the origin "default".
+
+/// One known key of one section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpec {
+    pub section: &'static str,
+    pub key: &'static str,
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+const fn spec(section: &'static str, key: &'static str, default: &'static str, help: &'static str) -> KeySpec {
+    KeySpec { section, key, default, help }
+}
+
+/// All keys, in the order `check` prints them.
+pub const KEYS: &[KeySpec] = &[
+    spec("tunnel", "interfaces", "tun+", "interfaces of the VPN client; a trailing + matches any suffix"),
+    spec("tunnel", "user", "tunnel", "user name or uid whose processes may send outside the tunnel"),
+    spec("tunnel", "group", "", "group name or gid whose processes may send outside the tunnel"),
+    spec("tunnel", "fwmark", "", "packets with this mark may leave outside the tunnel"),
+    spec("tunnel", "servers", "", "ADDR:PORT/PROTO endpoints the VPN client is limited to"),
+    spec("tunnel", "ipv6", "no", "allow IPv6 through the tunnel"),
+    spec("tunnel", "incoming", "", "PORT/PROTO accepted as new connections from the tunnel"),
+    spec("lan", "allow", "", "networks (CIDR) reachable outside the tunnel"),
+    spec("lan", "dns", "no", "let DNS (53, 853) reach the allowed networks"),
+    spec("lan", "dhcp", "yes", "let DHCP and DHCPv6 client traffic out and in"),
+    spec("lan", "incoming", "", "PORT/PROTO accepted as new connections from allowed networks"),
+    spec("forward", "enable", "no", "route traffic from the internal interfaces into the tunnel"),
+    spec("forward", "interfaces", "", "internal interfaces of the machines behind this gateway"),
+    spec("forward", "masquerade", "yes", "masquerade forwarded traffic leaving through the tunnel"),
+    spec("forward", "dns", "", "redirect DNS from the internal interfaces to this address"),
+    spec("firewall", "backend", "auto", "auto, nftables or iptables"),
+    spec("firewall", "log", "yes", "log blocked packets, rate limited"),
+    spec("firewall", "log_rate", "10/minute", "N/second, N/minute or N/hour"),
+    spec("firewall", "reject", "yes", "reject blocked packets (yes) or drop them silently (no)"),
+];
+
+/// Shell-style keys of the original vpn-firewall, accepted outside any section.
+pub const LEGACY: &[(&str, &str, &str)] = &[
+    ("VPN_INTERFACE", "tunnel", "interfaces"),
+    ("LOCAL_NET", "lan", "allow"),
+    ("TUNNEL_USER", "tunnel", "user"),
+    ("INT_IF", "forward", "interfaces"),
+    ("FORWARDING", "forward", "enable"),
+];
+
+pub fn find(section: &str, key: &str) -> Option<&'static KeySpec> {
+    KEYS.iter().find(|k| k.section == section && k.key == key)
+}
+
+pub fn legacy(alias: &str) -> Option<&'static KeySpec> {
+    LEGACY.iter().find(|(name, _, _)| *name == alias).and_then(|(_, s, k)| find(s, k))
+}
+
+pub fn sections() -> impl Iterator<Item = &'static str> {
+    let mut seen: Vec<&'static str> = Vec::new();
+    for k in KEYS {
+        if !seen.contains(&k.section) {
+            seen.push(k.section);
+        }
+    }
+    seen.into_iter()
+}
+
+/// The closest of `candidates` to `word`, if it is near enough to be a likely typo.
+fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = word.to_ascii_lowercase();
+    candidates
+        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()), c))
+        .filter(|(distance, c)| *distance <= 2.max(c.len() / 4) && *distance < c.len())
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, c)| c)
+}
+
+/// A "did you mean" hint for an unknown section name.
+pub fn suggest_section(name: &str) -> String {
+    match nearest(name, sections()) {
+        Some(s) => format!("; did you mean [{s}]?"),
+        None => format!("; known sections: {}", sections().map(|s| format!("[{s}]")).collect::<Vec<_>>().join(" ")),
+    }
+}
+
+/// A "did you mean" hint for an unknown key: a near miss in the same section, the same key in
+/// another section, or the list of keys the section has.
+pub fn suggest_key(section: Option<&str>, key: &str) -> String {
+    let Some(section) = section else {
+        let names = LEGACY.iter().map(|(n, _, _)| *n);
+        return match nearest(key, names.clone()) {
+            Some(n) => format!("; did you mean {n}?"),
+            None => format!(
+                "; outside a section only the legacy keys {} are accepted",
+                names.collect::<Vec<_>>().join(" ")
+            ),
+        };
+    };
+    let own = KEYS.iter().filter(|k| k.section == section).map(|k| k.key);
+    if let Some(k) = nearest(key, own.clone()) {
+        return format!("; did you mean {k}?");
+    }
+    if let Some(other) = KEYS.iter().find(|k| k.key == key.to_ascii_lowercase()) {
+        return format!("; did you mean {} in [{}]?", other.key, other.section);
+    }
+    format!("; [{section}] knows: {}", own.collect::<Vec<_>>().join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn near_misses_are_suggested() {
+        assert_eq!(suggest_key(Some("tunnel"), "interface"), "; did you mean interfaces?");
+        assert_eq!(suggest_key(Some("tunnel"), "allow"), "; did you mean allow in [lan]?");
+        assert_eq!(suggest_section("tunel"), "; did you mean [tunnel]?");
+        assert_eq!(suggest_section("Tunnel"), "; did you mean [tunnel]?");
+        assert_eq!(suggest_key(None, "LOCALNET"), "; did you mean LOCAL_NET?");
+        assert!(suggest_key(Some("lan"), "zzzzzzzz").contains("[lan] knows: allow dns dhcp incoming"));
+    }
+
+    #[test]
+    fn every_legacy_alias_names_a_real_key() {
+        for (alias, _, _) in LEGACY {
+            assert!(legacy(alias).is_some(), "{alias}");
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The nftables backend's kernel side: load a rendered transaction with `nft -f -`, and read
+//! the table back. The only module that changes the kernel's rules.
+
+use crate::policy::{Hook, Policy, SetId};
+use crate::render_nft::{FAMILY, TABLE, table_comment};
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::Value;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// Where `nft` is looked for besides `PATH`: sbin is missing from ordinary users' `PATH` on
+/// Debian, and from some service managers'.
+const SBIN: &str = "/usr/sbin:/sbin";
+
+pub struct Nft {
+    path: PathBuf,
+}
+
+/// The vpn-firewall table as the kernel has it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadedTable {
+    pub comment: Option<String>,
+    /// Name, hook (base chains only), policy (base chains only), number of rules.
+    pub chains: Vec<(String, Option<String>, Option<String>, usize)>,
+    /// Name and number of elements.
+    pub sets: Vec<(String, usize)>,
+    /// Name and packets.
+    pub counters: Vec<(String, u64)>,
+}
+
+impl LoadedTable {
+    pub fn is_lockdown(&self) -> bool {
+        self.comment.as_deref().is_some_and(|c| c.starts_with("vpn-firewall lockdown"))
+    }
+
+    pub fn packets(&self, counter: &str) -> Option<u64> {
+        self.counters.iter().find(|(n, _)| n == counter).map(|(_, p)| *p)
+    }
+}
+
+impl Nft {
+    /// Finds `nft` in `PATH`, then in the sbin directories.
+    pub fn locate() -> Result<Nft> {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+        dirs.extend(std::env::split_paths(SBIN));
+        let search = std::env::join_paths(dirs).context("PATH cannot be joined")?;
+        let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+        which::which_in("nft", Some(search), cwd)
+            .map(|path| Nft { path })
+            .map_err(|_| anyhow!("nft not found in PATH or {SBIN}; install the nftables package (apt-get install nftables)"))
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {
+        let mut child = Command::new(&self.path)
+            .args(args)
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot run {}", self.path.display()))?;
+        if let Some(text) = stdin {
+            let mut pipe = child.stdin.take().expect("stdin is piped");
+            pipe.write_all(text.as_bytes()).context("cannot write the ruleset to nft")?;
+        }
+        let out = child.wait_with_output().context("nft did not finish")?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let first: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).take(2).collect();
+            let hint = if stderr.contains("Operation not permitted") { " (are you root?)" } else { "" };
+            bail!("nft {} failed{hint}: {}", args.join(" "), first.join(" | "));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Loads a transaction; the kernel applies all of it or none of it.
+    pub fn load(&self, text: &str) -> Result<()> {
+        self.run(&["-f", "-"], Some(text)).map(drop)
+    }
+
+    /// Asks nft whether it would accept a transaction, without loading anything.
+    pub fn check(&self, text: &str) -> Result<()> {
+        self.run(&["-c", "-f", "-"], Some(text)).map(drop)
+    }
+
+    /// The vpn-firewall table, or `None` when none is loaded.
+    pub fn table(&self) -> Result<Option<LoadedTable>> {
+        let tables = self.json(&["-j", "list", "tables", FAMILY])?;
+        let ours = objects(&tables, "table").any(|t| t["name"] == TABLE && t["family"] == FAMILY);
+        if !ours {
+            return Ok(None);
+        }
+        let listing = self.json(&["-j", "list", "table", FAMILY, TABLE])?;
+        let mut table = parse_table(&listing);
+        // nft before 1.0.7 leaves table comments out of its JSON; the text listing has them.
+        let text = self.run(&["-t", "list", "table", FAMILY, TABLE], None)?;
+        table.comment = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("comment \"")?.strip_suffix('"').map(str::to_string));
+        Ok(Some(table))
+    }
+
+    fn json(&self, args: &[&str]) -> Result<Value> {
+        let text = self.run(args, None)?;
+        serde_json::from_str(&text).with_context(|| format!("nft {} printed no JSON", args.join(" ")))
+    }
+}
+
+fn objects<'a>(listing: &'a Value, kind: &'a str) -> impl Iterator<Item = &'a Value> {
+    listing["nftables"].as_array().into_iter().flatten().filter_map(move |o| o.get(kind))
+}
+
+fn parse_table(listing: &Value) -> LoadedTable {
+    let mut table = LoadedTable::default();
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    for chain in objects(listing, "chain") {
+        let name = text(&chain["name"]).unwrap_or_default();
+        let rules = objects(listing, "rule").filter(|r| r["chain"] == chain["name"]).count();
+        table.chains.push((name, text(&chain["hook"]), text(&chain["policy"]), rules));
+    }
+    for set in objects(listing, "set") {
+        let elements = set["elem"].as_array().map_or(0, Vec::len);
+        table.sets.push((text(&set["name"]).unwrap_or_default(), elements));
+    }
+    for counter in objects(listing, "counter") {
+        table.counters.push((text(&counter["name"]).unwrap_or_default(), counter["packets"].as_u64().unwrap_or(0)));
+    }
+    table
+}
+
+/// The table a policy should produce, in the shape `table()` reads back.
+pub fn expected_table(policy: &Policy) -> LoadedTable {
+    let mut t = LoadedTable { comment: Some(table_comment(policy)), ..Default::default() };
+    for hook in Hook::ALL {
+        let rules = policy.rules(hook).len() + 1;
+        t.chains.push((hook.name().into(), Some(hook.name().into()), Some("drop".into()), rules));
+    }
+    for hook in Hook::ALL {
+        let rules = 2 + usize::from(policy.blocking.log.is_some());
+        t.chains.push((format!("block_{}", hook.name()), None, None, rules));
+    }
+    for id in [SetId::Lan4, SetId::Lan6, SetId::Servers4, SetId::Servers6] {
+        if policy.sets.len(id) > 0 {
+            t.sets.push((id.name().into(), policy.sets.len(id)));
+        }
+    }
+    for hook in Hook::ALL {
+        t.counters.push((format!("blocked_{}", hook.name()), 0));
+    }
+    t
+}
+
+/// Compares what the kernel has with what was sent; counters are compared by name only.
+pub fn verify(loaded: &LoadedTable, policy: &Policy) -> Result<()> {
+    let expected = expected_table(policy);
+    let sorted = |t: &LoadedTable| {
+        let mut t = t.clone();
+        t.chains.sort();
+        t.sets.sort();
+        t.counters = t.counters.iter().map(|(n, _)| (n.clone(), 0)).collect();
+        t.counters.sort();
+        t
+    };
+    let (got, want) = (sorted(loaded), sorted(&expected));
+    let mut differences = Vec::new();
+    if got.comment != want.comment {
+        differences.push(format!("comment {:?} instead of {:?}", got.comment, want.comment));
+    }
+    if got.chains != want.chains {
+        differences.push(format!("chains {:?} instead of {:?}", got.chains, want.chains));
+    }
+    if got.sets != want.sets {
+        differences.push(format!("sets {:?} instead of {:?}", got.sets, want.sets));
+    }
+    if got.counters != want.counters {
+        differences.push(format!("counters {:?} instead of {:?}", got.counters, want.counters));
+    }
+    if !differences.is_empty() {
+        bail!("the loaded table {FAMILY} {TABLE} is not what was sent: {}", differences.join("; "));
+    }
+    Ok(())
+}

@@ -1,0 +1,365 @@
+//! The backend-neutral policy: which packets each hook accepts, in which order, decided once
+//! from the settings. Backends only translate it; they make no decisions of their own.
+//!
+//! Every chain ends in `Block`: count, log (rate limited), then reject or drop. Nothing is
+//! accepted because it is "established" on output: a flow opened through the tunnel must not
+//! continue out of the uplink when a route changes, so output rules match on where a packet goes
+//! or who sends it, never on connection state.
+
+use crate::settings::{DEFAULT_RATE, Settings};
+use crate::values::{Interface, PortRange, Proto, Rate, interface};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    Input,
+    Output,
+    Forward,
+}
+
+impl Hook {
+    pub const ALL: [Hook; 3] = [Hook::Input, Hook::Output, Hook::Forward];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Hook::Input => "input",
+            Hook::Output => "output",
+            Hook::Forward => "forward",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetId {
+    Lan4,
+    Lan6,
+    Servers4,
+    Servers6,
+}
+
+impl SetId {
+    pub fn name(self) -> &'static str {
+        match self {
+            SetId::Lan4 => "lan_v4",
+            SetId::Lan6 => "lan_v6",
+            SetId::Servers4 => "servers_v4",
+            SetId::Servers6 => "servers_v6",
+        }
+    }
+
+    pub fn family(self) -> Family {
+        match self {
+            SetId::Lan4 | SetId::Servers4 => Family::V4,
+            SetId::Lan6 | SetId::Servers6 => Family::V6,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CtState {
+    New,
+    Established,
+    Related,
+    Invalid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpFlag {
+    Fin,
+    Syn,
+    Rst,
+    Psh,
+    Ack,
+    Urg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Icmpv6 {
+    RouterSolicit,
+    RouterAdvert,
+    NeighborSolicit,
+    NeighborAdvert,
+    MldQuery,
+    MldReport,
+    Mld2Report,
+}
+
+/// One condition of a rule; all of a rule's matches must hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Match {
+    InIface(Interface),
+    OutIface(Interface),
+    Family(Family),
+    Uid(u32),
+    Gid(u32),
+    Mark(u32),
+    DaddrIn(SetId),
+    SaddrIn(SetId),
+    /// Destination address, protocol and port together in an endpoint set.
+    EndpointIn(SetId),
+    /// Any of `protos` to any of `ports` (inclusive ranges).
+    DstPorts { protos: Vec<Proto>, ports: Vec<(u16, u16)> },
+    Udp { sport: u16, dport: u16 },
+    CtState(Vec<CtState>),
+    Icmpv6(Vec<Icmpv6>),
+    /// Hop limit 255: neighbour discovery that has not crossed a router (RFC 4861).
+    HopLimit255,
+    /// IPv6 link-local scope multicast destination (ff02::/16).
+    LinkLocalMulticast,
+    /// `flags & mask == equals`, or `!=` when `negate`.
+    TcpFlags { mask: Vec<TcpFlag>, equals: Vec<TcpFlag>, negate: bool },
+    /// A non-first fragment.
+    Fragment(Family),
+    /// Addressed to an address that is not one of the receiving interface's own (nor a
+    /// broadcast or multicast address): the CVE-2019-14899 probe, sent from the LAN to the
+    /// tunnel's address.
+    DaddrNotOnInIface,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accept,
+    Drop,
+    /// Count, log and reject or drop, as the blocking settings say.
+    Block,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub matches: Vec<Match>,
+    pub verdict: Verdict,
+    pub comment: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sets {
+    pub lan4: Vec<Ipv4Net>,
+    pub lan6: Vec<Ipv6Net>,
+    pub servers4: Vec<(Ipv4Addr, Proto, u16)>,
+    pub servers6: Vec<(Ipv6Addr, Proto, u16)>,
+}
+
+impl Sets {
+    pub fn len(&self, id: SetId) -> usize {
+        match id {
+            SetId::Lan4 => self.lan4.len(),
+            SetId::Lan6 => self.lan6.len(),
+            SetId::Servers4 => self.servers4.len(),
+            SetId::Servers6 => self.servers6.len(),
+        }
+    }
+}
+
+/// What happens to a packet no rule accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Blocking {
+    /// Log blocked packets at this rate, or not at all.
+    pub log: Option<Rate>,
+    /// Reject outgoing and forwarded packets (incoming ones are always dropped).
+    pub reject: bool,
+}
+
+impl Blocking {
+    pub fn rejects(self, hook: Hook) -> bool {
+        self.reject && hook != Hook::Input
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The policy of a valid configuration.
+    Configured,
+    /// Loaded when the configuration is invalid and nothing was loaded: only loopback passes.
+    Lockdown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub kind: Kind,
+    pub sets: Sets,
+    pub input: Vec<Rule>,
+    pub output: Vec<Rule>,
+    pub forward: Vec<Rule>,
+    pub blocking: Blocking,
+}
+
+impl Policy {
+    pub fn rules(&self, hook: Hook) -> &[Rule] {
+        match hook {
+            Hook::Input => &self.input,
+            Hook::Output => &self.output,
+            Hook::Forward => &self.forward,
+        }
+    }
+
+    /// Only loopback passes, IPv4 and IPv6; everything else is counted, logged and dropped.
+    pub fn lockdown() -> Self {
+        Policy {
+            kind: Kind::Lockdown,
+            sets: Sets::default(),
+            input: vec![rule(vec![Match::InIface(loopback())], Verdict::Accept, "loopback")],
+            output: vec![rule(vec![Match::OutIface(loopback())], Verdict::Accept, "loopback")],
+            forward: Vec::new(),
+            blocking: Blocking { log: Some(DEFAULT_RATE), reject: true },
+        }
+    }
+
+    pub fn from_settings(s: &Settings) -> Self {
+        let sets = sets(s);
+        let present = |id: SetId| sets.len(id) > 0;
+        let tunnel_family = |m: &mut Vec<Match>| {
+            if !s.tunnel.ipv6 {
+                m.push(Match::Family(Family::V4));
+            }
+        };
+
+        let mut output = vec![rule(vec![Match::OutIface(loopback())], Verdict::Accept, "loopback")];
+        for iface in &s.tunnel.interfaces {
+            let mut m = vec![Match::OutIface(iface.clone())];
+            tunnel_family(&mut m);
+            output.push(rule(m, Verdict::Accept, "through the tunnel"));
+        }
+        let identities = s.tunnel.user.iter().map(|u| Match::Uid(u.id))
+            .chain(s.tunnel.group.iter().map(|g| Match::Gid(g.id)))
+            .chain(s.tunnel.fwmark.map(Match::Mark));
+        for identity in identities {
+            if s.tunnel.servers.is_empty() {
+                output.push(rule(vec![Match::Family(Family::V4), identity], Verdict::Accept, "the VPN client, to any IPv4 server"));
+                continue;
+            }
+            for id in [SetId::Servers4, SetId::Servers6].into_iter().filter(|id| present(*id)) {
+                output.push(rule(vec![identity.clone(), Match::EndpointIn(id)], Verdict::Accept, "the VPN client, to its servers"));
+            }
+        }
+        if s.lan.dhcp {
+            output.push(rule(vec![Match::Family(Family::V4), Match::Udp { sport: 68, dport: 67 }], Verdict::Accept, "DHCP client"));
+            output.push(rule(vec![Match::Family(Family::V6), Match::Udp { sport: 546, dport: 547 }], Verdict::Accept, "DHCPv6 client"));
+        }
+        output.push(rule(neighbour_discovery(&[Icmpv6::RouterSolicit, Icmpv6::NeighborSolicit, Icmpv6::NeighborAdvert]), Verdict::Accept, "IPv6 neighbour discovery"));
+        output.push(rule(vec![Match::Icmpv6(vec![Icmpv6::MldReport, Icmpv6::Mld2Report]), Match::LinkLocalMulticast], Verdict::Accept, "IPv6 multicast listener reports, link-local only"));
+        for id in [SetId::Lan4, SetId::Lan6].into_iter().filter(|id| present(*id)) {
+            if !s.lan.dns {
+                let dns = Match::DstPorts { protos: vec![Proto::Tcp, Proto::Udp], ports: vec![(53, 53), (853, 853)] };
+                output.push(rule(vec![Match::DaddrIn(id), dns], Verdict::Block, "no DNS to the LAN"));
+            }
+            output.push(rule(vec![Match::DaddrIn(id)], Verdict::Accept, "the LAN"));
+        }
+
+        let mut input = vec![
+            rule(vec![Match::InIface(loopback())], Verdict::Accept, "loopback"),
+            rule(vec![Match::CtState(vec![CtState::Invalid])], Verdict::Drop, "invalid"),
+        ];
+        input.extend(bogus_tcp());
+        input.push(rule(vec![Match::Fragment(Family::V4)], Verdict::Drop, "fragment"));
+        input.push(rule(vec![Match::Fragment(Family::V6)], Verdict::Drop, "fragment"));
+        input.push(rule(vec![Match::DaddrNotOnInIface], Verdict::Drop, "addressed to another interface (CVE-2019-14899)"));
+        input.push(rule(vec![Match::CtState(vec![CtState::Established, CtState::Related])], Verdict::Accept, "replies"));
+        if s.lan.dhcp {
+            input.push(rule(vec![Match::Family(Family::V4), Match::Udp { sport: 67, dport: 68 }], Verdict::Accept, "DHCP replies"));
+            input.push(rule(vec![Match::Family(Family::V6), Match::Udp { sport: 547, dport: 546 }], Verdict::Accept, "DHCPv6 replies"));
+        }
+        input.push(rule(neighbour_discovery(&[Icmpv6::RouterAdvert, Icmpv6::NeighborSolicit, Icmpv6::NeighborAdvert]), Verdict::Accept, "IPv6 neighbour discovery"));
+        input.push(rule(vec![Match::Icmpv6(vec![Icmpv6::MldQuery]), Match::LinkLocalMulticast], Verdict::Accept, "IPv6 multicast listener queries, link-local only"));
+        for (proto, ports) in by_proto(&s.tunnel.incoming) {
+            for iface in &s.tunnel.interfaces {
+                let mut m = vec![Match::InIface(iface.clone())];
+                tunnel_family(&mut m);
+                m.push(Match::DstPorts { protos: vec![proto], ports: ports.clone() });
+                input.push(rule(m, Verdict::Accept, "incoming from the tunnel"));
+            }
+        }
+        for (proto, ports) in by_proto(&s.lan.incoming) {
+            for id in [SetId::Lan4, SetId::Lan6].into_iter().filter(|id| present(*id)) {
+                let m = vec![Match::SaddrIn(id), Match::DstPorts { protos: vec![proto], ports: ports.clone() }];
+                input.push(rule(m, Verdict::Accept, "incoming from the LAN"));
+            }
+        }
+
+        Policy {
+            kind: Kind::Configured,
+            sets,
+            input,
+            output,
+            forward: Vec::new(),
+            blocking: Blocking { log: s.firewall.log.then_some(s.firewall.log_rate), reject: s.firewall.reject },
+        }
+    }
+}
+
+fn rule(matches: Vec<Match>, verdict: Verdict, comment: &'static str) -> Rule {
+    Rule { matches, verdict, comment }
+}
+
+fn loopback() -> Interface {
+    interface("lo").expect("lo is a valid interface name")
+}
+
+fn neighbour_discovery(types: &[Icmpv6]) -> Vec<Match> {
+    vec![Match::Icmpv6(types.to_vec()), Match::HopLimit255]
+}
+
+/// TCP flag combinations no real stack sends: scans and evasion attempts.
+fn bogus_tcp() -> Vec<Rule> {
+    use TcpFlag::*;
+    let all = vec![Fin, Syn, Rst, Psh, Ack, Urg];
+    let combos: [(Vec<TcpFlag>, Vec<TcpFlag>); 6] = [
+        (all.clone(), vec![]),
+        (all, vec![Fin, Psh, Urg]),
+        (vec![Fin, Syn], vec![Fin, Syn]),
+        (vec![Syn, Rst], vec![Syn, Rst]),
+        (vec![Fin, Rst], vec![Fin, Rst]),
+        (vec![Fin, Ack], vec![Fin]),
+    ];
+    let mut rules: Vec<Rule> = combos
+        .into_iter()
+        .map(|(mask, equals)| rule(vec![Match::TcpFlags { mask, equals, negate: false }], Verdict::Drop, "bogus TCP flags"))
+        .collect();
+    let not_syn = Match::TcpFlags { mask: vec![Fin, Syn, Rst, Ack], equals: vec![Syn], negate: true };
+    rules.push(rule(vec![Match::CtState(vec![CtState::New]), not_syn], Verdict::Drop, "new TCP without SYN"));
+    rules
+}
+
+/// Port ranges grouped by protocol, in protocol order, overlapping and adjacent ranges merged
+/// (nft refuses overlapping intervals in one set).
+fn by_proto(ranges: &[PortRange]) -> Vec<(Proto, Vec<(u16, u16)>)> {
+    let mut out: Vec<(Proto, Vec<(u16, u16)>)> = Vec::new();
+    for proto in [Proto::Tcp, Proto::Udp] {
+        let mut ports: Vec<(u16, u16)> = ranges.iter().filter(|r| r.proto == proto).map(|r| (r.low, r.high)).collect();
+        ports.sort_unstable();
+        let mut merged: Vec<(u16, u16)> = Vec::new();
+        for (low, high) in ports {
+            match merged.last_mut() {
+                Some(last) if u32::from(low) <= u32::from(last.1) + 1 => last.1 = last.1.max(high),
+                _ => merged.push((low, high)),
+            }
+        }
+        if !merged.is_empty() {
+            out.push((proto, merged));
+        }
+    }
+    out
+}
+
+fn sets(s: &Settings) -> Sets {
+    let mut sets = Sets::default();
+    for net in &s.lan.allow {
+        match net {
+            IpNet::V4(n) => sets.lan4.push(*n),
+            IpNet::V6(n) => sets.lan6.push(*n),
+        }
+    }
+    for e in &s.tunnel.servers {
+        match e.addr {
+            std::net::IpAddr::V4(a) => sets.servers4.push((a, e.proto, e.port)),
+            std::net::IpAddr::V6(a) => sets.servers6.push((a, e.proto, e.port)),
+        }
+    }
+    sets
+}

@@ -1,0 +1,208 @@
+//! Renders a `Policy` as one nft transaction: pure text, no kernel access.
+//!
+//! The transaction creates the table if it is missing, deletes it and creates it anew, all in
+//! one netlink batch: there is no moment without rules, and conntrack entries (and so
+//! established flows through the tunnel) are untouched by a reload.
+
+use crate::policy::{CtState, Family, Hook, Icmpv6, Kind, Match, Policy, Rule, SetId, TcpFlag, Verdict};
+use sha2::{Digest, Sha256};
+use std::fmt::Write;
+
+pub const TABLE: &str = "vpn_firewall";
+pub const FAMILY: &str = "inet";
+
+/// The table's comment: what was loaded, and a digest of it so `status` can tell whether the
+/// loaded table is the one the configuration renders today.
+pub fn table_comment(policy: &Policy) -> String {
+    let kind = match policy.kind {
+        Kind::Configured => "ruleset",
+        Kind::Lockdown => "lockdown",
+    };
+    let digest = Sha256::digest(body(policy).as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("vpn-firewall {kind} {hex}")
+}
+
+/// The text `start` loads with `nft -f -`, and `show` prints.
+pub fn render_nft(policy: &Policy) -> String {
+    let mut out = String::new();
+    let what = match policy.kind {
+        Kind::Configured => "the ruleset of the configuration",
+        Kind::Lockdown => "the lockdown ruleset (only loopback passes)",
+    };
+    writeln!(out, "# vpn-firewall: {what}, one atomic transaction for nft -f").unwrap();
+    writeln!(out, "table {FAMILY} {TABLE}").unwrap();
+    writeln!(out, "delete table {FAMILY} {TABLE}").unwrap();
+    writeln!(out, "table {FAMILY} {TABLE} {{").unwrap();
+    writeln!(out, "\tcomment \"{}\"", table_comment(policy)).unwrap();
+    out.push_str(&body(policy));
+    out.push_str("}\n");
+    out
+}
+
+/// The objects of a lone `delete table` transaction: what `flush` sends.
+pub fn render_flush() -> String {
+    format!("delete table {FAMILY} {TABLE}\n")
+}
+
+fn body(policy: &Policy) -> String {
+    let mut out = String::new();
+    for hook in Hook::ALL {
+        writeln!(out, "\tcounter blocked_{} {{\n\t}}", hook.name()).unwrap();
+    }
+    render_sets(&mut out, policy);
+    for hook in Hook::ALL {
+        writeln!(out, "\tchain {} {{", hook.name()).unwrap();
+        writeln!(out, "\t\ttype filter hook {} priority filter; policy drop;", hook.name()).unwrap();
+        for rule in policy.rules(hook) {
+            writeln!(out, "\t\t{}", render_rule(rule, hook)).unwrap();
+        }
+        writeln!(out, "\t\tgoto block_{}", hook.name()).unwrap();
+        writeln!(out, "\t}}").unwrap();
+    }
+    for hook in Hook::ALL {
+        writeln!(out, "\tchain block_{} {{", hook.name()).unwrap();
+        writeln!(out, "\t\tcounter name \"blocked_{}\"", hook.name()).unwrap();
+        if let Some(rate) = policy.blocking.log {
+            writeln!(out, "\t\tlimit rate {}/{} log prefix \"vpn-firewall: blocked {}: \"", rate.count, rate.unit(), hook.name()).unwrap();
+        }
+        let verdict = if policy.blocking.rejects(hook) { "reject with icmpx admin-prohibited" } else { "drop" };
+        writeln!(out, "\t\t{verdict}").unwrap();
+        writeln!(out, "\t}}").unwrap();
+    }
+    out
+}
+
+fn render_sets(out: &mut String, policy: &Policy) {
+    let s = &policy.sets;
+    let sets: [(SetId, &str, bool, Vec<String>); 4] = [
+        (SetId::Lan4, "ipv4_addr", true, s.lan4.iter().map(ToString::to_string).collect()),
+        (SetId::Lan6, "ipv6_addr", true, s.lan6.iter().map(ToString::to_string).collect()),
+        (SetId::Servers4, "ipv4_addr . inet_proto . inet_service", false,
+            s.servers4.iter().map(|(a, p, port)| format!("{a} . {} . {port}", p.name())).collect()),
+        (SetId::Servers6, "ipv6_addr . inet_proto . inet_service", false,
+            s.servers6.iter().map(|(a, p, port)| format!("{a} . {} . {port}", p.name())).collect()),
+    ];
+    for (id, key_type, interval, elements) in sets {
+        if elements.is_empty() {
+            continue;
+        }
+        writeln!(out, "\tset {} {{", id.name()).unwrap();
+        writeln!(out, "\t\ttype {key_type}").unwrap();
+        if interval {
+            writeln!(out, "\t\tflags interval").unwrap();
+        }
+        writeln!(out, "\t\telements = {{ {} }}", elements.join(", ")).unwrap();
+        writeln!(out, "\t}}").unwrap();
+    }
+}
+
+fn render_rule(rule: &Rule, hook: Hook) -> String {
+    let mut parts: Vec<String> = rule.matches.iter().map(render_match).collect();
+    parts.push(match rule.verdict {
+        Verdict::Accept => "accept".into(),
+        Verdict::Drop => "drop".into(),
+        Verdict::Block => format!("goto block_{}", hook.name()),
+    });
+    parts.push(format!("comment \"{}\"", rule.comment));
+    parts.join(" ")
+}
+
+fn family(f: Family) -> &'static str {
+    match f {
+        Family::V4 => "ip",
+        Family::V6 => "ip6",
+    }
+}
+
+fn render_match(m: &Match) -> String {
+    match m {
+        Match::InIface(i) => format!("iifname {}", iface(i)),
+        Match::OutIface(i) => format!("oifname {}", iface(i)),
+        Match::Family(f) => format!("meta nfproto {}", if *f == Family::V4 { "ipv4" } else { "ipv6" }),
+        Match::Uid(uid) => format!("meta skuid {uid}"),
+        Match::Gid(gid) => format!("meta skgid {gid}"),
+        Match::Mark(mark) => format!("meta mark {mark:#010x}"),
+        Match::DaddrIn(id) => format!("{} daddr @{}", family(id.family()), id.name()),
+        Match::SaddrIn(id) => format!("{} saddr @{}", family(id.family()), id.name()),
+        Match::EndpointIn(id) => format!("{} daddr . meta l4proto . th dport @{}", family(id.family()), id.name()),
+        Match::DstPorts { protos, ports } => {
+            let protos: Vec<&str> = protos.iter().map(|p| p.name()).collect();
+            let ports: Vec<String> = ports
+                .iter()
+                .map(|(l, h)| if l == h { l.to_string() } else { format!("{l}-{h}") })
+                .collect();
+            format!("meta l4proto {} th dport {}", one_or_set(&protos), one_or_set(&ports))
+        }
+        Match::Udp { sport, dport } => format!("udp sport {sport} udp dport {dport}"),
+        Match::CtState(states) => {
+            let names: Vec<&str> = states
+                .iter()
+                .map(|s| match s {
+                    CtState::New => "new",
+                    CtState::Established => "established",
+                    CtState::Related => "related",
+                    CtState::Invalid => "invalid",
+                })
+                .collect();
+            format!("ct state {}", names.join(","))
+        }
+        Match::Icmpv6(types) => {
+            let names: Vec<&str> = types
+                .iter()
+                .map(|t| match t {
+                    Icmpv6::RouterSolicit => "nd-router-solicit",
+                    Icmpv6::RouterAdvert => "nd-router-advert",
+                    Icmpv6::NeighborSolicit => "nd-neighbor-solicit",
+                    Icmpv6::NeighborAdvert => "nd-neighbor-advert",
+                    Icmpv6::MldQuery => "mld-listener-query",
+                    Icmpv6::MldReport => "mld-listener-report",
+                    Icmpv6::Mld2Report => "mld2-listener-report",
+                })
+                .collect();
+            format!("icmpv6 type {}", one_or_set(&names))
+        }
+        Match::HopLimit255 => "ip6 hoplimit 255".into(),
+        Match::LinkLocalMulticast => "ip6 daddr ff02::/16".into(),
+        Match::TcpFlags { mask, equals, negate } => {
+            let op = if *negate { "!=" } else { "==" };
+            format!("tcp flags & {} {op} {}", flags(mask), flags(equals))
+        }
+        Match::Fragment(Family::V4) => "ip frag-off & 0x1fff != 0".into(),
+        Match::Fragment(Family::V6) => "exthdr frag exists".into(),
+        Match::DaddrNotOnInIface => "fib daddr . iif type != { local, broadcast, multicast }".into(),
+    }
+}
+
+/// An interface name in nft syntax; validation admits only characters that need no escaping.
+fn iface(i: &crate::values::Interface) -> String {
+    match i.prefix() {
+        (prefix, true) => format!("\"{prefix}*\""),
+        (name, false) => format!("\"{name}\""),
+    }
+}
+
+fn flags(f: &[TcpFlag]) -> String {
+    if f.is_empty() {
+        return "0x0".into();
+    }
+    let names: Vec<&str> = f
+        .iter()
+        .map(|f| match f {
+            TcpFlag::Fin => "fin",
+            TcpFlag::Syn => "syn",
+            TcpFlag::Rst => "rst",
+            TcpFlag::Psh => "psh",
+            TcpFlag::Ack => "ack",
+            TcpFlag::Urg => "urg",
+        })
+        .collect();
+    if names.len() == 1 { names[0].to_string() } else { format!("({})", names.join("|")) }
+}
+
+fn one_or_set<T: AsRef<str>>(items: &[T]) -> String {
+    match items {
+        [one] => one.as_ref().to_string(),
+        many => format!("{{ {} }}", many.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(", ")),
+    }
+}

@@ -1,0 +1,252 @@
+//! Validated settings: the merged configuration with every value parsed and checked, or every
+//! error found, each naming `FILE:LINE`.
+
+use crate::accounts::Accounts;
+use crate::config::schema::{self, KeySpec};
+use crate::config::{ConfigError, ConfigErrors, RawConfig};
+use crate::values::{self, Endpoint, Interface, Parsed, PortRange, Rate};
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendChoice {
+    /// nftables when `nft` is found, else iptables
+    #[default]
+    Auto,
+    Nftables,
+    Iptables,
+}
+
+impl BackendChoice {
+    fn parse(value: &str) -> Parsed<Self> {
+        match value.to_ascii_lowercase().as_str() {
+            "auto" => Ok(BackendChoice::Auto),
+            "nftables" | "nft" => Ok(BackendChoice::Nftables),
+            "iptables" => Ok(BackendChoice::Iptables),
+            _ => Err(format!("{value:?} is not a backend (expected auto, nftables or iptables)")),
+        }
+    }
+}
+
+/// A user or group that exists, by the name or number the configuration gave and its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub name: String,
+    pub id: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tunnel {
+    pub interfaces: Vec<Interface>,
+    pub user: Option<Account>,
+    pub group: Option<Account>,
+    pub fwmark: Option<u32>,
+    pub servers: Vec<Endpoint>,
+    pub ipv6: bool,
+    pub incoming: Vec<PortRange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lan {
+    pub allow: Vec<IpNet>,
+    pub dns: bool,
+    pub dhcp: bool,
+    pub incoming: Vec<PortRange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    pub enable: bool,
+    pub interfaces: Vec<Interface>,
+    pub masquerade: bool,
+    pub dns: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Firewall {
+    pub backend: BackendChoice,
+    pub log: bool,
+    pub log_rate: Rate,
+    pub reject: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub tunnel: Tunnel,
+    pub lan: Lan,
+    pub forward: Forward,
+    pub firewall: Firewall,
+}
+
+/// Valid settings, and what `check` should warn about.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    pub settings: Settings,
+    pub warnings: Vec<String>,
+}
+
+/// Collects the errors of every key while the settings are being built.
+struct Validator<'a> {
+    raw: &'a RawConfig,
+    accounts: &'a dyn Accounts,
+    errors: Vec<ConfigError>,
+    warnings: Vec<String>,
+}
+
+fn key(section: &str, key: &str) -> &'static KeySpec {
+    schema::find(section, key).unwrap_or_else(|| panic!("[{section}] {key} is not in the schema"))
+}
+
+impl Validator<'_> {
+    /// Where a key was set (`FILE:LINE`, or the directory for a default) and which key it is.
+    fn locate(&self, spec: &KeySpec) -> (String, String) {
+        let entry = self.raw.get(spec);
+        match &entry.origin {
+            Some(o) => (o.to_string(), format!("[{}] {}", spec.section, spec.key)),
+            None => (self.raw.dir.display().to_string(), format!("[{}] {} (default {:?})", spec.section, spec.key, entry.value)),
+        }
+    }
+
+    fn error(&mut self, spec: &KeySpec, message: String) {
+        let (location, key) = self.locate(spec);
+        self.errors.push(ConfigError { location, message: format!("{key}: {message}") });
+    }
+
+    fn warn(&mut self, spec: &KeySpec, message: String) {
+        let (location, key) = self.locate(spec);
+        self.warnings.push(format!("{location}: {key}: {message}"));
+    }
+
+    fn one<T: Default>(&mut self, section: &str, name: &str, parse: impl Fn(&str) -> Parsed<T>) -> T {
+        let spec = key(section, name);
+        match parse(self.raw.get(spec).value.trim()) {
+            Ok(v) => v,
+            Err(message) => {
+                self.error(spec, message);
+                T::default()
+            }
+        }
+    }
+
+    fn optional<T>(&mut self, section: &str, name: &str, parse: impl Fn(&str) -> Parsed<T>) -> Option<T> {
+        let spec = key(section, name);
+        let value = self.raw.get(spec).value.trim().to_string();
+        if value.is_empty() {
+            return None;
+        }
+        parse(&value).map_err(|message| self.error(spec, message)).ok()
+    }
+
+    /// A list; duplicates are dropped, the order of first appearance kept.
+    fn list<T: PartialEq>(&mut self, section: &str, name: &str, parse: impl Fn(&str) -> Parsed<T>) -> Vec<T> {
+        let spec = key(section, name);
+        let value = self.raw.get(spec).value.clone();
+        let mut out = Vec::new();
+        for item in values::list(&value) {
+            match parse(item) {
+                Ok(v) if !out.contains(&v) => out.push(v),
+                Ok(_) => {}
+                Err(message) => self.error(spec, message),
+            }
+        }
+        out
+    }
+
+    /// A user or group by name or number. A name that does not exist is an error, except for the
+    /// built-in default, which only gives a warning and no exception.
+    fn account(&mut self, section: &str, name: &str, what: &str, lookup: impl Fn(&str) -> Option<u32>) -> Option<Account> {
+        let spec = key(section, name);
+        let entry = self.raw.get(spec).clone();
+        let value = entry.value.trim();
+        if value.is_empty() {
+            return None;
+        }
+        let id = if value.bytes().all(|b| b.is_ascii_digit()) {
+            value.parse::<u32>().ok().filter(|id| *id != u32::MAX)
+        } else {
+            lookup(value)
+        };
+        match id {
+            Some(id) => Some(Account { name: value.to_string(), id }),
+            None if entry.origin.is_none() => {
+                self.warn(spec, format!(
+                    "{what} {value:?} does not exist, so no process may send outside the tunnel; \
+                     create it (the package does) or set [{section}] {name}"
+                ));
+                None
+            }
+            None => {
+                self.error(spec, format!("{what} {value:?} does not exist (expected an existing {what} name or a numeric id)"));
+                None
+            }
+        }
+    }
+}
+
+impl Settings {
+    /// Validates every key of `raw`; all problems are returned together.
+    pub fn validate(raw: &RawConfig, accounts: &dyn Accounts) -> Result<Validated, ConfigErrors> {
+        let mut v = Validator { raw, accounts, errors: Vec::new(), warnings: Vec::new() };
+        let accounts = v.accounts;
+        let tunnel = Tunnel {
+            interfaces: v.list("tunnel", "interfaces", values::interface),
+            user: v.account("tunnel", "user", "user", |n| accounts.uid(n)),
+            group: v.account("tunnel", "group", "group", |n| accounts.gid(n)),
+            fwmark: v.optional("tunnel", "fwmark", values::fwmark),
+            servers: v.list("tunnel", "servers", values::endpoint),
+            ipv6: v.one("tunnel", "ipv6", values::boolean),
+            incoming: v.list("tunnel", "incoming", values::port_range),
+        };
+        let lan = Lan {
+            allow: IpNet::aggregate(&v.list("lan", "allow", values::network)),
+            dns: v.one("lan", "dns", values::boolean),
+            dhcp: v.one("lan", "dhcp", values::boolean),
+            incoming: v.list("lan", "incoming", values::port_range),
+        };
+        let forward = Forward {
+            enable: v.one("forward", "enable", values::boolean),
+            interfaces: v.list("forward", "interfaces", values::interface),
+            masquerade: v.one("forward", "masquerade", values::boolean),
+            dns: v.optional("forward", "dns", values::address),
+        };
+        let firewall = Firewall {
+            backend: v.one("firewall", "backend", BackendChoice::parse),
+            log: v.one("firewall", "log", values::boolean),
+            log_rate: v.optional("firewall", "log_rate", values::rate).unwrap_or(DEFAULT_RATE),
+            reject: v.one("firewall", "reject", values::boolean),
+        };
+        let settings = Settings { tunnel, lan, forward, firewall };
+        settings.cross_check(&mut v);
+        if v.errors.is_empty() {
+            Ok(Validated { settings, warnings: v.warnings })
+        } else {
+            Err(ConfigErrors(v.errors))
+        }
+    }
+
+    /// Rules that tie keys together, and warnings for settings that are valid but likely wrong.
+    fn cross_check(&self, v: &mut Validator) {
+        let enable = key("forward", "enable");
+        if self.forward.enable && self.forward.interfaces.is_empty() {
+            v.error(enable, "forwarding is enabled but [forward] interfaces is empty (expected the internal interfaces, like eth1)".into());
+        } else if self.forward.enable {
+            v.warn(enable, "gateway mode is not implemented in this version: forwarded traffic stays blocked".into());
+        }
+        if self.tunnel.interfaces.is_empty() {
+            v.warn(key("tunnel", "interfaces"), "no tunnel interface: nothing may leave except to [lan] allow and for the VPN client".into());
+        }
+        let no_identity = self.tunnel.user.is_none() && self.tunnel.group.is_none() && self.tunnel.fwmark.is_none();
+        if no_identity && !self.tunnel.servers.is_empty() {
+            v.warn(key("tunnel", "servers"), "servers are set but no user, group or fwmark may use them".into());
+        }
+        if let Some(everything) = self.lan.allow.iter().find(|n| n.prefix_len() == 0) {
+            v.warn(key("lan", "allow"), format!("{everything} lets all traffic out outside the tunnel: this is no kill switch"));
+        }
+        let has_v6 = self.tunnel.servers.iter().any(|s| s.addr.is_ipv6()) || self.lan.allow.iter().any(|n| matches!(n, IpNet::V6(_)));
+        if has_v6 && !self.tunnel.ipv6 {
+            v.warn(key("tunnel", "ipv6"), "IPv6 servers or networks are listed: they are reachable outside the tunnel, while IPv6 through the tunnel stays blocked".into());
+        }
+    }
+}
+
+pub const DEFAULT_RATE: Rate = Rate { count: 10, per: values::Per::Minute };
