@@ -84,11 +84,15 @@ impl Nft {
         self.run(&["-c", "-f", "-"], Some(text)).map(drop)
     }
 
+    /// Whether the vpn-firewall table is loaded.
+    pub fn exists(&self) -> Result<bool> {
+        let tables = self.json(&["-j", "list", "tables", FAMILY])?;
+        Ok(objects(&tables, "table").any(|t| t["name"] == TABLE && t["family"] == FAMILY))
+    }
+
     /// The vpn-firewall table, or `None` when none is loaded.
     pub fn table(&self) -> Result<Option<LoadedTable>> {
-        let tables = self.json(&["-j", "list", "tables", FAMILY])?;
-        let ours = objects(&tables, "table").any(|t| t["name"] == TABLE && t["family"] == FAMILY);
-        if !ours {
+        if !self.exists()? {
             return Ok(None);
         }
         let listing = self.json(&["-j", "list", "table", FAMILY, TABLE])?;

@@ -88,7 +88,6 @@ pub struct Validated {
 /// Collects the errors of every key while the settings are being built.
 struct Validator<'a> {
     raw: &'a RawConfig,
-    accounts: &'a dyn Accounts,
     errors: Vec<ConfigError>,
     warnings: Vec<String>,
 }
@@ -186,8 +185,7 @@ impl Validator<'_> {
 impl Settings {
     /// Validates every key of `raw`; all problems are returned together.
     pub fn validate(raw: &RawConfig, accounts: &dyn Accounts) -> Result<Validated, ConfigErrors> {
-        let mut v = Validator { raw, accounts, errors: Vec::new(), warnings: Vec::new() };
-        let accounts = v.accounts;
+        let mut v = Validator { raw, errors: Vec::new(), warnings: Vec::new() };
         let tunnel = Tunnel {
             interfaces: v.list("tunnel", "interfaces", values::interface),
             user: v.account("tunnel", "user", "user", |n| accounts.uid(n)),

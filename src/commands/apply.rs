@@ -17,12 +17,12 @@ pub fn start(cli: &Cli) -> Result<i32> {
     let configured = validated.as_ref().map_or(BackendChoice::Auto, |v| v.settings.firewall.backend);
     let nft = backend(cli, configured)?;
     let _lock = lock::acquire()?;
-    let before = nft.table().context("cannot read the loaded ruleset")?;
+    let loaded_before = nft.exists().context("cannot tell whether a ruleset is loaded")?;
 
     let validated = match validated {
         Ok(v) => v,
         Err(errors) => {
-            if before.is_some() {
+            if loaded_before {
                 eprintln!("vpn-firewall: configuration invalid: the loaded ruleset was left exactly as it was");
             } else {
                 apply(&nft, &Policy::lockdown(), true).context("cannot load the lockdown ruleset")?;
@@ -32,7 +32,7 @@ pub fn start(cli: &Cli) -> Result<i32> {
         }
     };
     let policy = Policy::from_settings(&validated.settings);
-    apply(&nft, &policy, before.is_none())?;
+    apply(&nft, &policy, !loaded_before)?;
     let rules: usize = Hook::ALL.iter().map(|h| policy.rules(*h).len()).sum();
     println!(
         "vpn-firewall: loaded table {FAMILY} {TABLE} (nftables, {rules} rules, {} LAN networks, {} servers) in {} ms",
@@ -76,12 +76,12 @@ pub fn flush(cli: &Cli) -> Result<i32> {
         }
     };
     let _lock = lock::acquire()?;
-    if nft.table()?.is_none() {
+    if !nft.exists()? {
         println!("vpn-firewall: nothing to flush: no table {FAMILY} {TABLE} is loaded");
         return Ok(exit::OK);
     }
     nft.load(&render_flush())?;
-    if nft.table()?.is_some() {
+    if nft.exists()? {
         return Err(anyhow!("table {FAMILY} {TABLE} is still loaded after deleting it"));
     }
     println!("vpn-firewall: removed table {FAMILY} {TABLE}; vpn-firewall no longer blocks anything");
