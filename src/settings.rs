@@ -3,7 +3,7 @@
 
 use crate::accounts::Accounts;
 use crate::config::schema::{self, KeySpec};
-use crate::config::{ConfigError, ConfigErrors, RawConfig};
+use crate::config::{ConfigError, ConfigErrors, Origin, RawConfig};
 use crate::values::{self, Endpoint, Interface, Parsed, PortRange, Rate};
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -88,7 +88,8 @@ pub struct Validated {
 /// Collects the errors of every key while the settings are being built.
 struct Validator<'a> {
     raw: &'a RawConfig,
-    errors: Vec<ConfigError>,
+    /// With the place they were set, to report them in file order.
+    errors: Vec<(Option<Origin>, ConfigError)>,
     warnings: Vec<String>,
 }
 
@@ -108,7 +109,8 @@ impl Validator<'_> {
 
     fn error(&mut self, spec: &KeySpec, message: String) {
         let (location, key) = self.locate(spec);
-        self.errors.push(ConfigError { location, message: format!("{key}: {message}") });
+        let origin = self.raw.get(spec).origin.clone();
+        self.errors.push((origin, ConfigError { location, message: format!("{key}: {message}") }));
     }
 
     fn warn(&mut self, spec: &KeySpec, message: String) {
@@ -216,10 +218,10 @@ impl Settings {
         let settings = Settings { tunnel, lan, forward, firewall };
         settings.cross_check(&mut v);
         if v.errors.is_empty() {
-            Ok(Validated { settings, warnings: v.warnings })
-        } else {
-            Err(ConfigErrors(v.errors))
+            return Ok(Validated { settings, warnings: v.warnings });
         }
+        v.errors.sort_by_key(|(origin, _)| origin.as_ref().map(|o| (o.file.clone(), o.line)));
+        Err(ConfigErrors(v.errors.into_iter().map(|(_, e)| e).collect()))
     }
 
     /// Rules that tie keys together, and warnings for settings that are valid but likely wrong.
@@ -248,3 +250,81 @@ impl Settings {
 }
 
 pub const DEFAULT_RATE: Rate = Rate { count: 10, per: values::Per::Minute };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::FixedAccounts;
+
+    const ACCOUNTS: FixedAccounts = FixedAccounts(&[("tunnel", 999), ("vpn", 1001)]);
+
+    fn validate(text: &str, accounts: &dyn Accounts) -> Result<Validated, ConfigErrors> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("50-test.conf"), text).unwrap();
+        Settings::validate(&RawConfig::load(dir.path())?, accounts)
+    }
+
+    #[test]
+    fn defaults_are_a_closed_kill_switch() {
+        let v = validate("", &ACCOUNTS).unwrap();
+        let t = &v.settings.tunnel;
+        assert_eq!(t.interfaces.iter().map(ToString::to_string).collect::<Vec<_>>(), ["tun+"]);
+        assert_eq!(t.user, Some(Account { name: "tunnel".into(), id: 999 }));
+        assert!(!t.ipv6 && t.servers.is_empty() && v.settings.lan.allow.is_empty());
+        assert!(!v.settings.lan.dns && v.settings.lan.dhcp && !v.settings.forward.enable);
+        assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+    }
+
+    #[test]
+    fn a_missing_default_user_warns_and_exempts_nobody() {
+        let v = validate("", &FixedAccounts(&[])).unwrap();
+        assert_eq!(v.settings.tunnel.user, None);
+        assert!(v.warnings[0].contains("user \"tunnel\" does not exist"), "{:?}", v.warnings);
+    }
+
+    #[test]
+    fn a_missing_named_user_is_an_error_even_when_it_is_the_default_name() {
+        let e = validate("[tunnel]\nuser = tunnel\n", &FixedAccounts(&[])).unwrap_err();
+        assert!(e.to_string().ends_with("50-test.conf:2: [tunnel] user: user \"tunnel\" does not exist (expected an existing user name or a numeric id)"), "{e}");
+        let e = validate("TUNNEL_USER=nobody-here\n", &ACCOUNTS).unwrap_err();
+        assert!(e.to_string().contains("50-test.conf:1: [tunnel] user:"), "{e}");
+    }
+
+    #[test]
+    fn numeric_ids_need_no_account() {
+        let v = validate("[tunnel]\nuser = 4242\ngroup = 0\n", &FixedAccounts(&[])).unwrap();
+        assert_eq!(v.settings.tunnel.user.unwrap().id, 4242);
+        assert_eq!(v.settings.tunnel.group.unwrap().id, 0);
+        assert!(validate("[tunnel]\nuser = 4294967295\n", &ACCOUNTS).is_err());
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_at_once() {
+        let e = validate("[lan]\nallow = 10.0.0.0/8 nonsense\ndns = perhaps\n[tunnel]\nfwmark = 0\n", &ACCOUNTS).unwrap_err();
+        let lines: Vec<String> = e.0.iter().map(|e| e.location.rsplit(':').next().unwrap().to_string()).collect();
+        assert_eq!(lines, ["2", "3", "5"]);
+    }
+
+    #[test]
+    fn forwarding_needs_interfaces() {
+        let e = validate("[forward]\nenable = yes\n", &ACCOUNTS).unwrap_err();
+        assert!(e.to_string().contains("50-test.conf:2: [forward] enable: forwarding is enabled but [forward] interfaces is empty"), "{e}");
+        let v = validate("FORWARDING=yes\nINT_IF=eth1\n", &ACCOUNTS).unwrap();
+        assert!(v.warnings.iter().any(|w| w.contains("not implemented")));
+    }
+
+    #[test]
+    fn leaky_settings_warn() {
+        let v = validate("[lan]\nallow = 0.0.0.0/0\n", &ACCOUNTS).unwrap();
+        assert!(v.warnings.iter().any(|w| w.contains("this is no kill switch")), "{:?}", v.warnings);
+        let v = validate("[tunnel]\ninterfaces =\n", &ACCOUNTS).unwrap();
+        assert!(v.warnings.iter().any(|w| w.contains("no tunnel interface")), "{:?}", v.warnings);
+    }
+
+    #[test]
+    fn lan_networks_are_merged_and_lists_deduplicated() {
+        let v = validate("[lan]\nallow = 10.0.0.0/9 10.128.0.0/9 10.1.0.0/16\nincoming = 22/tcp 22/tcp\n", &ACCOUNTS).unwrap();
+        assert_eq!(v.settings.lan.allow.iter().map(ToString::to_string).collect::<Vec<_>>(), ["10.0.0.0/8"]);
+        assert_eq!(v.settings.lan.incoming.len(), 1);
+    }
+}

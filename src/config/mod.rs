@@ -120,11 +120,15 @@ impl RawConfig {
             };
             match ini_file::parse(&path, &text) {
                 Ok(assignments) => {
+                    let mut file_errors: Vec<ConfigError> = Vec::new();
                     for a in assignments {
-                        if let Err(e) = config.assign(a) {
-                            errors.push(e);
+                        match config.assign(a) {
+                            // Every key of an unknown section fails alike: say it once.
+                            Err(e) if !file_errors.iter().any(|f| f.message == e.message) => file_errors.push(e),
+                            _ => {}
                         }
                     }
+                    errors.extend(file_errors);
                 }
                 Err(e) => errors.push(e),
             }
@@ -232,11 +236,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_sections_are_errors_with_hints() {
-        let dir = dir_with(&[("a.conf", "[tunel]\nuser=x\n[lan]\nalow=1\n")]);
+        let dir = dir_with(&[("a.conf", "[tunel]\nuser=x\ngroup=y\n[lan]\nalow=1\n")]);
         let errors = RawConfig::load(dir.path()).unwrap_err().0;
         assert_eq!(errors.len(), 2);
         assert!(errors[0].to_string().ends_with("a.conf:2: unknown section [tunel]; did you mean [tunnel]?"));
-        assert!(errors[1].to_string().ends_with("a.conf:4: unknown key \"alow\" in [lan]; did you mean allow?"));
+        assert!(errors[1].to_string().ends_with("a.conf:5: unknown key \"alow\" in [lan]; did you mean allow?"));
     }
 
     #[test]
