@@ -60,7 +60,8 @@ pass. Exit 0 loaded; 1 could not apply; 2 invalid configuration.",
 
     /// Keep the rules loaded: a kill switch stays closed at shutdown
     #[command(long_about = "Does nothing but say so: the rules stay loaded so that nothing leaks while \
-the VPN client and the network go down at shutdown. To remove them, use flush.")]
+the VPN client and the network go down at shutdown. To remove them, use flush. Exit 0.",
+        after_help = "Example:\n  vpn-firewall stop      # the rules stay; to remove them: sudo vpn-firewall flush")]
     Stop,
 
     /// Remove every table, chain and rule vpn-firewall loaded, and nothing else (root)
@@ -71,6 +72,10 @@ protects the machine. Exit 0.",
     Flush,
 
     /// Nothing to save: the rules come from the configuration
+    #[command(long_about = "Does nothing but say so: the ruleset is built from the configuration \
+files at every start, so there is no kernel state to save. netfilter-persistent calls it on save. \
+To change the rules, edit a drop-in in the configuration directory and reload. Exit 0.",
+        after_help = "Example:\n  sudoedit /etc/vpn-firewall/50-local.conf && sudo vpn-firewall reload")]
     Save,
 
     /// Show whether the ruleset is loaded, the tunnel interfaces and blocked packets (root)

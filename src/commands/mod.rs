@@ -26,7 +26,22 @@ pub mod exit {
 
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            print!("{e}");
+            return exit::OK;
+        }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprint!("{e}");
+            return exit::INVALID;
+        }
+        Err(e) => {
+            eprintln!("vpn-firewall: error: {}", usage_error(&e.render().to_string()));
+            return exit::INVALID;
+        }
+    };
     match run(&cli) {
         Ok(code) => code,
         Err(e) => report(&e, exit::FAILED),
@@ -43,6 +58,17 @@ fn report(e: &anyhow::Error, otherwise: i32) -> i32 {
     }
     eprintln!("vpn-firewall: error: {e:#}");
     otherwise
+}
+
+/// Clap's multi-line usage error as one line: the message and its tips.
+fn usage_error(rendered: &str) -> String {
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let message = lines.next().unwrap_or_default().trim_start_matches("error: ").to_string();
+    let tips: Vec<&str> = lines
+        .filter_map(|l| l.strip_prefix("tip: ").or_else(|| l.strip_prefix('[')?.strip_suffix(']')))
+        .collect();
+    let help = "see vpn-firewall --help";
+    if tips.is_empty() { format!("{message} ({help})") } else { format!("{message} ({}; {help})", tips.join("; ")) }
 }
 
 fn run(cli: &Cli) -> Result<i32> {
