@@ -1,0 +1,302 @@
+//! The command line as the contract fixes it: exit codes, messages, `check` and `show` output,
+//! the configuration directory, help and argument errors.
+//!
+//! Every invocation runs in a fresh, empty network namespace (see `sandbox`): these commands do
+//! not touch the kernel, but should a regression make one of them do so, it touches a throwaway
+//! firewall, never the one of the machine running the tests. The one kernel command tested,
+//! `start` (and its kin) without root, runs there as an unprivileged user.
+
+mod sandbox;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+use vpn_firewall::accounts::SystemAccounts;
+use vpn_firewall::config::schema::KEYS;
+use vpn_firewall::config::RawConfig;
+use vpn_firewall::policy::Policy;
+use vpn_firewall::render_nft::render_nft;
+use vpn_firewall::settings::Settings;
+
+const BIN: &str = env!("CARGO_BIN_EXE_vpn-firewall");
+
+/// `vpn-firewall ARGS` in a fresh network namespace, with no configuration directory from the
+/// environment unless the test sets one.
+fn vpn_firewall(args: &[&str]) -> Command {
+    let mut cmd = Command::from_std(sandbox::in_netns(BIN));
+    cmd.args(args).env_remove("VPN_FIREWALL_CONFIG_DIR");
+    cmd
+}
+
+/// `vpn-firewall --config-dir DIR ARGS`.
+fn with_config(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = vpn_firewall(&["--config-dir", dir.to_str().expect("UTF-8 temporary path")]);
+    cmd.args(args);
+    cmd
+}
+
+/// The shipped configuration directory, etc/vpn-firewall of the source tree.
+fn shipped() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/vpn-firewall")
+}
+
+/// A configuration directory holding `files` (name, text).
+fn config_dir(files: &[(&str, &str)]) -> TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("write a drop-in");
+    }
+    dir
+}
+
+/// One `key = value  # note` line of `check`'s output, with the section it stands in.
+#[derive(Debug)]
+struct Effective {
+    section: String,
+    key: String,
+    value: String,
+    note: String,
+}
+
+fn parse_check(stdout: &str) -> Vec<Effective> {
+    let mut section = String::new();
+    let mut out = Vec::new();
+    for line in stdout.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_string();
+            continue;
+        }
+        let (setting, note) = line.split_once(" # ").unwrap_or_else(|| panic!("no origin in {line:?}"));
+        let (key, value) = setting.split_once('=').unwrap_or_else(|| panic!("not key = value: {line:?}"));
+        out.push(Effective {
+            section: section.clone(),
+            key: key.trim().to_string(),
+            value: value.trim().to_string(),
+            note: note.to_string(),
+        });
+    }
+    out
+}
+
+/// Runs `check`, which must succeed, and returns the settings it printed.
+fn effective(mut check: Command) -> Vec<Effective> {
+    let out = check.assert().code(0).get_output().stdout.clone();
+    parse_check(&String::from_utf8(out).expect("UTF-8 output"))
+}
+
+/// `check` of `dir`'s settings.
+fn check(dir: &Path) -> Vec<Effective> {
+    effective(with_config(dir, &["check"]))
+}
+
+fn find<'a>(all: &'a [Effective], section: &str, key: &str) -> &'a Effective {
+    all.iter()
+        .find(|e| e.section == section && e.key == key)
+        .unwrap_or_else(|| panic!("check printed no [{section}] {key}: {all:?}"))
+}
+
+#[test]
+fn check_of_the_shipped_configuration_prints_every_key_as_default() {
+    let all = check(&shipped());
+    assert_eq!(all.len(), KEYS.len(), "one line per known key: {all:?}");
+    for spec in KEYS {
+        let e = find(&all, spec.section, spec.key);
+        assert_eq!(e.value, spec.default, "[{}] {}", spec.section, spec.key);
+        // The default user's note adds its uid, or that it does not exist on this machine.
+        assert!(e.note == "default" || e.note.starts_with("default; "), "{e:?}");
+    }
+}
+
+#[test]
+fn check_names_the_file_and_line_of_each_value_and_ignores_other_files() {
+    let dir = config_dir(&[
+        ("10-early.conf", "[lan]\nallow = 10.0.0.0/8\n"),
+        ("50-local.conf", "# mine\n[lan]\nallow = 192.168.1.0/24\n\n[firewall]\nlog = no\n"),
+        ("60-old.conf.dpkg-old", "[lan]\nallow = 203.0.113.0/24\n"),
+        ("70-backup.conf~", "not even INI\n"),
+    ]);
+    let all = check(dir.path());
+    let local = dir.path().join("50-local.conf");
+    let allow = find(&all, "lan", "allow");
+    assert_eq!((allow.value.as_str(), allow.note.clone()), ("192.168.1.0/24", format!("{}:3", local.display())));
+    assert_eq!(find(&all, "firewall", "log").note, format!("{}:6", local.display()));
+    assert_eq!(find(&all, "lan", "dns").note, "default");
+
+    with_config(dir.path(), &["check"]).assert().stdout(
+        predicate::str::contains(format!("# read {}", dir.path().join("10-early.conf").display()))
+            .and(predicate::str::contains(format!("# read {}", local.display())))
+            .and(predicate::str::contains("dpkg-old").not())
+            .and(predicate::str::contains("backup").not()),
+    );
+}
+
+#[test]
+fn check_names_legacy_keys_as_legacy() {
+    let dir = config_dir(&[("50-old.conf", "VPN_INTERFACE=\"tun0\"\nLOCAL_NET=\"10.0.0.0/8 192.168.1.0/24\"\n")]);
+    let all = check(dir.path());
+    let file = dir.path().join("50-old.conf");
+    let allow = find(&all, "lan", "allow");
+    assert_eq!(allow.value, "10.0.0.0/8 192.168.1.0/24", "quotes stripped");
+    assert_eq!(allow.note, format!("{}:2 (legacy LOCAL_NET)", file.display()));
+    let interfaces = find(&all, "tunnel", "interfaces");
+    assert_eq!((interfaces.value.as_str(), interfaces.note.clone()), ("tun0", format!("{}:1 (legacy VPN_INTERFACE)", file.display())));
+}
+
+#[test]
+fn show_prints_the_transaction_start_would_load() {
+    let dir = config_dir(&[("50-local.conf", "[lan]\nallow = 192.168.1.0/24\n[tunnel]\nincoming = 22/tcp\n")]);
+    let out = with_config(dir.path(), &["show"]).assert().code(0).get_output().stdout.clone();
+    let text = String::from_utf8(out).expect("UTF-8 output");
+
+    let statements: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).take(3).collect();
+    assert_eq!(statements, ["table inet vpn_firewall", "delete table inet vpn_firewall", "table inet vpn_firewall {"]);
+
+    // Exactly what the library renders for the same directory (with this machine's accounts).
+    let raw = RawConfig::load(dir.path()).expect("valid");
+    let settings = Settings::validate(&raw, &SystemAccounts).expect("valid").settings;
+    assert_eq!(text, render_nft(&Policy::from_settings(&settings)));
+}
+
+/// `stderr` without its warning lines: the errors.
+fn errors(stderr: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(stderr);
+    text.lines().filter(|l| !l.starts_with("vpn-firewall: warning: ")).map(str::to_string).collect()
+}
+
+/// The line numbers of the errors, each of which must be `vpn-firewall: error: FILE:LINE: message`.
+fn error_lines(errors: &[String], file: &Path) -> Vec<usize> {
+    let prefix = format!("vpn-firewall: error: {}:", file.display());
+    errors
+        .iter()
+        .map(|l| {
+            let rest = l.strip_prefix(&prefix).unwrap_or_else(|| panic!("not `{prefix}LINE: ...`: {l:?}"));
+            let (line, message) = rest.split_once(": ").unwrap_or_else(|| panic!("no message: {l:?}"));
+            assert!(!message.is_empty(), "{l:?}");
+            line.parse().unwrap_or_else(|_| panic!("no line number: {l:?}"))
+        })
+        .collect()
+}
+
+#[test]
+fn an_invalid_configuration_exits_2_with_one_error_line_per_problem() {
+    let cases: &[(&str, &[usize], &str)] = &[
+        ("[lan]\nallow = 10.0.0.0/33\ndns = perhaps\n", &[2, 3], "perhaps"),
+        ("[lan]\nallow 10.0.0.0/8\n", &[2], "cannot parse"),
+        // Said once, at the first key of the unknown section.
+        ("# typo\n[tunel]\nuser = x\ngroup = y\n", &[3], "did you mean [tunnel]?"),
+        ("[tunnel]\ninterface = tun0\n", &[2], "did you mean interfaces?"),
+        ("[tunnel]\nuser = no-such-user-vpn-firewall\n", &[2], "does not exist"),
+        ("[forward]\nenable = yes\n", &[2], "interfaces is empty"),
+        ("LOCAL_NETS=10.0.0.0/8\n", &[1], "did you mean LOCAL_NET?"),
+    ];
+    for (text, lines, fragment) in cases {
+        let dir = config_dir(&[("50-bad.conf", text)]);
+        for command in ["check", "show"] {
+            let assert = with_config(dir.path(), &[command]).assert().code(2).stdout("");
+            let errors = errors(&assert.get_output().stderr);
+            assert_eq!(error_lines(&errors, &dir.path().join("50-bad.conf")), *lines, "{command} of {text:?}: {errors:#?}");
+            assert!(errors.iter().any(|e| e.contains(fragment)), "{command} of {text:?} does not say {fragment:?}: {errors:#?}");
+        }
+    }
+}
+
+#[test]
+fn the_config_dir_comes_from_the_option_or_the_environment_and_the_option_wins() {
+    let good = config_dir(&[("50-local.conf", "[lan]\ndns = yes\n")]);
+    let bad = config_dir(&[("50-local.conf", "[lan]\ndns = perhaps\n")]);
+    let origin = format!("{}:2", good.path().join("50-local.conf").display());
+
+    let mut from_env = vpn_firewall(&["check"]);
+    from_env.env("VPN_FIREWALL_CONFIG_DIR", good.path());
+    assert_eq!(find(&effective(from_env), "lan", "dns").note, origin);
+    assert_eq!(find(&check(good.path()), "lan", "dns").note, origin);
+
+    with_config(good.path(), &["check"]).env("VPN_FIREWALL_CONFIG_DIR", bad.path()).assert().code(0);
+    with_config(bad.path(), &["check"]).env("VPN_FIREWALL_CONFIG_DIR", good.path()).assert().code(2);
+}
+
+#[test]
+fn a_missing_config_dir_exits_2_and_names_it() {
+    let parent = tempfile::tempdir().expect("temporary directory");
+    let missing = parent.path().join("missing");
+    for command in ["check", "show"] {
+        with_config(&missing, &[command]).assert().code(2).stdout("").stderr(predicate::str::starts_with(format!(
+            "vpn-firewall: error: {}: cannot read the configuration directory",
+            missing.display()
+        )));
+    }
+}
+
+#[test]
+fn stop_and_save_exit_0_and_say_what_they_do_without_reading_the_configuration() {
+    let parent = tempfile::tempdir().expect("temporary directory");
+    let missing = parent.path().join("missing");
+    with_config(&missing, &["stop"])
+        .assert()
+        .code(0)
+        .stderr("")
+        .stdout(predicate::str::contains("keeps the ruleset loaded").and(predicate::str::contains("vpn-firewall flush")));
+    with_config(&missing, &["save"]).assert().code(0).stderr("").stdout(predicate::str::contains("nothing to save"));
+}
+
+#[test]
+fn help_of_the_program_and_of_every_command_exits_0_and_shows_an_example() {
+    let commands = ["start", "restart", "reload", "stop", "flush", "save", "status", "check", "show"];
+    let invocations = std::iter::once(vec!["--help"]).chain(commands.iter().map(|c| vec![*c, "--help"]));
+    for args in invocations {
+        vpn_firewall(&args).assert().code(0).stderr("").stdout(predicate::str::contains("Example"));
+    }
+    vpn_firewall(&["--help"]).assert().stdout(predicate::str::contains("Exit codes"));
+}
+
+#[test]
+fn version_exits_0() {
+    vpn_firewall(&["--version"]).assert().code(0).stdout(format!("vpn-firewall {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_error_line() {
+    let cases: &[(&[&str], &str)] = &[(&["bogus"], "bogus"), (&["--backend", "pf", "show"], "pf"), (&["check", "--frobnicate"], "--frobnicate")];
+    for (args, fragment) in cases {
+        let assert = vpn_firewall(args).assert().code(2).stdout("");
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert_eq!(stderr.lines().count(), 1, "{args:?}:\n{stderr}");
+        assert!(stderr.starts_with("vpn-firewall: error: ") && stderr.contains(fragment), "{args:?}:\n{stderr}");
+    }
+    // No command at all: the usage, on stderr.
+    vpn_firewall(&[]).assert().code(2).stdout("").stderr(predicate::str::contains("Usage:"));
+}
+
+#[test]
+fn the_iptables_backend_is_refused_clearly() {
+    let plain = config_dir(&[]);
+    let configured = config_dir(&[("50-local.conf", "[firewall]\nbackend = iptables\n")]);
+    for mut cmd in [with_config(plain.path(), &["--backend", "iptables", "show"]), with_config(configured.path(), &["show"])] {
+        let assert = cmd.assert().failure().stdout("");
+        let errors = errors(&assert.get_output().stderr);
+        assert!(
+            matches!(&errors[..], [e] if e.starts_with("vpn-firewall: error: the iptables backend is not available in this version")),
+            "{errors:#?}"
+        );
+    }
+    with_config(configured.path(), &["--backend", "nftables", "show"]).assert().code(0);
+}
+
+#[test]
+fn kernel_commands_without_root_fail_saying_they_need_root() {
+    // A copy any user may run, wherever the build tree is.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let bin = dir.path().join("vpn-firewall");
+    std::fs::copy(BIN, &bin).expect("copy the binary");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+
+    for (command, code) in [("start", 1), ("restart", 1), ("reload", 1), ("flush", 1), ("status", 4)] {
+        let mut cmd = Command::from_std(sandbox::unprivileged_in_netns(&bin));
+        cmd.env_remove("VPN_FIREWALL_CONFIG_DIR").args(["--config-dir", shipped().to_str().expect("UTF-8 path"), command]);
+        cmd.assert().code(code).stdout("").stderr(predicate::str::contains("needs root").and(
+            predicate::str::starts_with("vpn-firewall: error: "),
+        ));
+    }
+}

@@ -1,0 +1,119 @@
+//! Golden rulesets: representative configurations rendered through the library, compared with
+//! tests/golden/NAME.nft, and each golden file checked by nft itself (`nft -c`, in a fresh
+//! network namespace). A change to the rendered rules shows up as a diff of these files, to be
+//! read as a security review.
+//!
+//! `UPDATE_GOLDEN=1 cargo test --test golden` (re)writes the files instead of comparing.
+
+mod sandbox;
+
+use std::path::PathBuf;
+use vpn_firewall::accounts::FixedAccounts;
+use vpn_firewall::config::RawConfig;
+use vpn_firewall::policy::Policy;
+use vpn_firewall::render_nft::render_nft;
+use vpn_firewall::settings::Settings;
+
+/// The accounts every golden configuration is validated with: the default user `tunnel` exists.
+const ACCOUNTS: FixedAccounts = FixedAccounts(&[("tunnel", 999), ("vpn", 1001)]);
+
+fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+/// The policy of a configuration directory holding `text` as its one drop-in (none if empty).
+fn configured(text: &str) -> Policy {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    if !text.is_empty() {
+        std::fs::write(dir.path().join("50-golden.conf"), text).expect("write the drop-in");
+    }
+    let raw = RawConfig::load(dir.path()).unwrap_or_else(|e| panic!("{text:?} does not load:\n{e}"));
+    let validated = Settings::validate(&raw, &ACCOUNTS).unwrap_or_else(|e| panic!("{text:?} is invalid:\n{e}"));
+    Policy::from_settings(&validated.settings)
+}
+
+/// Compares the rendering of `policy` with tests/golden/NAME.nft (or writes it, with
+/// UPDATE_GOLDEN=1), then has nft check the golden file.
+fn golden(name: &str, policy: &Policy) {
+    let rendered = render_nft(policy);
+    let path = golden_dir().join(format!("{name}.nft"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(golden_dir()).expect("create tests/golden");
+        std::fs::write(&path, &rendered).expect("write the golden file");
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("cannot read {}: {e}; create it with UPDATE_GOLDEN=1 cargo test --test golden", path.display())
+    });
+    if rendered != expected {
+        let (line, (want, got)) = expected
+            .lines()
+            .chain(std::iter::repeat("<end of file>"))
+            .zip(rendered.lines().chain(std::iter::repeat("<end of output>")))
+            .enumerate()
+            .find(|(_, (want, got))| want != got)
+            .expect("texts differ, so some line does");
+        panic!(
+            "the {name} ruleset differs from {} at line {}:\n  golden:   {want}\n  rendered: {got}\n\
+             Review the change as a security change; if it is intended: UPDATE_GOLDEN=1 cargo test --test golden\n\
+             --- rendered ---\n{rendered}",
+            path.display(),
+            line + 1
+        );
+    }
+    if let Err(complaint) = sandbox::nft_check_file(&path) {
+        panic!("{}: {complaint}", path.display());
+    }
+}
+
+/// One test per golden file: `test_name: "file name" => policy;`. `ALL` lists the file names.
+macro_rules! goldens {
+    ($($test:ident: $name:literal => $policy:expr;)*) => {
+        $(
+            #[test]
+            fn $test() {
+                golden($name, &$policy);
+            }
+        )*
+        const ALL: &[&str] = &[$($name),*];
+    };
+}
+
+goldens! {
+    default: "default" => configured("");
+    lan: "lan" => configured("[lan]\nallow = 192.168.1.0/24, fd00:1::/64\ndns = no\n");
+    lan_dns: "lan-dns" => configured("[lan]\nallow = 192.168.1.0/24 10.0.0.0/8 10.1.0.0/16\ndns = yes\n");
+    servers: "servers" => configured(
+        "[tunnel]\nuser = vpn\nservers = 198.51.100.7:1194/udp, [2001:db8::7]:51820/udp, 203.0.113.9:443/tcp\n",
+    );
+    identities: "identities" => configured("[tunnel]\nuser = vpn\ngroup = tunnel\nfwmark = 51820\n");
+    fwmark: "fwmark" => configured(
+        "[tunnel]\ninterfaces = wg0\nuser =\nfwmark = 0xca6c\nservers = 198.51.100.7:51820/udp\n",
+    );
+    ipv6_tunnel: "ipv6-tunnel" => configured("[tunnel]\nipv6 = yes\nincoming = 22/tcp\n");
+    incoming: "incoming" => configured(
+        "[tunnel]\ninterfaces = tun0\nincoming = 22/tcp, 60000-61000/udp, 60500-62000/udp, 80/tcp, 81/tcp\n\
+         [lan]\nallow = 192.168.1.0/24, fd00::/8\nincoming = 22/tcp 8000-8100/tcp 8050-8200/tcp 5353/udp\n",
+    );
+    log_off: "log-off" => configured("[firewall]\nlog = no\n");
+    reject_off: "reject-off" => configured("[firewall]\nreject = no\nlog_rate = 3/second\n");
+    no_dhcp: "no-dhcp" => configured("[lan]\ndhcp = no\n[tunnel]\nuser =\n");
+    legacy: "legacy" => configured(
+        "# the original vpn-firewall's keys\nVPN_INTERFACE=\"tun0\"\nLOCAL_NET=\"10.0.0.0/8 192.168.1.0/24\"\n\
+         TUNNEL_USER=vpn\nINT_IF=\"eth1\"\nFORWARDING=yes\n",
+    );
+    multiple_tunnels: "multiple-tunnels" => configured("[tunnel]\ninterfaces = tun0, wg+, tun0 ppp+\nincoming = 51413/tcp\n");
+    lockdown: "lockdown" => Policy::lockdown();
+}
+
+/// Every file in tests/golden/ belongs to a test above: none is left over from a removed case.
+#[test]
+fn no_stale_golden_files() {
+    let mut stale = Vec::new();
+    for entry in std::fs::read_dir(golden_dir()).expect("tests/golden exists") {
+        let name = entry.expect("list tests/golden").file_name().to_string_lossy().into_owned();
+        if !name.strip_suffix(".nft").is_some_and(|n| ALL.contains(&n)) {
+            stale.push(name);
+        }
+    }
+    assert!(stale.is_empty(), "tests/golden holds files no test renders: {stale:?}");
+}

@@ -1,0 +1,276 @@
+//! Properties over many configurations:
+//! - any valid configuration renders to a ruleset nft accepts (`nft -c`, in a fresh network
+//!   namespace) that keeps the kill switch's shape: every base chain drops by policy and ends in
+//!   its block chain, and the output chain never accepts by connection state;
+//! - any file content at all gives a configuration or errors that name the file and the line,
+//!   never a panic.
+
+mod sandbox;
+
+use proptest::prelude::*;
+use proptest::sample::select;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use vpn_firewall::accounts::FixedAccounts;
+use vpn_firewall::config::schema::{KEYS, LEGACY};
+use vpn_firewall::config::{ConfigErrors, RawConfig};
+use vpn_firewall::policy::Policy;
+use vpn_firewall::render_nft::render_nft;
+use vpn_firewall::settings::Settings;
+
+const ACCOUNTS: FixedAccounts = FixedAccounts(&[("tunnel", 999), ("vpn", 1001)]);
+const FILE: &str = "50-property.conf";
+
+/// Loads and validates a directory holding `content` as its one drop-in; returns its path too.
+fn load(content: &[u8]) -> (tempfile::TempDir, Result<Policy, ConfigErrors>) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(dir.path().join(FILE), content).expect("write the drop-in");
+    let policy = RawConfig::load(dir.path())
+        .and_then(|raw| Settings::validate(&raw, &ACCOUNTS))
+        .map(|v| Policy::from_settings(&v.settings));
+    (dir, policy)
+}
+
+// ---- valid configurations -------------------------------------------------------------------
+
+/// One `key = value` line of a section.
+#[derive(Debug, Clone)]
+struct Line {
+    section: &'static str,
+    key: &'static str,
+    value: String,
+}
+
+/// Either no line for the key, or one with a value from `values`.
+fn maybe(section: &'static str, key: &'static str, values: impl Strategy<Value = String> + 'static) -> BoxedStrategy<Vec<Line>> {
+    proptest::option::of(values).prop_map(move |v| v.map(|value| Line { section, key, value }).into_iter().collect()).boxed()
+}
+
+/// A list of 0 to `max` items from `item`, joined by any of the separators the format allows.
+fn list(item: impl Strategy<Value = String>, max: usize) -> impl Strategy<Value = String> {
+    (proptest::collection::vec(item, 0..=max), select(vec![", ", " ", ",", " , ", "\t"]))
+        .prop_map(|(items, separator)| items.join(separator))
+}
+
+fn boolean() -> impl Strategy<Value = String> {
+    select(vec!["yes", "no", "true", "false", "on", "off", "1", "0", "Yes", "NO", "True", "oFF"]).prop_map(String::from)
+}
+
+fn interface() -> impl Strategy<Value = String> {
+    ("[a-zA-Z0-9_.-]{1,14}", any::<bool>())
+        .prop_filter(". and .. are no interface names", |(name, _)| name != "." && name != "..")
+        .prop_map(|(name, pattern)| if pattern { format!("{name}+") } else { name })
+}
+
+fn proto() -> impl Strategy<Value = &'static str> {
+    select(vec!["tcp", "udp", "TCP", "Udp"])
+}
+
+fn port() -> impl Strategy<Value = u16> {
+    prop_oneof![1..=65535u16, select(vec![1u16, 22, 53, 443, 1194, 51820, 65535])]
+}
+
+/// `PORT/PROTO` or `LOW-HIGH/PROTO`, often overlapping one another near 8000 and the edges.
+fn port_range() -> impl Strategy<Value = String> {
+    let low = prop_oneof![port(), 7990..8010u16];
+    (low, prop_oneof![Just(0u16), 0..30u16, 0..=65535u16], proto()).prop_map(|(low, width, proto)| {
+        match low.saturating_add(width) {
+            high if high == low => format!("{low}/{proto}"),
+            high => format!("{low}-{high}/{proto}"),
+        }
+    })
+}
+
+/// An IPv4 or IPv6 network or bare address; many fall inside one another (10.0.0.0/8, fd00::/8).
+fn network() -> impl Strategy<Value = String> {
+    let v4 = prop_oneof![any::<u32>(), (0u32..4).prop_map(|x| 0x0a00_0000 | (x << 16))].prop_map(Ipv4Addr::from);
+    let v6 = prop_oneof![any::<u128>(), (0u128..4).prop_map(|x| (0xfd00 << 112) | (x << 64))].prop_map(Ipv6Addr::from);
+    prop_oneof![
+        (v4.clone(), 0u8..=32).prop_map(|(a, p)| format!("{a}/{p}")),
+        v4.prop_map(|a| a.to_string()),
+        (v6.clone(), 0u8..=128).prop_map(|(a, p)| format!("{a}/{p}")),
+        v6.prop_map(|a| a.to_string()),
+    ]
+}
+
+fn endpoint() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (any::<u32>().prop_map(Ipv4Addr::from), port(), proto()).prop_map(|(a, p, t)| format!("{a}:{p}/{t}")),
+        (any::<u128>().prop_map(Ipv6Addr::from), port(), proto()).prop_map(|(a, p, t)| format!("[{a}]:{p}/{t}")),
+        select(vec!["198.51.100.7:1194/udp", "[2001:db8::7]:51820/udp"]).prop_map(String::from),
+    ]
+}
+
+fn account() -> impl Strategy<Value = String> {
+    prop_oneof![select(vec!["", "tunnel", "vpn", "0"]).prop_map(String::from), (0..u32::MAX).prop_map(|id| id.to_string())]
+}
+
+fn fwmark() -> impl Strategy<Value = String> {
+    (1..=u32::MAX, 0..3u8).prop_map(|(mark, style)| match style {
+        0 => mark.to_string(),
+        1 => format!("{mark:#x}"),
+        _ => format!("0X{mark:X}"),
+    })
+}
+
+/// `[forward]`: enabling it needs internal interfaces, so `enable` is true only with them.
+fn forward() -> BoxedStrategy<Vec<Line>> {
+    let interfaces = proptest::option::of(proptest::collection::vec(interface(), 1..=3).prop_map(|i| i.join(" ")));
+    (any::<bool>(), interfaces, maybe("forward", "masquerade", boolean()), maybe("forward", "dns", network_address()))
+        .prop_map(|(enable, interfaces, masquerade, dns)| {
+            let mut lines = vec![Line { section: "forward", key: "enable", value: (enable && interfaces.is_some()).to_string() }];
+            lines.extend(interfaces.map(|value| Line { section: "forward", key: "interfaces", value }));
+            lines.into_iter().chain(masquerade).chain(dns).collect()
+        })
+        .boxed()
+}
+
+fn network_address() -> impl Strategy<Value = String> {
+    prop_oneof![any::<u32>().prop_map(|a| Ipv4Addr::from(a).to_string()), any::<u128>().prop_map(|a| Ipv6Addr::from(a).to_string())]
+}
+
+/// A valid configuration: a random subset of the keys, each with a random valid value.
+fn valid_config() -> impl Strategy<Value = String> {
+    let parts = vec![
+        maybe("tunnel", "interfaces", list(interface(), 4)),
+        maybe("tunnel", "user", account()),
+        maybe("tunnel", "group", account()),
+        maybe("tunnel", "fwmark", fwmark()),
+        maybe("tunnel", "servers", list(endpoint(), 5)),
+        maybe("tunnel", "ipv6", boolean()),
+        maybe("tunnel", "incoming", list(port_range(), 6)),
+        maybe("lan", "allow", list(network(), 8)),
+        maybe("lan", "dns", boolean()),
+        maybe("lan", "dhcp", boolean()),
+        maybe("lan", "incoming", list(port_range(), 6)),
+        forward(),
+        maybe("firewall", "backend", select(vec!["auto", "nftables", "nft", "iptables"]).prop_map(String::from)),
+        maybe("firewall", "log", boolean()),
+        maybe("firewall", "log_rate", (1..=10_000u32, select(vec!["second", "minute", "hour", "Minute"])).prop_map(|(n, u)| format!("{n}/{u}"))),
+        maybe("firewall", "reject", boolean()),
+    ];
+    (parts, select(vec![" = ", "=", " =  "])).prop_map(|(parts, equals)| {
+        let mut text = String::new();
+        let mut section = "";
+        for line in parts.into_iter().flatten() {
+            if line.section != section {
+                section = line.section;
+                text.push_str(&format!("[{section}]\n"));
+            }
+            text.push_str(&format!("{}{equals}{}\n", line.key, line.value));
+        }
+        text
+    })
+}
+
+/// The chain `name`'s lines, without its braces.
+fn chain<'a>(ruleset: &'a str, name: &str) -> Vec<&'a str> {
+    let header = format!("\tchain {name} {{");
+    ruleset.lines().skip_while(|l| *l != header).skip(1).take_while(|l| *l != "\t}").map(str::trim).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_valid_configuration_renders_a_ruleset_nft_accepts(config in valid_config()) {
+        let (_dir, policy) = load(config.as_bytes());
+        let policy = policy.unwrap_or_else(|e| panic!("a valid configuration was refused:\n{e}\n--- config ---\n{config}"));
+        let ruleset = render_nft(&policy);
+        for hook in ["input", "output", "forward"] {
+            let lines = chain(&ruleset, hook);
+            let (first, last) = (lines.first().map(|l| l.to_string()), lines.last().map(|l| l.to_string()));
+            prop_assert_eq!(first, Some(format!("type filter hook {hook} priority filter; policy drop;")));
+            prop_assert_eq!(last, Some(format!("goto block_{hook}")));
+        }
+        prop_assert!(!chain(&ruleset, "output").iter().any(|l| l.contains("ct state")), "output accepts by state:\n{}", ruleset);
+        if let Err(complaint) = sandbox::nft_check_text(&ruleset) {
+            panic!("{complaint}\n--- config ---\n{config}\n--- ruleset ---\n{ruleset}");
+        }
+    }
+}
+
+// ---- any content ----------------------------------------------------------------------------
+
+/// Asserts that `content` gives a policy that renders, or errors that each name the file and a
+/// line of it.
+fn errors_name_file_and_line(content: &[u8]) -> Result<(), TestCaseError> {
+    let (dir, result) = load(content);
+    let errors = match result {
+        Ok(policy) => {
+            render_nft(&policy);
+            return Ok(());
+        }
+        Err(errors) => errors,
+    };
+    prop_assert!(!errors.0.is_empty());
+    let prefix = format!("{}:", dir.path().join(FILE).display());
+    let lines = content.split(|b| *b == b'\n').count();
+    for error in &errors.0 {
+        let text = error.to_string();
+        let rest = text.strip_prefix(&prefix);
+        prop_assert!(rest.is_some(), "{:?} does not start with {:?}", text, prefix);
+        let line = rest.and_then(|r| r.split_once(": ")).and_then(|(line, _)| line.parse::<usize>().ok());
+        // Known and reported: an unterminated quote or bracket makes rust-ini read on to the end
+        // of the file, and its error then names the line after the last, not the one it opened on.
+        let end = if text.contains("but found EOF") { lines + 1 } else { lines };
+        prop_assert!(line.is_some_and(|l| (1..=end).contains(&l)), "{:?} names no line from 1 to {}", text, end);
+    }
+    Ok(())
+}
+
+/// A line that is nearly a configuration line: sections and keys known, legacy, misspelt or
+/// random, values valid or random, comments, quotes, stray brackets and equals signs.
+fn ini_line() -> impl Strategy<Value = String> {
+    let known_sections: Vec<String> = KEYS.iter().map(|k| k.section.to_string()).collect();
+    let known_keys: Vec<String> = KEYS.iter().map(|k| k.key.to_string()).chain(LEGACY.iter().map(|l| l.0.to_string())).collect();
+    let section = prop_oneof![select(known_sections), "[a-zA-Z_ ]{0,8}", "\\PC{0,10}"];
+    let key = prop_oneof![select(known_keys), "[a-zA-Z_]{1,10}", "\\PC{0,10}"];
+    let value = prop_oneof![
+        Just(String::new()),
+        boolean(),
+        list(network(), 3),
+        list(port_range(), 3),
+        list(endpoint(), 2),
+        list(interface(), 2),
+        fwmark(),
+        "\"[^\"\n]{0,12}\"?",
+        "'[^'\n]{0,12}'?",
+        "\\PC{0,20}",
+    ];
+    prop_oneof![
+        3 => (section.clone(), select(vec!["", " # c", " ; c", "]", " junk"])).prop_map(|(s, tail)| format!("[{s}]{tail}")),
+        6 => (key, select(vec!["=", " = ", ":", " =\t"]), value, select(vec!["", " # c", " ;c", "#", " \\"])).prop_map(|(k, eq, v, tail)| format!("{k}{eq}{v}{tail}")),
+        1 => select(vec!["", "# comment", "; comment", "   ", "[", "]", "=", "= value", "[]", "[[lan]]", "\\", "key"]).prop_map(String::from),
+        1 => "\\PC{0,30}",
+        1 => section.prop_map(|s| format!("[{s}")),
+    ]
+}
+
+fn ini_text() -> impl Strategy<Value = Vec<u8>> {
+    (proptest::collection::vec(ini_line(), 0..12), select(vec!["\n", "\r\n", "\r"]), any::<bool>()).prop_map(|(lines, newline, last)| {
+        let mut text = lines.join(newline);
+        if last {
+            text.push_str(newline);
+        }
+        text.into_bytes()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1500, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes_give_settings_or_errors_naming_file_and_line(content in proptest::collection::vec(any::<u8>(), 0..400)) {
+        errors_name_file_and_line(&content)?;
+    }
+
+    #[test]
+    fn random_text_gives_settings_or_errors_naming_file_and_line(content in "\\PC{0,200}(\n\\PC{0,80}){0,6}") {
+        errors_name_file_and_line(content.as_bytes())?;
+    }
+
+    #[test]
+    fn random_ini_gives_settings_or_errors_naming_file_and_line(content in ini_text()) {
+        errors_name_file_and_line(&content)?;
+    }
+}

@@ -1,0 +1,80 @@
+//! Running what could touch a firewall where it cannot touch this machine's: in a fresh, empty
+//! network namespace made for the one command (`unshare -n`), optionally as an unprivileged user.
+//!
+//! The tests run as root in CI: a `vpn-firewall start` or an `nft -f` in the machine's own
+//! namespace would cut it off the network. So every command of the tests that may reach the
+//! kernel's firewall goes through here. A missing tool fails the test, naming the Debian package
+//! that brings it: these tests are never skipped.
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// `tool` from `PATH` or the sbin directories, or a failed test that says what to install.
+pub fn tool(name: &str, debian_package: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("{name} is not installed: apt-get install {debian_package} (Debian package {debian_package})"))
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// `program` in a new, empty network namespace. As root that is `unshare -n`; as anyone else,
+/// `unshare -rn` (a user namespace in which the caller is root).
+pub fn in_netns(program: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::new(tool("unshare", "util-linux"));
+    cmd.arg(if is_root() { "-n" } else { "-rn" }).arg(program);
+    cmd
+}
+
+/// `program` as an unprivileged user (uid and gid 65534, no supplementary groups) in a new,
+/// empty network namespace. As root: `unshare -n setpriv --reuid 65534 ...`; as anyone else,
+/// `unshare -Un`, in which the caller is the overflow user 65534.
+pub fn unprivileged_in_netns(program: impl AsRef<OsStr>) -> Command {
+    if !is_root() {
+        let mut cmd = Command::new(tool("unshare", "util-linux"));
+        cmd.args(["-U", "-n"]).arg(program);
+        return cmd;
+    }
+    let mut cmd = in_netns(tool("setpriv", "util-linux"));
+    cmd.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"]).arg(program);
+    cmd
+}
+
+/// `nft -c -f FILE` (check only, nothing loaded) in a fresh network namespace: nft's own word
+/// on whether the kernel would take the ruleset. `Err` holds nft's complaint.
+pub fn nft_check_file(path: &std::path::Path) -> Result<(), String> {
+    nft_check(&[OsStr::new("-f"), path.as_os_str()], None)
+}
+
+/// `nft -c -f -` with `ruleset` on its standard input, in a fresh network namespace.
+pub fn nft_check_text(ruleset: &str) -> Result<(), String> {
+    nft_check(&[OsStr::new("-f"), OsStr::new("-")], Some(ruleset))
+}
+
+fn nft_check(args: &[&OsStr], stdin: Option<&str>) -> Result<(), String> {
+    let mut child = in_netns(tool("nft", "nftables"))
+        .arg("-c")
+        .args(args)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run unshare");
+    if let Some(text) = stdin {
+        child.stdin.take().expect("piped").write_all(text.as_bytes()).expect("cannot write to nft");
+    }
+    let out = child.wait_with_output().expect("nft did not finish");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("nft -c refused the ruleset ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr)))
+    }
+}
