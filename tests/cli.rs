@@ -183,8 +183,9 @@ fn an_invalid_configuration_exits_2_with_one_error_line_per_problem() {
     let cases: &[(&str, &[usize], &str)] = &[
         ("[lan]\nallow = 10.0.0.0/33\ndns = perhaps\n", &[2, 3], "perhaps"),
         ("[lan]\nallow 10.0.0.0/8\n", &[2], "cannot parse"),
-        // Said once, at the first key of the unknown section.
-        ("# typo\n[tunel]\nuser = x\ngroup = y\n", &[3], "did you mean [tunnel]?"),
+        // Said once, at the section's own line, even when it holds no key.
+        ("# typo\n[tunel]\nuser = x\ngroup = y\n", &[2], "did you mean [tunnel]?"),
+        ("[lan]\n[tunel]\n# nothing else\n", &[2], "did you mean [tunnel]?"),
         ("[tunnel]\ninterface = tun0\n", &[2], "did you mean interfaces?"),
         ("[tunnel]\nuser = no-such-user-vpn-firewall\n", &[2], "does not exist"),
         ("[forward]\nenable = yes\n", &[2], "interfaces is empty"),

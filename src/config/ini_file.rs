@@ -1,130 +1,100 @@
-//! One drop-in file: its INI text turned into assignments that remember their line.
+//! One drop-in file: its INI text turned into sections and assignments that remember their line.
 //!
-//! rust-ini parses the values (quotes, inline comments) but neither reports the line of a key
-//! nor rejects a line that is neither a section nor `key = value` (it glues such a line onto the
-//! next key). So each line is first classified here, with its number; rust-ini then parses a copy
-//! in which comment lines are blanked, and its assignments are paired with ours one for one.
+//! rust-ini parses the values (quotes, inline comments), but it neither reports the line of a
+//! key nor rejects a line that is neither a section nor `key = value` (it glues such a line onto
+//! the next key), and an unclosed quote makes it read on to the end of the file. So the lines are
+//! split and classified here, and rust-ini parses each `key = value` line on its own.
 
 use super::{ConfigError, Origin};
 use std::path::Path;
 
-/// `key = value` as written in one file, at one line.
+/// A line of a drop-in file that means something.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Assignment {
-    pub section: Option<String>,
-    pub key: String,
-    pub value: String,
-    pub origin: Origin,
+pub enum Item {
+    Section { name: String, origin: Origin },
+    Assignment { key: String, value: String, origin: Origin },
 }
 
-enum Line {
-    Blank,
-    Section(String),
-    Key(String),
+/// Lines end in LF, CRLF or a lone CR (as some old editors save them).
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split('\n').flat_map(|l| l.strip_suffix('\r').unwrap_or(l).split('\r'))
 }
 
-fn classify(text: &str) -> Option<Line> {
-    let t = text.trim();
-    if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
-        return Some(Line::Blank);
-    }
-    if let Some(rest) = t.strip_prefix('[') {
-        let end = rest.find(']')?;
-        let after = rest[end + 1..].trim_start();
-        if !(after.is_empty() || after.starts_with('#') || after.starts_with(';')) {
-            return None;
-        }
-        return Some(Line::Section(rest[..end].trim().to_string()));
-    }
-    let end = t.find(['=', ':'])?;
-    let key = t[..end].trim();
-    (!key.is_empty()).then(|| Line::Key(key.to_string()))
+fn is_comment(t: &str) -> bool {
+    t.starts_with('#') || t.starts_with(';')
 }
 
-/// Parses the text of `path` into its assignments, in file order.
-pub fn parse(path: &Path, text: &str) -> Result<Vec<Assignment>, ConfigError> {
-    let at = |line: usize| Origin { file: path.to_path_buf(), line };
-    let mut keys = Vec::new();
-    let mut cleaned = String::with_capacity(text.len());
-    for (index, raw) in text.lines().enumerate() {
-        match classify(raw) {
-            Some(Line::Blank) => {}
-            Some(Line::Section(name)) => {
-                keys.push((None, at(index + 1), name));
-                cleaned.push_str(raw.trim());
-            }
-            Some(Line::Key(key)) => {
-                keys.push((Some(key), at(index + 1), String::new()));
-                cleaned.push_str(raw.trim());
-            }
-            None => {
-                return Err(ConfigError::at(
-                    at(index + 1),
-                    format!(
-                        "cannot parse {:?} (expected `[section]`, `key = value` or a comment)",
-                        raw.trim()
-                    ),
-                ));
-            }
-        }
-        cleaned.push('\n');
-    }
-
-    let options = ini::ParseOption { enabled_escape: false, ..Default::default() };
-    let parsed = ini::Ini::load_from_str_opt(&cleaned, options)
-        .map_err(|e| ConfigError::at(at(e.line), format!("cannot parse: {}", e.msg)))?;
-
-    let mut parsed_assignments = parsed
-        .iter()
-        .flat_map(|(section, props)| props.iter().map(move |(k, v)| (section, k, v)));
-    let mut out = Vec::new();
-    let mut section: Option<String> = None;
-    for (key, origin, section_name) in keys {
-        let Some(key) = key else {
-            section = Some(section_name);
+/// Parses the text of `path` into its sections and assignments, in file order.
+pub fn parse(path: &Path, text: &str) -> Result<Vec<Item>, ConfigError> {
+    let mut items = Vec::new();
+    for (index, raw) in lines(text).enumerate() {
+        let origin = Origin { file: path.to_path_buf(), line: index + 1 };
+        let t = raw.trim();
+        if t.is_empty() || is_comment(t) {
             continue;
-        };
-        match parsed_assignments.next() {
-            Some((s, k, v)) if s == section.as_deref() && k == key => out.push(Assignment {
-                section: section.clone(),
-                key,
-                value: v.to_string(),
-                origin,
-            }),
-            _ => return Err(ConfigError::at(origin, format!("cannot parse the line of {key:?}"))),
         }
+        if let Some(rest) = t.strip_prefix('[') {
+            let section = rest.split_once(']').filter(|(_, after)| {
+                let after = after.trim_start();
+                after.is_empty() || is_comment(after)
+            });
+            let Some((name, _)) = section else {
+                return Err(ConfigError::at(origin, format!("cannot parse {t:?} (expected `[section]`)")));
+            };
+            items.push(Item::Section { name: name.trim().to_string(), origin });
+            continue;
+        }
+        let key = t.find(['=', ':']).map(|end| t[..end].trim()).filter(|k| !k.is_empty());
+        let Some(key) = key else {
+            return Err(ConfigError::at(origin, format!("cannot parse {t:?} (expected `[section]`, `key = value` or a comment)")));
+        };
+        let options = ini::ParseOption { enabled_escape: false, ..Default::default() };
+        let parsed = ini::Ini::load_from_str_opt(t, options)
+            .map_err(|e| ConfigError::at(origin.clone(), format!("cannot parse the value of {key}: {}", e.msg)))?;
+        let value = parsed.general_section().get(key).unwrap_or_default().to_string();
+        items.push(Item::Assignment { key: key.to_string(), value, origin });
     }
-    Ok(out)
+    Ok(items)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse_str(text: &str) -> Result<Vec<(Option<String>, String, String, usize)>, String> {
-        parse(Path::new("t.conf"), text)
-            .map(|v| v.into_iter().map(|a| (a.section, a.key, a.value, a.origin.line)).collect())
-            .map_err(|e| e.to_string())
+    fn parse_str(text: &str) -> Result<Vec<(String, String, usize)>, String> {
+        let items = parse(Path::new("t.conf"), text).map_err(|e| e.to_string())?;
+        Ok(items
+            .into_iter()
+            .map(|i| match i {
+                Item::Section { name, origin } => (format!("[{name}]"), String::new(), origin.line),
+                Item::Assignment { key, value, origin } => (key, value, origin.line),
+            })
+            .collect())
+    }
+
+    fn owned(items: &[(&str, &str, usize)]) -> Vec<(String, String, usize)> {
+        items.iter().map(|(k, v, l)| (k.to_string(), v.to_string(), *l)).collect()
     }
 
     #[test]
-    fn keys_keep_their_lines_and_sections() {
-        let got = parse_str("# c\nLOCAL_NET=\"10.0.0.0/8\"\n\n[tunnel]\n  ; note\n  user = vpn # who\n[lan]\nallow=\n").unwrap();
-        assert_eq!(
-            got,
-            vec![
-                (None, "LOCAL_NET".into(), "10.0.0.0/8".into(), 2),
-                (Some("tunnel".into()), "user".into(), "vpn".into(), 6),
-                (Some("lan".into()), "allow".into(), "".into(), 8),
-            ]
-        );
+    fn items_keep_their_lines() {
+        let got = parse_str("# c\nLOCAL_NET=\"10.0.0.0/8\"\n\n[tunnel] # t\n  ; note\n  user = vpn # who\n[lan]\nallow=\nq = 'a b' ; c\n").unwrap();
+        let want = [
+            ("LOCAL_NET", "10.0.0.0/8", 2),
+            ("[tunnel]", "", 4),
+            ("user", "vpn", 6),
+            ("[lan]", "", 7),
+            ("allow", "", 8),
+            ("q", "a b", 9),
+        ];
+        assert_eq!(got, owned(&want));
     }
 
     #[test]
-    fn repeated_keys_and_sections_are_all_kept_in_order() {
-        let got = parse_str("[lan]\ndns=yes\n[lan]\ndns=no\ndns=yes\n").unwrap();
-        let values: Vec<_> = got.iter().map(|g| (g.2.as_str(), g.3)).collect();
-        assert_eq!(values, vec![("yes", 2), ("no", 4), ("yes", 5)]);
+    fn crlf_and_lone_cr_end_lines() {
+        let want = owned(&[("[lan]", "", 2), ("allow", "0.0.0.0/0", 3)]);
+        assert_eq!(parse_str("# c\r\n[lan]\r\nallow = 0.0.0.0/0\r\n").unwrap(), want);
+        assert_eq!(parse_str("# c\r[lan]\rallow = 0.0.0.0/0\r").unwrap(), want);
     }
 
     #[test]
@@ -134,7 +104,8 @@ mod tests {
             "t.conf:2: cannot parse \"allow 10.0.0.0/8\" (expected `[section]`, `key = value` or a comment)"
         );
         assert!(parse_str("[lan\n").unwrap_err().starts_with("t.conf:1: "));
-        assert!(parse_str("x\n= 3\n").unwrap_err().starts_with("t.conf:1: "));
+        assert!(parse_str("x = 1\n= 3\n").unwrap_err().starts_with("t.conf:2: "));
         assert!(parse_str("[lan] junk\n").unwrap_err().starts_with("t.conf:1: "));
+        assert!(parse_str("[lan]\nallow = \"10.0.0.0/8\ndns = yes\n").unwrap_err().starts_with("t.conf:2: cannot parse the value of allow"));
     }
 }

@@ -119,17 +119,7 @@ impl RawConfig {
                 }
             };
             match ini_file::parse(&path, &text) {
-                Ok(assignments) => {
-                    let mut file_errors: Vec<ConfigError> = Vec::new();
-                    for a in assignments {
-                        match config.assign(a) {
-                            // Every key of an unknown section fails alike: say it once.
-                            Err(e) if !file_errors.iter().any(|f| f.message == e.message) => file_errors.push(e),
-                            _ => {}
-                        }
-                    }
-                    errors.extend(file_errors);
-                }
+                Ok(items) => errors.extend(config.assign_all(items)),
                 Err(e) => errors.push(e),
             }
             config.files.push(path);
@@ -137,32 +127,41 @@ impl RawConfig {
         if errors.is_empty() { Ok(config) } else { Err(ConfigErrors(errors)) }
     }
 
-    fn assign(&mut self, a: ini_file::Assignment) -> Result<(), ConfigError> {
-        let (spec, legacy) = match &a.section {
-            None => match schema::legacy(&a.key) {
-                Some(spec) => (spec, Some(schema::LEGACY.iter().find(|l| l.0 == a.key).unwrap().0)),
-                None => {
-                    let hint = schema::suggest_key(None, &a.key);
-                    return Err(ConfigError::at(a.origin, format!("unknown key {:?} outside any section{hint}", a.key)));
+    /// Applies a file's items in order; returns the unknown sections and keys.
+    fn assign_all(&mut self, items: Vec<ini_file::Item>) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        // `None` outside any section; `Some(None)` inside an unknown one (reported once, at its line).
+        let mut section: Option<Option<&'static str>> = None;
+        for item in items {
+            match item {
+                ini_file::Item::Section { name, origin } => {
+                    let known = schema::sections().find(|s| *s == name);
+                    if known.is_none() {
+                        let hint = schema::suggest_section(&name);
+                        errors.push(ConfigError::at(origin, format!("unknown section [{name}]{hint}")));
+                    }
+                    section = Some(known);
                 }
-            },
-            Some(section) if !schema::sections().any(|s| s == section) => {
-                let hint = schema::suggest_section(section);
-                return Err(ConfigError::at(a.origin, format!("unknown section [{section}]{hint}")));
+                ini_file::Item::Assignment { key, value, origin } => {
+                    let found = match section {
+                        None => schema::legacy(&key)
+                            .map(|(alias, spec)| (spec, Some(alias)))
+                            .ok_or_else(|| format!("unknown key {key:?} outside any section{}", schema::suggest_key(None, &key))),
+                        Some(None) => continue,
+                        Some(Some(s)) => schema::find(s, &key)
+                            .map(|spec| (spec, None))
+                            .ok_or_else(|| format!("unknown key {key:?} in [{s}]{}", schema::suggest_key(Some(s), &key))),
+                    };
+                    match found {
+                        Ok((spec, legacy)) => {
+                            self.entries.insert((spec.section, spec.key), Entry { value, origin: Some(origin), legacy });
+                        }
+                        Err(message) => errors.push(ConfigError::at(origin, message)),
+                    }
+                }
             }
-            Some(section) => match schema::find(section, &a.key) {
-                Some(spec) => (spec, None),
-                None => {
-                    let hint = schema::suggest_key(Some(section), &a.key);
-                    return Err(ConfigError::at(a.origin, format!("unknown key {:?} in [{section}]{hint}", a.key)));
-                }
-            },
-        };
-        self.entries.insert(
-            (spec.section, spec.key),
-            Entry { value: a.value, origin: Some(a.origin), legacy },
-        );
-        Ok(())
+        }
+        errors
     }
 }
 
@@ -236,10 +235,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_sections_are_errors_with_hints() {
-        let dir = dir_with(&[("a.conf", "[tunel]\nuser=x\ngroup=y\n[lan]\nalow=1\n")]);
+        let dir = dir_with(&[("a.conf", "[tunel]\nuser=x\ngroup=y\n[lan]\nalow=1\n[empty]\n")]);
         let errors = RawConfig::load(dir.path()).unwrap_err().0;
-        assert_eq!(errors.len(), 2);
-        assert!(errors[0].to_string().ends_with("a.conf:2: unknown section [tunel]; did you mean [tunnel]?"));
+        assert_eq!(errors.len(), 3);
+        assert!(errors[0].to_string().ends_with("a.conf:1: unknown section [tunel]; did you mean [tunnel]?"));
+        assert!(errors[2].to_string().contains("a.conf:6: unknown section [empty]"));
         assert!(errors[1].to_string().ends_with("a.conf:5: unknown key \"alow\" in [lan]; did you mean allow?"));
     }
 

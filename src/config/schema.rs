@@ -52,8 +52,10 @@ pub fn find(section: &str, key: &str) -> Option<&'static KeySpec> {
     KEYS.iter().find(|k| k.section == section && k.key == key)
 }
 
-pub fn legacy(alias: &str) -> Option<&'static KeySpec> {
-    LEGACY.iter().find(|(name, _, _)| *name == alias).and_then(|(_, s, k)| find(s, k))
+/// The key a legacy alias stands for, with the alias's own static name.
+pub fn legacy(alias: &str) -> Option<(&'static str, &'static KeySpec)> {
+    let (name, section, key) = LEGACY.iter().find(|(name, _, _)| *name == alias)?;
+    Some((name, find(section, key)?))
 }
 
 pub fn sections() -> impl Iterator<Item = &'static str> {

@@ -1,0 +1,343 @@
+//! Shared setup of the kernel tests: throwaway network namespaces, processes inside them, the
+//! binary under test and its configuration directories.
+//!
+//! Safety: nothing here runs a command that changes the firewall or the routes of the namespace
+//! the tests run in. Every such command goes through a `Netns`, which prefixes
+//! `ip netns exec NAME` (or `ip -n NAME`), and every `Netns` deletes its namespace when dropped,
+//! also when a test panics.
+
+#![allow(dead_code)]
+
+pub mod topology;
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Every namespace of these tests starts with this, followed by the test process's pid.
+const PREFIX: &str = "vpnfwk-";
+
+/// Longest a foreground command may take before it is killed (`timeout`).
+const COMMAND_TIMEOUT: &str = "60";
+
+/// The binary under test: `VPN_FIREWALL_TEST_BIN`, else the one cargo built.
+pub fn binary() -> PathBuf {
+    std::env::var_os("VPN_FIREWALL_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_vpn-firewall")))
+}
+
+/// The tools the tests run, with the Debian package that has each.
+const TOOLS: &[(&str, &str)] = &[
+    ("ip", "iproute2"),
+    ("ss", "iproute2"),
+    ("nft", "nftables"),
+    ("socat", "socat"),
+    ("setpriv", "util-linux"),
+    ("timeout", "coreutils"),
+    ("bash", "bash"),
+];
+
+/// Fails (never skips) when the tests cannot run here: not root, or a tool missing.
+fn require_environment() {
+    static CHECKED: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = CHECKED.get_or_init(|| {
+        if !nix::unistd::geteuid().is_root() {
+            return Err("the kernel tests need root (they create network namespaces); run cargo test as root".into());
+        }
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+        dirs.extend(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from));
+        let missing: Vec<String> = TOOLS
+            .iter()
+            .filter(|(tool, _)| !dirs.iter().any(|d| d.join(tool).is_file()))
+            .map(|(tool, package)| format!("{tool} (apt-get install {package})"))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!("the kernel tests need: {}", missing.join(", ")));
+        }
+        remove_stale_namespaces();
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+/// Deletes namespaces left by an earlier test process that was killed before its guards ran.
+fn remove_stale_namespaces() {
+    let Ok(entries) = std::fs::read_dir("/run/netns") else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(PREFIX).and_then(|r| r.split('-').next()) else { continue };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = Command::new("ip").args(["netns", "delete", &name]).status();
+        }
+    }
+}
+
+/// What a finished command did.
+pub struct Run {
+    pub what: String,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn of(what: String, out: std::process::Output) -> Run {
+        Run {
+            what,
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Panics unless the command exited with `code`.
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "expected exit {code}:\n{self}");
+        self
+    }
+
+    /// The stderr lines that report an error.
+    pub fn error_lines(&self) -> Vec<&str> {
+        self.stderr.lines().filter(|l| l.starts_with("vpn-firewall: error:")).collect()
+    }
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "$ {}\nexit {}\n--- stdout\n{}--- stderr\n{}", self.what, self.code, self.stdout, self.stderr)
+    }
+}
+
+/// Runs `cmd` to the end, feeding it `stdin`.
+fn run(mut cmd: Command, stdin: &str) -> Run {
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    // A command that does not read its input closes the pipe early: not an error here.
+    let _ = child.stdin.take().expect("stdin is piped").write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{what} did not finish: {e}"));
+    Run::of(what, out)
+}
+
+/// A process running in the background, killed (by its pid) when dropped.
+pub struct Background {
+    pub child: Child,
+    what: String,
+}
+
+impl Background {
+    pub fn spawn(mut cmd: Command) -> Background {
+        let what = format!("{cmd:?}");
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        Background { child, what }
+    }
+
+    /// `Some(exit code)` when the process has ended.
+    pub fn exited(&mut self) -> Option<i32> {
+        self.child.try_wait().unwrap_or_else(|e| panic!("cannot wait for {}: {e}", self.what)).map(|s| s.code().unwrap_or(-1))
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A network namespace made for one test, deleted (with its interfaces) when dropped.
+pub struct Netns {
+    name: String,
+    /// Listeners and counters set up on demand, by port.
+    listening: RefCell<HashSet<u16>>,
+    counted: RefCell<HashSet<u16>>,
+    children: RefCell<Vec<Background>>,
+}
+
+/// The table in which a namespace counts the packets that arrive in it, by destination port.
+const PROBE_TABLE: &str = "vpnfwk_probe";
+
+impl Netns {
+    /// `vpnfwk-PID-TEST-ROLE`: unique per test process, test and role.
+    pub fn new(test: &str, role: &str) -> Netns {
+        require_environment();
+        let name = format!("{PREFIX}{}-{test}-{role}", std::process::id());
+        let add = run(host_command("ip", &["netns", "add", &name]), "");
+        assert_eq!(add.code, 0, "cannot create the network namespace {name}:\n{add}");
+        let ns = Netns { name, listening: Default::default(), counted: Default::default(), children: Default::default() };
+        ns.ip("link set lo up");
+        ns
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `program` to run inside the namespace.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name]).arg(program);
+        cmd
+    }
+
+    /// Runs `program args` inside the namespace, with a time limit, and returns what it did.
+    pub fn run(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str], stdin: &str) -> Run {
+        let mut cmd = self.command("timeout");
+        cmd.args(["-k", "5", COMMAND_TIMEOUT]).arg(program).args(args);
+        run(cmd, stdin)
+    }
+
+    /// `ip -n NAME ARGS` (split at white space); panics when it fails.
+    pub fn ip(&self, args: &str) {
+        let mut all = vec!["-n", &self.name];
+        all.extend(args.split_whitespace());
+        run(host_command("ip", &all), "").expect(0);
+    }
+
+    /// Sets a per-namespace sysctl, `KEY` as a path below /proc/sys.
+    pub fn sysctl(&self, key: &str, value: &str) {
+        self.run("sh", &["-c", &format!("echo {value} > /proc/sys/{key}")], "").expect(0);
+    }
+
+    /// `nft ARGS` inside the namespace; panics when it fails, returns stdout.
+    pub fn nft(&self, args: &[&str]) -> String {
+        self.run("nft", args, "").expect(0).stdout
+    }
+
+    /// Loads an nft script inside the namespace.
+    pub fn nft_load(&self, script: &str) {
+        self.run("nft", &["-f", "-"], script).expect(0);
+    }
+
+    /// The whole ruleset, with handles (so that a reload of the same rules shows too).
+    pub fn ruleset(&self) -> String {
+        self.nft(&["-a", "list", "ruleset"])
+    }
+
+    /// `nft list tables`, one `FAMILY NAME` a line.
+    pub fn tables(&self) -> Vec<String> {
+        self.nft(&["list", "tables"]).lines().filter_map(|l| l.strip_prefix("table ")).map(str::to_string).collect()
+    }
+
+    /// The packets of the named counter of a table.
+    pub fn counter(&self, family: &str, table: &str, name: &str) -> u64 {
+        let json = self.nft(&["-j", "list", "counter", family, table, name]);
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("nft printed no JSON ({e}): {json}"));
+        value["nftables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|o| o["counter"]["packets"].as_u64())
+            .unwrap_or_else(|| panic!("no counter {name} in {family} {table}: {json}"))
+    }
+
+    /// The TCP and UDP packets to `port` that have arrived in this namespace (counted before
+    /// routing, so whatever reaches the interface counts, delivered or not).
+    pub fn arrivals(&self, port: u16) -> u64 {
+        if self.counted.borrow_mut().insert(port) {
+            self.nft_load(&format!(
+                "table inet {PROBE_TABLE} {{\n chain seen {{\n type filter hook prerouting priority -300;\n }}\n}}\n\
+                 add counter inet {PROBE_TABLE} p{port}\n\
+                 add rule inet {PROBE_TABLE} seen meta l4proto {{ tcp, udp }} th dport {port} counter name p{port}\n"
+            ));
+        }
+        self.counter("inet", PROBE_TABLE, &format!("p{port}"))
+    }
+
+    /// Makes sure something accepts TCP connections on `port` (IPv4 and IPv6) and reads them.
+    pub fn listen_tcp(&self, port: u16) {
+        if !self.listening.borrow_mut().insert(port) {
+            return;
+        }
+        let mut cmd = self.command("socat");
+        cmd.args(["-u", &format!("TCP6-LISTEN:{port},fork,reuseaddr"), "OPEN:/dev/null"]);
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        self.children.borrow_mut().push(Background::spawn(cmd));
+        self.wait_listening(port);
+    }
+
+    /// Waits until a TCP socket listens on `port` in this namespace.
+    pub fn wait_listening(&self, port: u16) {
+        let filter = format!("sport = :{port}");
+        wait_for(&format!("a listener on TCP port {port} in {}", self.name), Duration::from_secs(5), || {
+            !self.run("ss", &["-Hltn", &filter], "").expect(0).stdout.trim().is_empty()
+        });
+    }
+
+    /// Runs vpn-firewall inside the namespace with `dir` as its configuration directory.
+    pub fn firewall(&self, dir: &Path, command: &str) -> Run {
+        let dir = dir.to_str().expect("temporary paths are UTF-8");
+        self.run(binary(), &["--config-dir", dir, command], "")
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        self.children.borrow_mut().clear();
+        let out = host_command("ip", &["netns", "delete", &self.name]).output();
+        if !out.is_ok_and(|o| o.status.success()) {
+            eprintln!("warning: could not delete the network namespace {}", self.name);
+        }
+    }
+}
+
+/// A command for the test's own namespace; only `ip netns add|delete` and `ip -n` use it.
+fn host_command(program: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    cmd
+}
+
+/// Polls `ready` every 10 ms for up to `within`; panics naming `what` when it never holds.
+pub fn wait_for(what: &str, within: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A configuration directory with one drop-in file, `50-test.conf`.
+pub struct ConfigDir {
+    dir: tempfile::TempDir,
+}
+
+impl ConfigDir {
+    pub const FILE: &'static str = "50-test.conf";
+
+    pub fn new(text: impl AsRef<[u8]>) -> ConfigDir {
+        let dir = ConfigDir { dir: tempfile::Builder::new().prefix("vpnfwk-conf").tempdir().expect("temporary directory") };
+        dir.write(Self::FILE, text);
+        dir
+    }
+
+    /// Replaces the drop-in file's text.
+    pub fn set(&self, text: impl AsRef<[u8]>) {
+        self.write(Self::FILE, text);
+    }
+
+    pub fn write(&self, name: &str, text: impl AsRef<[u8]>) {
+        std::fs::write(self.dir.path().join(name), text).expect("cannot write the configuration");
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn file(&self) -> PathBuf {
+        self.dir.path().join(Self::FILE)
+    }
+}

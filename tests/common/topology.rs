@@ -1,0 +1,303 @@
+//! The test network: a host (where vpn-firewall is loaded) with an uplink and a stand-in tunnel.
+//!
+//! ```text
+//!  router ns                        host ns (firewalled)                      vpn ns
+//!  wan 198.51.100.1/24  <-veth->  eth0 198.51.100.2/24   tun0 192.0.2.2/24  <-veth->  tun 192.0.2.1/24
+//!      2001:db8:1::1/64                2001:db8:1::2/64       2001:db8:2::2/64          2001:db8:2::1/64
+//!  lo  203.0.113.10 (internet)                                                     lo  203.0.113.10 (internet)
+//!      203.0.113.1  (VPN server)                                                       2001:db8:ff::10
+//!      2001:db8:ff::10
+//! ```
+//!
+//! The "internet" address exists on both sides, so the host's default route decides where a
+//! packet to it goes: through tun0 (the VPN is up) or out of eth0 (the VPN is broken, or a more
+//! specific route was pushed). The VPN server is reached through eth0 only. Both far sides
+//! count, before routing, every TCP and UDP packet that arrives for a port: that count is what
+//! proves whether something left, and which way.
+
+use super::{Background, ConfigDir, Netns, Run, wait_for};
+use std::fmt;
+use std::io::Read;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub const INTERNET: &str = "203.0.113.10";
+pub const INTERNET6: &str = "2001:db8:ff::10";
+pub const VPN_SERVER: &str = "203.0.113.1";
+/// The uplink's network, and the router on it (the LAN of `lan.allow` tests).
+pub const LAN: &str = "198.51.100.0/24";
+pub const ROUTER: &str = "198.51.100.1";
+pub const ROUTER6: &str = "2001:db8:1::1";
+
+/// The user that stands in for an ordinary unprivileged user.
+pub const USER: u32 = 4343;
+/// The user that stands in for the VPN client.
+pub const VPN_CLIENT: u32 = 4242;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+/// One attempt to send something from the host: a TCP connection that sends a line, or one
+/// UDP datagram, as root or as another user.
+#[derive(Debug, Clone, Copy)]
+pub struct Probe {
+    pub proto: Proto,
+    pub addr: &'static str,
+    pub port: u16,
+    pub uid: Option<u32>,
+}
+
+impl Probe {
+    pub fn tcp(addr: &'static str, port: u16) -> Probe {
+        Probe { proto: Proto::Tcp, addr, port, uid: None }
+    }
+
+    pub fn udp(addr: &'static str, port: u16) -> Probe {
+        Probe { proto: Proto::Udp, addr, port, uid: None }
+    }
+
+    pub fn as_uid(self, uid: u32) -> Probe {
+        Probe { uid: Some(uid), ..self }
+    }
+
+    fn socat_address(&self) -> String {
+        let v6 = self.addr.contains(':');
+        match (self.proto, v6) {
+            (Proto::Tcp, false) => format!("TCP4:{}:{},connect-timeout=2", self.addr, self.port),
+            (Proto::Tcp, true) => format!("TCP6:[{}]:{},connect-timeout=2", self.addr, self.port),
+            (Proto::Udp, false) => format!("UDP4:{}:{}", self.addr, self.port),
+            (Proto::Udp, true) => format!("UDP6:[{}]:{}", self.addr, self.port),
+        }
+    }
+}
+
+impl fmt::Display for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let proto = if self.proto == Proto::Tcp { "TCP" } else { "UDP" };
+        let who = self.uid.map_or("root".to_string(), |u| format!("uid {u}"));
+        if self.addr.contains(':') {
+            write!(f, "{proto} to [{}]:{} as {who}", self.addr, self.port)
+        } else {
+            write!(f, "{proto} to {}:{} as {who}", self.addr, self.port)
+        }
+    }
+}
+
+/// What a probe did: whether the sender succeeded, and what arrived on each far side.
+#[derive(Debug)]
+pub struct Outcome {
+    pub sent: bool,
+    pub uplink: u64,
+    pub tunnel: u64,
+    pub log: String,
+}
+
+/// Where a probe is expected to arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Out of eth0, at the router.
+    Uplink,
+    /// Through tun0, at the VPN side.
+    Tunnel,
+    /// Over loopback, inside the host.
+    Loopback,
+}
+
+pub struct Topology {
+    pub host: Netns,
+    pub router: Netns,
+    pub vpn: Netns,
+}
+
+impl Topology {
+    /// The three namespaces, wired and addressed; the default routes go through the tunnel.
+    pub fn new(test: &str) -> Topology {
+        let t = Topology { host: Netns::new(test, "h"), router: Netns::new(test, "r"), vpn: Netns::new(test, "v") };
+        let (r, v) = (t.router.name(), t.vpn.name());
+        t.host.ip(&format!("link add eth0 type veth peer name wan netns {r}"));
+        t.host.ip(&format!("link add tun0 type veth peer name tun netns {v}"));
+        for (ns, dev, v4, v6) in [
+            (&t.host, "eth0", "198.51.100.2/24", "2001:db8:1::2/64"),
+            (&t.router, "wan", "198.51.100.1/24", "2001:db8:1::1/64"),
+            (&t.host, "tun0", "192.0.2.2/24", "2001:db8:2::2/64"),
+            (&t.vpn, "tun", "192.0.2.1/24", "2001:db8:2::1/64"),
+        ] {
+            ns.ip(&format!("addr add {v4} dev {dev}"));
+            ns.ip(&format!("addr add {v6} dev {dev} nodad"));
+            ns.ip(&format!("link set {dev} up"));
+        }
+        for (ns, addr) in [
+            (&t.router, "203.0.113.10/32"),
+            (&t.router, "203.0.113.1/32"),
+            (&t.router, "2001:db8:ff::10/128"),
+            (&t.vpn, "203.0.113.10/32"),
+            (&t.vpn, "2001:db8:ff::10/128"),
+        ] {
+            ns.ip(&format!("addr add {addr} dev lo"));
+        }
+        t.host.ip("route add 203.0.113.1/32 via 198.51.100.1 dev eth0");
+        // The rejections of blocked probes are ICMP errors; unlimited, so that a blocked
+        // connection fails at its first SYN, not a rate-limited second later.
+        t.host.sysctl("net/ipv4/icmp_ratelimit", "0");
+        t.host.sysctl("net/ipv6/icmp/ratelimit", "0");
+        t.route_via_tunnel();
+        t
+    }
+
+    /// The VPN is up: the default routes (IPv4 and IPv6) go through tun0.
+    pub fn route_via_tunnel(&self) {
+        self.host.ip("route replace default via 192.0.2.1 dev tun0");
+        self.host.ip("-6 route replace default via 2001:db8:2::1 dev tun0");
+    }
+
+    /// The VPN is broken, or a route was pushed around it: the default routes go out of eth0.
+    pub fn route_via_uplink(&self) {
+        self.host.ip("route replace default via 198.51.100.1 dev eth0");
+        self.host.ip("-6 route replace default via 2001:db8:1::1 dev eth0");
+    }
+
+    pub fn firewall(&self, config: &ConfigDir, command: &str) -> Run {
+        self.host.firewall(config.path(), command)
+    }
+
+    /// `start`, which must succeed.
+    pub fn start(&self, config: &ConfigDir) -> Run {
+        self.firewall(config, "start").expect(0)
+    }
+
+    /// Sends the probe from the host and counts what arrived on each side, waiting up to
+    /// `patience` for a packet the sender did send to show up.
+    pub fn probe(&self, p: Probe, patience: Duration) -> Outcome {
+        if p.proto == Proto::Tcp {
+            for ns in [&self.host, &self.router, &self.vpn] {
+                ns.listen_tcp(p.port);
+            }
+        }
+        let before = (self.router.arrivals(p.port), self.vpn.arrivals(p.port));
+        let address = p.socat_address();
+        let mut args: Vec<String> = Vec::new();
+        if let Some(uid) = p.uid {
+            args.extend(["--reuid", "--regid"].into_iter().flat_map(|o| [o.to_string(), uid.to_string()]));
+            args.extend(["--clear-groups".to_string(), "socat".to_string()]);
+        }
+        args.extend(["-u".to_string(), "-".to_string(), address]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let program = if p.uid.is_some() { "setpriv" } else { "socat" };
+        let run = self.host.run(program, &args, "probe\n");
+        let sent = run.code == 0;
+        // A packet that was sent may still be on its way through the veth; one that was refused
+        // on the host was never sent, so a short pause is enough to see that nothing comes.
+        let deadline = Instant::now() + if sent { patience } else { Duration::from_millis(50) };
+        loop {
+            let now = (self.router.arrivals(p.port), self.vpn.arrivals(p.port));
+            let arrived = now != before;
+            if arrived || Instant::now() >= deadline {
+                return Outcome { sent, uplink: now.0 - before.0, tunnel: now.1 - before.1, log: run.stderr };
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Nothing of the probe leaves the host, either way; a TCP connection fails.
+    pub fn assert_blocked(&self, p: Probe, context: &str) {
+        let o = self.probe(p, Duration::from_secs(1));
+        assert!(
+            o.uplink == 0 && o.tunnel == 0,
+            "LEAK ({context}): {p}: {} packets arrived at the router (out of eth0), {} at the VPN side (through tun0); sender: {}",
+            o.uplink,
+            o.tunnel,
+            o.log.trim()
+        );
+        if p.proto == Proto::Tcp {
+            assert!(!o.sent, "LEAK ({context}): {p}: the connection succeeded (though nothing reached a far side)");
+        }
+    }
+
+    /// The probe arrives on `side`, and only there.
+    pub fn assert_reaches(&self, p: Probe, side: Side, context: &str) {
+        let patience = if side == Side::Loopback { Duration::ZERO } else { Duration::from_secs(1) };
+        let o = self.probe(p, patience);
+        let expected = match side {
+            Side::Uplink => o.uplink > 0 && o.tunnel == 0,
+            Side::Tunnel => o.tunnel > 0 && o.uplink == 0,
+            Side::Loopback => o.tunnel == 0 && o.uplink == 0,
+        };
+        assert!(
+            o.sent && expected,
+            "BLOCKED ({context}): {p} should reach the {side:?} side: sent {}, {} packets arrived at the router, {} at the VPN side; sender: {}",
+            o.sent,
+            o.uplink,
+            o.tunnel,
+            o.log.trim()
+        );
+    }
+
+    /// Packets the loaded ruleset blocked on output so far.
+    pub fn blocked_output(&self) -> u64 {
+        self.host.counter("inet", "vpn_firewall", "blocked_output")
+    }
+
+    /// A TCP connection from the host to `addr:port` that sends a short line every 20 ms and is
+    /// read on the VPN side.
+    pub fn stream(&self, addr: &str, port: u16) -> Stream {
+        let mut receiver = self.vpn.command("socat");
+        receiver.args(["-u", &format!("TCP4-LISTEN:{port},reuseaddr"), "STDOUT"]);
+        receiver.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+        let mut receiver = Background::spawn(receiver);
+        self.vpn.wait_listening(port);
+
+        let received = Arc::new(AtomicU64::new(0));
+        let closed = Arc::new(AtomicBool::new(false));
+        let mut out = receiver.child.stdout.take().expect("stdout is piped");
+        let (count, eof) = (received.clone(), closed.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                count.fetch_add(n as u64, Ordering::SeqCst);
+            }
+            eof.store(true, Ordering::SeqCst);
+        });
+
+        let mut sender = self.host.command("bash");
+        let script = format!("exec 3>/dev/tcp/{addr}/{port} || exit 9; while echo tick >&3; do sleep 0.02; done");
+        sender.args(["-c", &script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let stream = Stream { sender: Background::spawn(sender), receiver, received, closed };
+        stream.wait_for_more(0, "the first bytes of the stream");
+        stream
+    }
+}
+
+/// A running TCP stream from the host to the VPN side; both ends are killed when dropped.
+pub struct Stream {
+    sender: Background,
+    receiver: Background,
+    received: Arc<AtomicU64>,
+    closed: Arc<AtomicBool>,
+}
+
+impl Stream {
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::SeqCst)
+    }
+
+    /// Waits up to a second until more than `than` bytes have arrived; panics naming `what`
+    /// if they do not.
+    pub fn wait_for_more(&self, than: u64, what: &str) {
+        wait_for(what, Duration::from_secs(1), || self.received() > than);
+    }
+
+    /// Panics if either end has given up on the connection.
+    pub fn assert_open(&mut self, context: &str) {
+        assert_eq!(self.sender.exited(), None, "the stream's sender ended ({context}): the connection was reset or refused");
+        assert!(!self.closed.load(Ordering::SeqCst), "the stream's receiver saw the connection end ({context})");
+        assert_eq!(self.receiver.exited(), None, "the stream's receiver ended ({context})");
+    }
+}
