@@ -111,8 +111,8 @@ pub enum Match {
     Icmpv6(Vec<Icmpv6>),
     /// Hop limit 255: neighbour discovery that has not crossed a router (RFC 4861).
     HopLimit255,
-    /// IPv6 link-local scope multicast destination (ff02::/16).
-    LinkLocalMulticast,
+    /// An IPv6 destination within this network.
+    Ip6Daddr(Ipv6Net),
     /// `flags & mask == equals`, or `!=` when `negate`.
     TcpFlags { mask: Vec<TcpFlag>, equals: Vec<TcpFlag>, negate: bool },
     /// A non-first fragment.
@@ -240,10 +240,12 @@ impl Policy {
         }
         if s.lan.dhcp {
             output.push(rule(vec![Match::Family(Family::V4), Match::Udp { sport: 68, dport: 67 }], Verdict::Accept, "DHCP client"));
-            output.push(rule(vec![Match::Family(Family::V6), Match::Udp { sport: 546, dport: 547 }], Verdict::Accept, "DHCPv6 client"));
+            // Clients send to All_DHCP_Relay_Agents_and_Servers (RFC 8415), never to a routed address.
+            let servers = Match::Ip6Daddr("ff02::1:2/128".parse().expect("a valid network"));
+            output.push(rule(vec![servers, Match::Udp { sport: 546, dport: 547 }], Verdict::Accept, "DHCPv6 client"));
         }
         output.push(rule(neighbour_discovery(&[Icmpv6::RouterSolicit, Icmpv6::NeighborSolicit, Icmpv6::NeighborAdvert]), Verdict::Accept, "IPv6 neighbour discovery"));
-        output.push(rule(vec![Match::Icmpv6(vec![Icmpv6::MldReport, Icmpv6::Mld2Report]), Match::LinkLocalMulticast], Verdict::Accept, "IPv6 multicast listener reports, link-local only"));
+        output.push(rule(vec![Match::Icmpv6(vec![Icmpv6::MldReport, Icmpv6::Mld2Report]), link_local_multicast()], Verdict::Accept, "IPv6 multicast listener reports, link-local only"));
         for id in [SetId::Lan4, SetId::Lan6].into_iter().filter(|id| present(*id)) {
             if !s.lan.dns {
                 let dns = Match::DstPorts { protos: vec![Proto::Tcp, Proto::Udp], ports: vec![(53, 53), (853, 853)] };
@@ -266,7 +268,7 @@ impl Policy {
             input.push(rule(vec![Match::Family(Family::V6), Match::Udp { sport: 547, dport: 546 }], Verdict::Accept, "DHCPv6 replies"));
         }
         input.push(rule(neighbour_discovery(&[Icmpv6::RouterAdvert, Icmpv6::NeighborSolicit, Icmpv6::NeighborAdvert]), Verdict::Accept, "IPv6 neighbour discovery"));
-        input.push(rule(vec![Match::Icmpv6(vec![Icmpv6::MldQuery]), Match::LinkLocalMulticast], Verdict::Accept, "IPv6 multicast listener queries, link-local only"));
+        input.push(rule(vec![Match::Icmpv6(vec![Icmpv6::MldQuery]), link_local_multicast()], Verdict::Accept, "IPv6 multicast listener queries, link-local only"));
         for (proto, ports) in by_proto(&s.tunnel.incoming) {
             for iface in &s.tunnel.interfaces {
                 let mut m = vec![Match::InIface(iface.clone())];
@@ -299,6 +301,11 @@ fn rule(matches: Vec<Match>, verdict: Verdict, comment: &'static str) -> Rule {
 
 fn loopback() -> Interface {
     interface("lo").expect("lo is a valid interface name")
+}
+
+/// Link-local scope multicast (ff02::/16): never routed off the link.
+fn link_local_multicast() -> Match {
+    Match::Ip6Daddr("ff02::/16".parse().expect("a valid network"))
 }
 
 fn neighbour_discovery(types: &[Icmpv6]) -> Vec<Match> {

@@ -163,7 +163,8 @@ fn render_match(m: &Match) -> String {
             format!("icmpv6 type {}", one_or_set(&names))
         }
         Match::HopLimit255 => "ip6 hoplimit 255".into(),
-        Match::LinkLocalMulticast => "ip6 daddr ff02::/16".into(),
+        Match::Ip6Daddr(net) if net.prefix_len() == 128 => format!("ip6 daddr {}", net.addr()),
+        Match::Ip6Daddr(net) => format!("ip6 daddr {net}"),
         Match::TcpFlags { mask, equals, negate } => {
             let op = if *negate { "!=" } else { "==" };
             format!("tcp flags & {} {op} {}", flags(mask), flags(equals))
