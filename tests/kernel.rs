@@ -16,7 +16,7 @@ fn config(extra: &str) -> String {
     format!("[tunnel]\ninterfaces = tun0\nuser =\n{extra}")
 }
 
-/// An invalid configuration: the network has host bits beyond /32, at line 2.
+/// An invalid configuration: /33 is no IPv4 prefix length; the error is at line 2.
 const INVALID: &str = "[lan]\nallow = 198.51.100.0/33\n";
 
 /// The vpn-firewall tables loaded in `ns`.
@@ -222,6 +222,9 @@ fn an_established_flow_through_the_tunnel_survives_20_reloads() {
         stream.wait_for_more(after, &format!("more bytes after reload {i}: the stream through tun0 stalled"));
         stream.assert_open(&format!("reload {i}"));
     }
+    // It sends every 20 ms; a reload must not hold it up for anything like a retransmission.
+    let pause = stream.longest_pause();
+    assert!(pause < Duration::from_millis(250), "the stream through tun0 stalled for {pause:?} during the reloads");
 }
 
 #[test]
@@ -263,7 +266,10 @@ const fn bad(what: &'static str, text: &'static str, line: usize, says: &'static
 
 const BAD: &[Bad] = &[
     bad("unknown key", "[lan]\nalow = 10.0.0.0/8\n", 2, "unknown key"),
-    bad("unknown section", "[tunnel]\nuser =\n[tunel]\nuser = vpn\n", 4, "unknown section"),
+    bad("unknown section", "[tunnel]\nuser =\n[tunel]\nuser = vpn\n", 3, "unknown section"),
+    bad("unknown empty section", "[tunnel]\nuser =\n[tunel]\n", 3, "unknown section"),
+    bad("unknown key after CR LF line ends", "[tunnel]\r\nuser =\r\n[lan]\r\nalow = 1\r\n", 4, "unknown key"),
+    bad("unclosed quote", "[lan]\nallow = \"10.0.0.0/8\ndns = yes\n", 2, "cannot parse"),
     bad("real key outside a section", "# lan\nallow = 10.0.0.0/8\n", 2, "outside any section"),
     bad("bad CIDR", "[lan]\n# two networks\nallow = 10.0.0.0/8, 192.168.1.0/33\n", 3, "not a network"),
     bad("not a network", "[lan]\nallow = lan\n", 2, "not a network"),
@@ -345,5 +351,11 @@ fn malformed_configurations_are_refused_naming_file_and_line() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} malformed configurations were not refused as they should be:\n\n{}", failures.len(), BAD.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} problems with {} malformed configurations (check and start each):\n\n{}",
+        failures.len(),
+        BAD.len(),
+        failures.join("\n")
+    );
 }

@@ -6,8 +6,6 @@
 //! `ip netns exec NAME` (or `ip -n NAME`), and every `Netns` deletes its namespace when dropped,
 //! also when a test panics.
 
-#![allow(dead_code)]
-
 pub mod topology;
 
 use std::cell::RefCell;
@@ -205,11 +203,6 @@ impl Netns {
         let mut all = vec!["-n", &self.name];
         all.extend(args.split_whitespace());
         run(host_command("ip", &all), "").expect(0);
-    }
-
-    /// Sets a per-namespace sysctl, `KEY` as a path below /proc/sys.
-    pub fn sysctl(&self, key: &str, value: &str) {
-        self.run("sh", &["-c", &format!("echo {value} > /proc/sys/{key}")], "").expect(0);
     }
 
     /// `nft ARGS` inside the namespace; panics when it fails, returns stdout.

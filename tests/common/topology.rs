@@ -19,8 +19,7 @@ use super::{Background, ConfigDir, Netns, Run, wait_for};
 use std::fmt;
 use std::io::Read;
 use std::process::Stdio;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const INTERNET: &str = "203.0.113.10";
@@ -141,10 +140,6 @@ impl Topology {
             ns.ip(&format!("addr add {addr} dev lo"));
         }
         t.host.ip("route add 203.0.113.1/32 via 198.51.100.1 dev eth0");
-        // The rejections of blocked probes are ICMP errors; unlimited, so that a blocked
-        // connection fails at its first SYN, not a rate-limited second later.
-        t.host.sysctl("net/ipv4/icmp_ratelimit", "0");
-        t.host.sysctl("net/ipv6/icmp/ratelimit", "0");
         t.route_via_tunnel();
         t
     }
@@ -179,15 +174,14 @@ impl Topology {
             }
         }
         let before = (self.router.arrivals(p.port), self.vpn.arrivals(p.port));
+        let uid = p.uid.map(|u| u.to_string());
+        let mut args: Vec<&str> = match &uid {
+            Some(u) => vec!["--reuid", u, "--regid", u, "--clear-groups", "socat"],
+            None => Vec::new(),
+        };
         let address = p.socat_address();
-        let mut args: Vec<String> = Vec::new();
-        if let Some(uid) = p.uid {
-            args.extend(["--reuid", "--regid"].into_iter().flat_map(|o| [o.to_string(), uid.to_string()]));
-            args.extend(["--clear-groups".to_string(), "socat".to_string()]);
-        }
-        args.extend(["-u".to_string(), "-".to_string(), address]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let program = if p.uid.is_some() { "setpriv" } else { "socat" };
+        args.extend(["-u", "-", &address]);
+        let program = if uid.is_some() { "setpriv" } else { "socat" };
         let run = self.host.run(program, &args, "probe\n");
         let sent = run.code == 0;
         // A packet that was sent may still be on its way through the veth; one that was refused
@@ -251,27 +245,44 @@ impl Topology {
         let mut receiver = Background::spawn(receiver);
         self.vpn.wait_listening(port);
 
-        let received = Arc::new(AtomicU64::new(0));
-        let closed = Arc::new(AtomicBool::new(false));
+        let progress = Arc::new(Mutex::new(Progress::default()));
         let mut out = receiver.child.stdout.take().expect("stdout is piped");
-        let (count, eof) = (received.clone(), closed.clone());
+        let seen = progress.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                count.fetch_add(n as u64, Ordering::SeqCst);
+            while let Ok(n @ 1..) = out.read(&mut buf) {
+                seen.lock().unwrap().arrived(n);
             }
-            eof.store(true, Ordering::SeqCst);
+            seen.lock().unwrap().closed = true;
         });
 
         let mut sender = self.host.command("bash");
         let script = format!("exec 3>/dev/tcp/{addr}/{port} || exit 9; while echo tick >&3; do sleep 0.02; done");
         sender.args(["-c", &script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        let stream = Stream { sender: Background::spawn(sender), receiver, received, closed };
+        let stream = Stream { sender: Background::spawn(sender), receiver, progress };
         stream.wait_for_more(0, "the first bytes of the stream");
         stream
+    }
+}
+
+/// What the VPN side of a stream has read so far.
+#[derive(Debug, Default)]
+struct Progress {
+    bytes: u64,
+    closed: bool,
+    last: Option<Instant>,
+    /// The longest time between two reads.
+    longest_pause: Duration,
+}
+
+impl Progress {
+    fn arrived(&mut self, n: usize) {
+        let now = Instant::now();
+        if let Some(last) = self.last {
+            self.longest_pause = self.longest_pause.max(now - last);
+        }
+        self.last = Some(now);
+        self.bytes += n as u64;
     }
 }
 
@@ -279,13 +290,17 @@ impl Topology {
 pub struct Stream {
     sender: Background,
     receiver: Background,
-    received: Arc<AtomicU64>,
-    closed: Arc<AtomicBool>,
+    progress: Arc<Mutex<Progress>>,
 }
 
 impl Stream {
     pub fn received(&self) -> u64 {
-        self.received.load(Ordering::SeqCst)
+        self.progress.lock().unwrap().bytes
+    }
+
+    /// The longest time the VPN side went without data, since the stream began.
+    pub fn longest_pause(&self) -> Duration {
+        self.progress.lock().unwrap().longest_pause
     }
 
     /// Waits up to a second until more than `than` bytes have arrived; panics naming `what`
@@ -297,7 +312,7 @@ impl Stream {
     /// Panics if either end has given up on the connection.
     pub fn assert_open(&mut self, context: &str) {
         assert_eq!(self.sender.exited(), None, "the stream's sender ended ({context}): the connection was reset or refused");
-        assert!(!self.closed.load(Ordering::SeqCst), "the stream's receiver saw the connection end ({context})");
+        assert!(!self.progress.lock().unwrap().closed, "the stream's receiver saw the connection end ({context})");
         assert_eq!(self.receiver.exited(), None, "the stream's receiver ended ({context})");
     }
 }
