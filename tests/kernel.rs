@@ -382,3 +382,20 @@ fn a_packet_rerouted_after_output_by_another_tables_route_chain_is_still_blocked
     let postrouting = t.host.counter("inet", "vpn_firewall", "blocked_postrouting");
     assert!(postrouting > 0, "nothing was blocked in postrouting: the probes never took the reroute, so this test proves nothing");
 }
+
+#[test]
+fn a_first_start_that_cannot_apply_its_backend_still_locks_down() {
+    // The iptables backend is not available in this version: a start that asks for it, with a
+    // valid or an invalid configuration, must not leave a machine with nothing loaded open.
+    for (text, code) in [(config("[firewall]\nbackend = iptables\n"), 1), (format!("[firewall]\nbackend = iptables\n{INVALID}"), 2)] {
+        let ns = Netns::new("nobackend", "h");
+        let conf = ConfigDir::new(&text);
+        let run = ns.firewall(conf.path(), "start").expect(code);
+        assert_eq!(our_tables(&ns), ["inet vpn_firewall"], "nothing loaded after a start that could not apply:\n{run}");
+        let status = ns.firewall(conf.path(), "status").expect(0);
+        assert!(status.stdout.contains("LOCKDOWN"), "status does not say LOCKDOWN:\n{status}");
+        if code == 2 {
+            assert_names_line(&run, &conf.file(), 4, "not a network");
+        }
+    }
+}

@@ -51,9 +51,7 @@ pub fn main() -> i32 {
 /// Prints an error as `vpn-firewall: error:` lines; configuration errors exit 2.
 fn report(e: &anyhow::Error, otherwise: i32) -> i32 {
     if let Some(errors) = e.downcast_ref::<ConfigErrors>() {
-        for line in &errors.0 {
-            eprintln!("vpn-firewall: error: {line}");
-        }
+        print_config_errors(errors);
         return exit::INVALID;
     }
     eprintln!("vpn-firewall: error: {e:#}");
@@ -71,10 +69,16 @@ fn usage_error(rendered: &str) -> String {
     if tips.is_empty() { format!("{message} ({help})") } else { format!("{message} ({}; {help})", tips.join("; ")) }
 }
 
+fn print_config_errors(errors: &ConfigErrors) {
+    for line in &errors.0 {
+        eprintln!("vpn-firewall: error: {line}");
+    }
+}
+
 fn run(cli: &Cli) -> Result<i32> {
     match cli.command {
         Cmd::Start => apply::start(cli),
-        Cmd::Flush => apply::flush(cli),
+        Cmd::Flush => apply::flush(),
         Cmd::Status => Ok(status::status(cli)),
         Cmd::Check => check::check(cli),
         Cmd::Show => show(cli),
