@@ -301,3 +301,13 @@ fn kernel_commands_without_root_fail_saying_they_need_root() {
         ));
     }
 }
+
+#[test]
+fn check_prints_values_as_they_take_effect() {
+    let dir = config_dir(&[("50-local.conf", "[lan]\nallow = 192.168.1.7/24, 10.0.0.0/9 10.128.0.0/9\nincoming = 22/tcp 22/tcp\n[tunnel]\nfwmark = 51820\nuser =\n")]);
+    let all = check(dir.path());
+    assert_eq!(find(&all, "lan", "allow").value, "10.0.0.0/8 192.168.1.0/24", "host bits cleared, halves merged");
+    assert_eq!(find(&all, "lan", "incoming").value, "22/tcp", "duplicates dropped");
+    assert_eq!(find(&all, "tunnel", "fwmark").value, "0xca6c");
+    assert_eq!(find(&all, "tunnel", "user").value, "", "emptied");
+}
