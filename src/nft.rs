@@ -2,7 +2,7 @@
 //! the table back. The only module that changes the kernel's rules.
 
 use crate::policy::{Hook, Policy, SetId};
-use crate::render_nft::{FAMILY, TABLE, table_comment};
+use crate::render_nft::{FAMILY, TABLE, nat_chain, table_comment};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 use std::io::Write;
@@ -141,6 +141,9 @@ pub fn expected_table(policy: &Policy) -> LoadedTable {
     for hook in Hook::ALL {
         let rules = policy.rules(hook).len() + 1;
         t.chains.push((hook.name().into(), Some(hook.name().into()), Some("drop".into()), rules));
+    }
+    for hook in policy.nat.hooks() {
+        t.chains.push((nat_chain(hook), Some(hook.name().into()), Some("accept".into()), policy.nat.rules(hook).len()));
     }
     for hook in Hook::ALL {
         let rules = 2 + usize::from(policy.blocking.log.is_some());
