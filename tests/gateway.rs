@@ -58,9 +58,13 @@ fn the_inside_reaches_the_tunnel_and_nothing_else() {
     for p in tunnel {
         t.assert_reaches_from(&ws.ns, p, Side::Tunnel, "from the inside into the tunnel");
     }
+    let blocked = |hook: &str| t.host.counter("inet", "vpn_firewall", &format!("blocked_{hook}"));
+    let (forward, postrouting) = (blocked("forward"), blocked("postrouting"));
     for p in uplink {
         t.assert_blocked_from(&ws.ns, p, "from the inside to the uplink, lan.allow included");
     }
+    // Stopped where the workstation can be told at once, not only in postrouting.
+    assert!(blocked("forward") >= forward + 4 && blocked("postrouting") == postrouting, "not blocked in the forward chain");
     t.assert_blocked_from(&ws.ns, Probe::tcp(INTERNET6, 7000), "IPv6 from the inside with tunnel.ipv6 = no");
     t.assert_blocked_from(&ws.ns, Probe::tcp(GATEWAY, 22), "a service of the gateway itself");
     // With masquerade the VPN side sees the tunnel's address, never the workstation's.
