@@ -168,7 +168,8 @@ fn postrouting_lets_forwarded_packets_out_only_through_the_tunnel() {
 #[test]
 fn the_gateway_answers_the_inside_only_as_dhcp_server_and_redirected_resolver() {
     let (t, ws) = behind_gateway("gwsrv");
-    t.start(&ConfigDir::new(gateway_config(&format!("dns = {GATEWAY}\n"))));
+    let conf = ConfigDir::new(gateway_config(&format!("dns = {GATEWAY}\n")));
+    t.start(&conf);
     for p in [Probe::tcp(ROUTER, 53), Probe::tcp(INTERNET, 53), Probe::tcp(GATEWAY, 53)] {
         t.assert_reaches_from(&ws.ns, p, Side::Host, "DNS from the inside, redirected to the gateway itself");
     }
@@ -193,6 +194,11 @@ fn the_gateway_answers_the_inside_only_as_dhcp_server_and_redirected_resolver() 
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(t.host.delivered(7004), other, "the gateway accepted a datagram to another port from the inside");
     assert_eq!((ws.ns.arrivals(68), ws.ns.arrivals(7005)), (to_68, to_7005), "the gateway sent the inside more than DHCP answers");
+
+    // Even with the inside's network in lan.allow, lan.incoming is not for the inside.
+    conf.set(gateway_config(&format!("[lan]\nallow = {INSIDE}\nincoming = 22/tcp\n")));
+    t.start(&conf);
+    t.assert_blocked_from(&ws.ns, Probe::tcp(GATEWAY, 22), "lan.incoming, from the inside");
 }
 
 #[test]
