@@ -49,9 +49,22 @@ fn build() -> Result<Package, String> {
     let _ = std::fs::remove_dir_all(source.join("debian/generated"));
 
     let began = Instant::now();
-    let mut cmd = Command::new(dpkg_buildpackage);
-    cmd.args(["-us", "-uc", "-b"]).current_dir(&source).env("CARGO_TARGET_DIR", scratch().join("deb-target"));
-    succeed(&mut cmd).map_err(|e| format!("dpkg-buildpackage failed:\n{e}"))?;
+    let log_path = out.join("build.log");
+    let log = std::fs::File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+    let status = Command::new(dpkg_buildpackage)
+        .args(["-us", "-uc", "-b"])
+        .current_dir(&source)
+        .env("CARGO_TARGET_DIR", scratch().join("deb-target"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .status()
+        .map_err(|e| format!("cannot run dpkg-buildpackage: {e}"))?;
+    if !status.success() {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
+        return Err(format!("dpkg-buildpackage failed ({status}); the end of {}:\n{}", log_path.display(), tail.join("\n")));
+    }
     eprintln!("package built in {:.0?}", began.elapsed());
 
     let version = env!("CARGO_PKG_VERSION");
