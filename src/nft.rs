@@ -3,15 +3,11 @@
 
 use crate::policy::{Hook, Policy, SetId};
 use crate::render_nft::{FAMILY, TABLE, table_comment};
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-
-/// Where `nft` is looked for first: sbin is missing from ordinary users' `PATH` on Debian, and
-/// from some service managers'.
-const SBIN: &str = "/usr/sbin:/sbin";
 
 pub struct Nft {
     path: PathBuf,
@@ -44,14 +40,7 @@ impl Nft {
     /// relative `PATH` entry (or an empty one, meaning the current directory) could make root
     /// run whatever `nft` lies where it happens to stand.
     pub fn locate() -> Result<Nft> {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let dirs: Vec<PathBuf> = std::env::split_paths(SBIN)
-            .chain(std::env::split_paths(&path).filter(|d| d.is_absolute()))
-            .collect();
-        let search = std::env::join_paths(dirs).context("PATH cannot be joined")?;
-        which::which_in("nft", Some(search), "/")
-            .map(|path| Nft { path })
-            .map_err(|_| anyhow!("nft not found in {SBIN} or PATH; install the nftables package (apt-get install nftables)"))
+        crate::tools::locate("nft", "nftables").map(|path| Nft { path })
     }
 
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {

@@ -18,7 +18,6 @@ use nix::unistd::Pid;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -136,15 +135,7 @@ impl fmt::Display for Run {
 /// configuration; everything else goes through a `Netns`.
 pub fn run(mut cmd: Command, stdin: &str) -> Run {
     let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    // A command that does not read its input closes the pipe early: not an error here.
-    let _ = child.stdin.take().expect("stdin is piped").write_all(stdin.as_bytes());
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{what} did not finish: {e}"));
+    let out = vpn_firewall::tools::output_with_input(&mut cmd, stdin).unwrap_or_else(|e| panic!("{e:#}"));
     Run::of(what, out)
 }
 
