@@ -246,8 +246,6 @@ const BROKEN: &[Broken] = &[
         fails: &["outside-tunnel", "lan", "tunnel-deleted"],
         leaks: true,
     },
-    // Every process of root reaches anything outside the tunnel, the uplink's network too.
-    Broken { what: "root as the VPN client", text: "[tunnel]\nuser = 0\n", args: &[], fails: &["outside-tunnel", "lan", "tunnel-deleted"], leaks: true },
     // Not a leak: nothing can go through a tunnel, so the VPN cannot work.
     Broken { what: "no tunnel interface", text: "[tunnel]\ninterfaces =\n", args: &[], fails: &["through-tunnel"], leaks: false },
 ];

@@ -177,9 +177,6 @@ pub fn claims(s: &Settings, plan: &Plan, user_value: &str) -> Vec<Claim> {
     if let Some(net) = s.lan.allow.iter().find(|n| n.contains(&internet4)) {
         outside.notes.push(format!("every internet address tried is in [lan] allow: {internet4} is in {net}"));
     }
-    if who.is_exempt(root) {
-        outside.notes.push("root is the VPN client ([tunnel] user or group): every process of root may send outside the tunnel".into());
-    }
 
     let mut through = Claim::new("through-tunnel", "Traffic through the tunnel passes");
     match &plan.tunnel {
@@ -346,14 +343,9 @@ mod tests {
     }
 
     #[test]
-    fn the_ordinary_user_is_never_the_vpn_client_and_exempting_root_is_said() {
+    fn the_ordinary_user_is_never_the_vpn_client() {
         let claims = claims_of("[tunnel]\nuser = 65534\ngroup = 65534\n");
         let senders: Vec<String> = checks_of(&claims, "outside-tunnel").into_iter().map(|c| c.0).collect();
         assert!(senders.contains(&"user 65533".to_string()), "{senders:?}");
-        let claims = claims_of("[tunnel]\nuser = 0\n");
-        let outside = claims.iter().find(|c| c.id == "outside-tunnel").unwrap();
-        assert!(outside.notes[0].starts_with("root is the VPN client"), "{:?}", outside.notes);
-        // Root's probes still expect to be blocked: the claim fails on such a configuration.
-        assert!(outside.checks.iter().filter(|c| c.probe.sender.uid == 0).all(|c| c.expect == Expect::Blocked));
     }
 }
