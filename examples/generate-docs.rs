@@ -52,7 +52,7 @@ fn manual_page() -> Result<Vec<u8>> {
 
     let mut roff = Roff::default();
     roff.control("SH", ["COMMANDS"]);
-    for command in cli.get_subcommands() {
+    for command in cli.get_subcommands().filter(|c| !c.is_hide_set()) {
         roff.control("TP", []);
         let names: Vec<&str> = std::iter::once(command.get_name()).chain(command.get_visible_aliases()).collect();
         let mut heading = Vec::new();
@@ -68,7 +68,19 @@ fn manual_page() -> Result<Vec<u8>> {
             if i > 0 {
                 roff.control("IP", []);
             }
-            roff.text([roman(paragraph.replace('\n', " "))]);
+            filled(&mut roff, paragraph);
+        }
+        for option in command.get_arguments().filter(|a| !a.is_hide_set() && a.get_long().is_some_and(|l| l != "help")) {
+            roff.control("IP", []);
+            let mut line = vec![bold(format!("--{}", option.get_long().unwrap_or_default()))];
+            if let Some(values) = option.get_value_names().filter(|_| option.get_action().takes_values()) {
+                line.push(roman(" "));
+                line.push(italic(values.join(" ")));
+            }
+            if let Some(help) = option.get_long_help().or(option.get_help()) {
+                line.push(roman(format!(": {help}")));
+            }
+            roff.text(line);
         }
         if let Some(example) = command.get_after_help() {
             roff.control("IP", []);
@@ -83,6 +95,26 @@ fn manual_page() -> Result<Vec<u8>> {
     roff.to_writer(&mut page)?;
     page.extend_from_slice(HAND_WRITTEN.as_bytes());
     Ok(page)
+}
+
+/// A paragraph of help, filled; its indented lines (lists) each start a line of their own.
+fn filled(roff: &mut Roff, paragraph: &str) {
+    let mut text = Vec::new();
+    for line in paragraph.lines() {
+        if line.starts_with(' ') {
+            if !text.is_empty() {
+                roff.text([roman(text.join(" "))]);
+                text.clear();
+            }
+            roff.control("br", []);
+            roff.text([roman(line.trim())]);
+        } else {
+            text.push(line);
+        }
+    }
+    if !text.is_empty() {
+        roff.text([roman(text.join(" "))]);
+    }
 }
 
 /// Lines kept as they are (no filling), for command examples; a heading line ending in a colon

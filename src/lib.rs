@@ -12,5 +12,7 @@ pub mod lock;
 pub mod nft;
 pub mod policy;
 pub mod render_nft;
+pub mod selftest;
 pub mod settings;
+pub mod tools;
 pub mod values;

@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 pub const LOCK_PATH: &str = "/run/vpn-firewall.lock";
 
-/// Held until dropped.
-pub struct Lock(#[allow(dead_code)] Flock<File>);
+/// Held until dropped: the flock is released when the guard closes the file.
+pub struct Lock {
+    _held: Flock<File>,
+}
 
 /// Waits up to 30 seconds for the lock.
 pub fn acquire() -> Result<Lock> {
@@ -22,7 +24,7 @@ pub fn acquire() -> Result<Lock> {
         .with_context(|| format!("cannot open the lock file {LOCK_PATH}"))?;
     loop {
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => return Ok(Lock(lock)),
+            Ok(held) => return Ok(Lock { _held: held }),
             Err((f, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
                 file = f;
                 std::thread::sleep(Duration::from_millis(50));

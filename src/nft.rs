@@ -3,15 +3,11 @@
 
 use crate::policy::{Hook, Policy, SetId};
 use crate::render_nft::{FAMILY, TABLE, table_comment};
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-
-/// Where `nft` is looked for besides `PATH`: sbin is missing from ordinary users' `PATH` on
-/// Debian, and from some service managers'.
-const SBIN: &str = "/usr/sbin:/sbin";
 
 pub struct Nft {
     path: PathBuf,
@@ -40,16 +36,11 @@ impl LoadedTable {
 }
 
 impl Nft {
-    /// Finds `nft` in `PATH`, then in the sbin directories.
+    /// Finds `nft` in the sbin directories, then in the absolute directories of `PATH`: a
+    /// relative `PATH` entry (or an empty one, meaning the current directory) could make root
+    /// run whatever `nft` lies where it happens to stand.
     pub fn locate() -> Result<Nft> {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-        dirs.extend(std::env::split_paths(SBIN));
-        let search = std::env::join_paths(dirs).context("PATH cannot be joined")?;
-        let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
-        which::which_in("nft", Some(search), cwd)
-            .map(|path| Nft { path })
-            .map_err(|_| anyhow!("nft not found in PATH or {SBIN}; install the nftables package (apt-get install nftables)"))
+        crate::tools::locate("nft", "nftables").map(|path| Nft { path })
     }
 
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {

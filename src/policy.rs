@@ -5,6 +5,11 @@
 //! accepted because it is "established" on output: a flow opened through the tunnel must not
 //! continue out of the uplink when a route changes, so output rules match on where a packet goes
 //! or who sends it, never on connection state.
+//!
+//! The egress rules are checked twice: in output, where a blocked packet can be rejected so the
+//! program fails at once, and again in postrouting, where the outgoing interface is final. Between
+//! the two, another table's `route` chain (or NAT) may change a packet's mark or address and so
+//! reroute it out of the uplink after output accepted it for the tunnel.
 
 use crate::settings::{DEFAULT_RATE, Settings};
 use crate::values::{Interface, PortRange, Proto, Rate, interface};
@@ -22,16 +27,18 @@ pub enum Hook {
     Input,
     Output,
     Forward,
+    Postrouting,
 }
 
 impl Hook {
-    pub const ALL: [Hook; 3] = [Hook::Input, Hook::Output, Hook::Forward];
+    pub const ALL: [Hook; 4] = [Hook::Input, Hook::Output, Hook::Forward, Hook::Postrouting];
 
     pub fn name(self) -> &'static str {
         match self {
             Hook::Input => "input",
             Hook::Output => "output",
             Hook::Forward => "forward",
+            Hook::Postrouting => "postrouting",
         }
     }
 }
@@ -95,6 +102,7 @@ pub enum Icmpv6 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Match {
     InIface(Interface),
+    NotInIface(Interface),
     OutIface(Interface),
     Family(Family),
     Uid(u32),
@@ -111,8 +119,10 @@ pub enum Match {
     Icmpv6(Vec<Icmpv6>),
     /// Hop limit 255: neighbour discovery that has not crossed a router (RFC 4861).
     HopLimit255,
-    /// An IPv6 destination within this network.
-    Ip6Daddr(Ipv6Net),
+    /// An IPv4 destination within one of these networks.
+    IpDaddr(Vec<Ipv4Net>),
+    /// An IPv6 destination within one of these networks.
+    Ip6Daddr(Vec<Ipv6Net>),
     /// `flags & mask == equals`, or `!=` when `negate`.
     TcpFlags { mask: Vec<TcpFlag>, equals: Vec<TcpFlag>, negate: bool },
     /// A non-first fragment.
@@ -167,8 +177,9 @@ pub struct Blocking {
 }
 
 impl Blocking {
+    /// Incoming packets are always dropped; nft cannot reject in postrouting.
     pub fn rejects(self, hook: Hook) -> bool {
-        self.reject && hook != Hook::Input
+        self.reject && matches!(hook, Hook::Output | Hook::Forward)
     }
 }
 
@@ -185,6 +196,7 @@ pub struct Policy {
     pub kind: Kind,
     pub sets: Sets,
     pub input: Vec<Rule>,
+    /// The egress rules, for both output and postrouting.
     pub output: Vec<Rule>,
     pub forward: Vec<Rule>,
     pub blocking: Blocking,
@@ -194,7 +206,7 @@ impl Policy {
     pub fn rules(&self, hook: Hook) -> &[Rule] {
         match hook {
             Hook::Input => &self.input,
-            Hook::Output => &self.output,
+            Hook::Output | Hook::Postrouting => &self.output,
             Hook::Forward => &self.forward,
         }
     }
@@ -239,12 +251,18 @@ impl Policy {
             }
         }
         if s.lan.dhcp {
-            output.push(rule(vec![Match::Family(Family::V4), Match::Udp { sport: 68, dport: 67 }], Verdict::Accept, "DHCP client"));
-            // Clients send to All_DHCP_Relay_Agents_and_Servers (RFC 8415), never to a routed address.
-            let servers = Match::Ip6Daddr("ff02::1:2/128".parse().expect("a valid network"));
-            output.push(rule(vec![servers, Match::Udp { sport: 546, dport: 547 }], Verdict::Accept, "DHCPv6 client"));
+            // Only to the broadcast address (and, below, to the LAN): a unicast renewal to a
+            // server outside the LAN fails, and the client rebinds by broadcast. Any process
+            // that may bind port 68 could otherwise send anything anywhere as "DHCP".
+            output.push(rule(vec![Match::IpDaddr(vec![net("255.255.255.255/32")]), Match::Udp { sport: 68, dport: 67 }], Verdict::Accept, "DHCP client"));
+            // Clients send to All_DHCP_Relay_Agents_and_Servers (RFC 8415).
+            output.push(rule(vec![Match::Ip6Daddr(vec![net("ff02::1:2/128")]), Match::Udp { sport: 546, dport: 547 }], Verdict::Accept, "DHCPv6 client"));
         }
-        output.push(rule(neighbour_discovery(&[Icmpv6::RouterSolicit, Icmpv6::NeighborSolicit, Icmpv6::NeighborAdvert]), Verdict::Accept, "IPv6 neighbour discovery"));
+        // Link-local and multicast destinations only: a neighbour solicitation sent to a routed
+        // address would be forwarded by the router. Neighbours in the LAN sets are reached below.
+        let mut nd_out = neighbour_discovery(&[Icmpv6::RouterSolicit, Icmpv6::NeighborSolicit, Icmpv6::NeighborAdvert]);
+        nd_out.push(Match::Ip6Daddr(vec![net("fe80::/10"), net("ff02::/16")]));
+        output.push(rule(nd_out, Verdict::Accept, "IPv6 neighbour discovery, on the link"));
         output.push(rule(vec![Match::Icmpv6(vec![Icmpv6::MldReport, Icmpv6::Mld2Report]), link_local_multicast()], Verdict::Accept, "IPv6 multicast listener reports, link-local only"));
         for id in [SetId::Lan4, SetId::Lan6].into_iter().filter(|id| present(*id)) {
             if !s.lan.dns {
@@ -259,6 +277,8 @@ impl Policy {
             rule(vec![Match::CtState(vec![CtState::Invalid])], Verdict::Drop, "invalid"),
         ];
         input.extend(bogus_tcp());
+        // Kept from the original as defence in depth: with conntrack in use the kernel reassembles
+        // fragments before this hook, so these match only if that ever changes.
         input.push(rule(vec![Match::Fragment(Family::V4)], Verdict::Drop, "fragment"));
         input.push(rule(vec![Match::Fragment(Family::V6)], Verdict::Drop, "fragment"));
         input.push(rule(vec![Match::DaddrNotOnInIface], Verdict::Drop, "addressed to another interface (CVE-2019-14899)"));
@@ -279,7 +299,9 @@ impl Policy {
         }
         for (proto, ports) in by_proto(&s.lan.incoming) {
             for id in [SetId::Lan4, SetId::Lan6].into_iter().filter(|id| present(*id)) {
-                let m = vec![Match::SaddrIn(id), Match::DstPorts { protos: vec![proto], ports: ports.clone() }];
+                // A LAN source address arriving through the tunnel is not the LAN.
+                let mut m: Vec<Match> = s.tunnel.interfaces.iter().cloned().map(Match::NotInIface).collect();
+                m.extend([Match::SaddrIn(id), Match::DstPorts { protos: vec![proto], ports: ports.clone() }]);
                 input.push(rule(m, Verdict::Accept, "incoming from the LAN"));
             }
         }
@@ -303,9 +325,16 @@ fn loopback() -> Interface {
     interface("lo").expect("lo is a valid interface name")
 }
 
+fn net<N: std::str::FromStr>(text: &str) -> N
+where
+    N::Err: std::fmt::Debug,
+{
+    text.parse().expect("a valid built-in network")
+}
+
 /// Link-local scope multicast (ff02::/16): never routed off the link.
 fn link_local_multicast() -> Match {
-    Match::Ip6Daddr("ff02::/16".parse().expect("a valid network"))
+    Match::Ip6Daddr(vec![net("ff02::/16")])
 }
 
 fn neighbour_discovery(types: &[Icmpv6]) -> Vec<Match> {

@@ -118,6 +118,7 @@ fn family(f: Family) -> &'static str {
 fn render_match(m: &Match) -> String {
     match m {
         Match::InIface(i) => format!("iifname {}", iface(i)),
+        Match::NotInIface(i) => format!("iifname != {}", iface(i)),
         Match::OutIface(i) => format!("oifname {}", iface(i)),
         Match::Family(f) => format!("meta nfproto {}", if *f == Family::V4 { "ipv4" } else { "ipv6" }),
         Match::Uid(uid) => format!("meta skuid {uid}"),
@@ -163,8 +164,8 @@ fn render_match(m: &Match) -> String {
             format!("icmpv6 type {}", one_or_set(&names))
         }
         Match::HopLimit255 => "ip6 hoplimit 255".into(),
-        Match::Ip6Daddr(net) if net.prefix_len() == 128 => format!("ip6 daddr {}", net.addr()),
-        Match::Ip6Daddr(net) => format!("ip6 daddr {net}"),
+        Match::IpDaddr(nets) => format!("ip daddr {}", networks(nets)),
+        Match::Ip6Daddr(nets) => format!("ip6 daddr {}", networks(nets)),
         Match::TcpFlags { mask, equals, negate } => {
             let op = if *negate { "!=" } else { "==" };
             format!("tcp flags & {} {op} {}", flags(mask), flags(equals))
@@ -181,6 +182,18 @@ fn iface(i: &crate::values::Interface) -> String {
         (prefix, true) => format!("\"{prefix}*\""),
         (name, false) => format!("\"{name}\""),
     }
+}
+
+/// Networks as nft writes them: a single host as a bare address.
+fn networks<N: Into<ipnet::IpNet> + Copy>(nets: &[N]) -> String {
+    let items: Vec<String> = nets
+        .iter()
+        .map(|n| {
+            let n: ipnet::IpNet = (*n).into();
+            if n.prefix_len() == n.max_prefix_len() { n.addr().to_string() } else { n.to_string() }
+        })
+        .collect();
+    one_or_set(&items)
 }
 
 fn flags(f: &[TcpFlag]) -> String {

@@ -168,6 +168,13 @@ impl Validator<'_> {
             lookup(value)
         };
         match id {
+            Some(0) => {
+                self.error(spec, format!(
+                    "{what} {value:?} is root's: every process running as root would send outside the tunnel \
+                     (expected the VPN client's own {what}, such as tunnel)"
+                ));
+                None
+            }
             Some(id) => Some(Account { name: value.to_string(), id }),
             None if entry.origin.is_none() => {
                 self.warn(spec, format!(
@@ -292,10 +299,18 @@ mod tests {
 
     #[test]
     fn numeric_ids_need_no_account() {
-        let v = validate("[tunnel]\nuser = 4242\ngroup = 0\n", &FixedAccounts(&[])).unwrap();
+        let v = validate("[tunnel]\nuser = 4242\ngroup = 50\n", &FixedAccounts(&[])).unwrap();
         assert_eq!(v.settings.tunnel.user.unwrap().id, 4242);
-        assert_eq!(v.settings.tunnel.group.unwrap().id, 0);
+        assert_eq!(v.settings.tunnel.group.unwrap().id, 50);
         assert!(validate("[tunnel]\nuser = 4294967295\n", &ACCOUNTS).is_err());
+    }
+
+    #[test]
+    fn root_is_never_the_vpn_client() {
+        for text in ["[tunnel]\nuser = 0\n", "[tunnel]\ngroup = 0\n", "[tunnel]\nuser = root\n", "TUNNEL_USER=root\n"] {
+            let e = validate(text, &FixedAccounts(&[("root", 0)])).unwrap_err();
+            assert!(e.to_string().contains("is root's"), "{text}: {e}");
+        }
     }
 
     #[test]

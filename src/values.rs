@@ -73,7 +73,7 @@ pub fn interface(value: &str) -> Parsed<Interface> {
     Ok(Interface(value.to_string()))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
 pub enum Proto {
     Tcp,
     Udp,
@@ -190,14 +190,16 @@ pub fn address(value: &str) -> Parsed<IpAddr> {
 
 /// A firewall mark: decimal or 0x-hex, 1 to 0xffffffff (mark 0 is every unmarked packet).
 pub fn fwmark(value: &str) -> Parsed<u32> {
-    let parsed = match value.strip_prefix("0x").or_else(|| value.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16),
-        None => value.parse::<u32>(),
+    let (digits, radix) = match value.strip_prefix("0x").or_else(|| value.strip_prefix("0X")) {
+        Some(hex) => (hex, 16),
+        None => (value, 10),
     };
+    // from_str_radix would also take a sign.
+    let parsed = digits.chars().all(|c| c.is_digit(radix)).then(|| u32::from_str_radix(digits, radix).ok()).flatten();
     match parsed {
-        Ok(0) => Err(format!("fwmark {value:?} would match every unmarked packet (expected 1 to 0xffffffff)")),
-        Ok(m) if !value.starts_with('+') => Ok(m),
-        _ => Err(format!("fwmark {value:?} is not a 32-bit number (expected decimal or 0x-hex, 1 to 0xffffffff)")),
+        Some(0) => Err(format!("fwmark {value:?} would match every unmarked packet (expected 1 to 0xffffffff)")),
+        Some(m) => Ok(m),
+        None => Err(format!("fwmark {value:?} is not a 32-bit number (expected decimal or 0x-hex, 1 to 0xffffffff)")),
     }
 }
 
@@ -313,7 +315,7 @@ mod tests {
         assert_eq!(fwmark("51820"), Ok(51820));
         assert_eq!(fwmark("0xCA6C"), Ok(0xca6c));
         assert_eq!(fwmark("0xffffffff"), Ok(u32::MAX));
-        for bad in ["0", "0x0", "0x100000000", "4294967296", "-1", "mark", "+1"] {
+        for bad in ["0", "0x0", "0x100000000", "4294967296", "-1", "mark", "+1", "0x+1", "0x", ""] {
             assert!(fwmark(bad).is_err(), "{bad}");
         }
     }

@@ -243,7 +243,7 @@ fn stop_and_save_exit_0_and_say_what_they_do_without_reading_the_configuration()
 
 #[test]
 fn help_of_the_program_and_of_every_command_exits_0_and_shows_an_example() {
-    let commands = ["start", "restart", "reload", "stop", "flush", "save", "status", "check", "show"];
+    let commands = ["start", "restart", "reload", "stop", "flush", "save", "status", "check", "show", "selftest"];
     let invocations = std::iter::once(vec!["--help"]).chain(commands.iter().map(|c| vec![*c, "--help"]));
     for args in invocations {
         vpn_firewall(&args).assert().code(0).stderr("").stdout(predicate::str::contains("Example"));
@@ -293,11 +293,21 @@ fn kernel_commands_without_root_fail_saying_they_need_root() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
 
-    for (command, code) in [("start", 1), ("restart", 1), ("reload", 1), ("flush", 1), ("status", 4)] {
+    for (command, code) in [("start", 1), ("restart", 1), ("reload", 1), ("flush", 1), ("status", 4), ("selftest", 1)] {
         let mut cmd = Command::from_std(sandbox::unprivileged_in_netns(&bin));
         cmd.env_remove("VPN_FIREWALL_CONFIG_DIR").args(["--config-dir", shipped().to_str().expect("UTF-8 path"), command]);
         cmd.assert().code(code).stdout("").stderr(predicate::str::contains("needs root").and(
             predicate::str::starts_with("vpn-firewall: error: "),
         ));
     }
+}
+
+#[test]
+fn check_prints_values_as_they_take_effect() {
+    let dir = config_dir(&[("50-local.conf", "[lan]\nallow = 192.168.1.7/24, 10.0.0.0/9 10.128.0.0/9\nincoming = 22/tcp 22/tcp\n[tunnel]\nfwmark = 51820\nuser =\n")]);
+    let all = check(dir.path());
+    assert_eq!(find(&all, "lan", "allow").value, "10.0.0.0/8 192.168.1.0/24", "host bits cleared, halves merged");
+    assert_eq!(find(&all, "lan", "incoming").value, "22/tcp", "duplicates dropped");
+    assert_eq!(find(&all, "tunnel", "fwmark").value, "0xca6c");
+    assert_eq!(find(&all, "tunnel", "user").value, "", "emptied");
 }

@@ -359,3 +359,43 @@ fn malformed_configurations_are_refused_naming_file_and_line() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn a_packet_rerouted_after_output_by_another_tables_route_chain_is_still_blocked() {
+    let t = Topology::new("postroute");
+    // Another tool marks every packet in a `route` chain that runs after vpn-firewall's output
+    // chain; the mark selects a routing table whose default leaves through eth0. The kernel
+    // reroutes the packet after output accepted it for tun0.
+    t.host.ip("route add default via 198.51.100.1 dev eth0 table 100");
+    t.host.ip("rule add fwmark 0x1 table 100");
+    t.host.nft_load("table ip other {\n\tchain remark {\n\t\ttype route hook output priority 10; policy accept;\n\t\tmeta mark set 0x1\n\t}\n}\n");
+    // UDP: the rerouted packets keep tun0's source address, so the router could not answer a
+    // TCP handshake; arriving is what counts.
+    let probes = [Probe::udp(INTERNET, 7300).as_uid(USER), Probe::udp(INTERNET, 7301)];
+    for p in probes {
+        t.assert_reaches(p, Side::Uplink, "no ruleset yet: the route chain sends it out of eth0");
+    }
+    t.start(&ConfigDir::new(config("")));
+    for p in probes {
+        t.assert_blocked(p, "rerouted out of eth0 by another table's route chain after output");
+    }
+    let postrouting = t.host.counter("inet", "vpn_firewall", "blocked_postrouting");
+    assert!(postrouting > 0, "nothing was blocked in postrouting: the probes never took the reroute, so this test proves nothing");
+}
+
+#[test]
+fn a_first_start_that_cannot_apply_its_backend_still_locks_down() {
+    // The iptables backend is not available in this version: a start that asks for it, with a
+    // valid or an invalid configuration, must not leave a machine with nothing loaded open.
+    for (text, code) in [(config("[firewall]\nbackend = iptables\n"), 1), (format!("[firewall]\nbackend = iptables\n{INVALID}"), 2)] {
+        let ns = Netns::new("nobackend", "h");
+        let conf = ConfigDir::new(&text);
+        let run = ns.firewall(conf.path(), "start").expect(code);
+        assert_eq!(our_tables(&ns), ["inet vpn_firewall"], "nothing loaded after a start that could not apply:\n{run}");
+        let status = ns.firewall(conf.path(), "status").expect(0);
+        assert!(status.stdout.contains("LOCKDOWN"), "status does not say LOCKDOWN:\n{status}");
+        if code == 2 {
+            assert_names_line(&run, &conf.file(), 4, "not a network");
+        }
+    }
+}

@@ -80,7 +80,7 @@ fn the_manual_pages_and_completions_are_generated_from_the_command_line() {
     .into_iter()
     .map(|p| (p, std::fs::read_to_string(dir.path().join(p)).expect("read a completion")))
     .collect();
-    for command in vpn_firewall::cli::Cli::command().get_subcommands() {
+    for command in vpn_firewall::cli::Cli::command().get_subcommands().filter(|c| !c.is_hide_set()) {
         let name = command.get_name();
         assert!(command_page.contains(&format!(".TP\n\\fB{name}\\fR")), "vpn-firewall(8) does not describe {name}");
         for (path, text) in &completions {

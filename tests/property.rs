@@ -101,7 +101,8 @@ fn endpoint() -> impl Strategy<Value = String> {
 }
 
 fn account() -> impl Strategy<Value = String> {
-    prop_oneof![select(vec!["", "tunnel", "vpn", "0"]).prop_map(String::from), (0..u32::MAX).prop_map(|id| id.to_string())]
+    // Root (0) is refused: it would exempt every root process.
+    prop_oneof![select(vec!["", "tunnel", "vpn"]).prop_map(String::from), (1..u32::MAX).prop_map(|id| id.to_string())]
 }
 
 fn fwmark() -> impl Strategy<Value = String> {
@@ -176,13 +177,15 @@ proptest! {
         let (_dir, policy) = load(config.as_bytes());
         let policy = policy.unwrap_or_else(|e| panic!("a valid configuration was refused:\n{e}\n--- config ---\n{config}"));
         let ruleset = render_nft(&policy);
-        for hook in ["input", "output", "forward"] {
+        for hook in ["input", "output", "forward", "postrouting"] {
             let lines = chain(&ruleset, hook);
             let (first, last) = (lines.first().map(|l| l.to_string()), lines.last().map(|l| l.to_string()));
             prop_assert_eq!(first, Some(format!("type filter hook {hook} priority filter; policy drop;")));
             prop_assert_eq!(last, Some(format!("goto block_{hook}")));
         }
-        prop_assert!(!chain(&ruleset, "output").iter().any(|l| l.contains("ct state")), "output accepts by state:\n{}", ruleset);
+        for egress in ["output", "postrouting"] {
+            prop_assert!(!chain(&ruleset, egress).iter().any(|l| l.contains("ct state")), "{} accepts by state:\n{}", egress, ruleset);
+        }
         if let Err(complaint) = sandbox::nft_check_text(&ruleset) {
             panic!("{complaint}\n--- config ---\n{config}\n--- ruleset ---\n{ruleset}");
         }

@@ -28,7 +28,7 @@ pub fn describe(raw: &RawConfig, settings: &Settings) -> String {
         writeln!(out, "\n[{section}]").unwrap();
         for spec in schema::KEYS.iter().filter(|k| k.section == section) {
             let entry = raw.get(spec);
-            let line = format!("{} = {}", spec.key, entry.value.trim());
+            let line = format!("{} = {}", spec.key, effective(spec, settings));
             let mut note = match (&entry.origin, entry.legacy) {
                 (None, _) => "default".to_string(),
                 (Some(o), None) => o.to_string(),
@@ -41,6 +41,39 @@ pub fn describe(raw: &RawConfig, settings: &Settings) -> String {
         }
     }
     out
+}
+
+/// A key's value as vpn-firewall uses it: parsed, duplicates dropped, networks merged.
+fn effective(spec: &KeySpec, s: &Settings) -> String {
+    fn join<T: ToString>(items: &[T]) -> String {
+        items.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
+    }
+    fn yes(b: bool) -> String {
+        (if b { "yes" } else { "no" }).to_string()
+    }
+    let name = |a: &Option<crate::settings::Account>| a.as_ref().map(|a| a.name.clone()).unwrap_or_default();
+    match (spec.section, spec.key) {
+        ("tunnel", "interfaces") => join(&s.tunnel.interfaces),
+        ("tunnel", "user") => name(&s.tunnel.user),
+        ("tunnel", "group") => name(&s.tunnel.group),
+        ("tunnel", "fwmark") => s.tunnel.fwmark.map(|m| format!("{m:#x}")).unwrap_or_default(),
+        ("tunnel", "servers") => join(&s.tunnel.servers),
+        ("tunnel", "ipv6") => yes(s.tunnel.ipv6),
+        ("tunnel", "incoming") => join(&s.tunnel.incoming),
+        ("lan", "allow") => join(&s.lan.allow),
+        ("lan", "dns") => yes(s.lan.dns),
+        ("lan", "dhcp") => yes(s.lan.dhcp),
+        ("lan", "incoming") => join(&s.lan.incoming),
+        ("forward", "enable") => yes(s.forward.enable),
+        ("forward", "interfaces") => join(&s.forward.interfaces),
+        ("forward", "masquerade") => yes(s.forward.masquerade),
+        ("forward", "dns") => s.forward.dns.map(|a| a.to_string()).unwrap_or_default(),
+        ("firewall", "backend") => format!("{:?}", s.firewall.backend).to_ascii_lowercase(),
+        ("firewall", "log") => yes(s.firewall.log),
+        ("firewall", "log_rate") => s.firewall.log_rate.to_string(),
+        ("firewall", "reject") => yes(s.firewall.reject),
+        (section, key) => unreachable!("[{section}] {key} has no effective value"),
+    }
 }
 
 /// For user and group: the id the name resolved to, or why there is none.

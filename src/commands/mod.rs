@@ -51,9 +51,7 @@ pub fn main() -> i32 {
 /// Prints an error as `vpn-firewall: error:` lines; configuration errors exit 2.
 fn report(e: &anyhow::Error, otherwise: i32) -> i32 {
     if let Some(errors) = e.downcast_ref::<ConfigErrors>() {
-        for line in &errors.0 {
-            eprintln!("vpn-firewall: error: {line}");
-        }
+        print_config_errors(errors);
         return exit::INVALID;
     }
     eprintln!("vpn-firewall: error: {e:#}");
@@ -71,13 +69,21 @@ fn usage_error(rendered: &str) -> String {
     if tips.is_empty() { format!("{message} ({help})") } else { format!("{message} ({}; {help})", tips.join("; ")) }
 }
 
+fn print_config_errors(errors: &ConfigErrors) {
+    for line in &errors.0 {
+        eprintln!("vpn-firewall: error: {line}");
+    }
+}
+
 fn run(cli: &Cli) -> Result<i32> {
     match cli.command {
         Cmd::Start => apply::start(cli),
-        Cmd::Flush => apply::flush(cli),
+        Cmd::Flush => apply::flush(),
         Cmd::Status => Ok(status::status(cli)),
         Cmd::Check => check::check(cli),
         Cmd::Show => show(cli),
+        Cmd::Selftest(ref args) => crate::selftest::selftest(cli, args),
+        Cmd::SelftestProbe(ref args) => Ok(crate::selftest::probe_command(args)),
         Cmd::Stop => {
             println!(
                 "vpn-firewall: stop keeps the ruleset loaded, so nothing leaks while the VPN and the \
@@ -96,7 +102,7 @@ fn run(cli: &Cli) -> Result<i32> {
 }
 
 /// Reads and validates the configuration directory; warnings are printed to stderr.
-fn load_settings(dir: &Path) -> Result<(RawConfig, Validated), ConfigErrors> {
+pub(crate) fn load_settings(dir: &Path) -> Result<(RawConfig, Validated), ConfigErrors> {
     let raw = RawConfig::load(dir)?;
     let validated = Settings::validate(&raw, &SystemAccounts)?;
     for w in &validated.warnings {
@@ -106,7 +112,7 @@ fn load_settings(dir: &Path) -> Result<(RawConfig, Validated), ConfigErrors> {
 }
 
 /// The backend to use: the command line's choice, else the configuration's.
-fn backend(cli: &Cli, configured: BackendChoice) -> Result<Nft> {
+pub(crate) fn backend(cli: &Cli, configured: BackendChoice) -> Result<Nft> {
     match cli.backend.unwrap_or(configured) {
         BackendChoice::Nftables => Nft::locate(),
         BackendChoice::Iptables => {

@@ -1,11 +1,11 @@
 //! `status`: what the kernel has loaded, compared with the configuration.
 
-use super::{backend, exit, load_settings};
+use super::{exit, load_settings};
 use crate::cli::Cli;
 use crate::nft::LoadedTable;
 use crate::policy::{Hook, Policy};
 use crate::render_nft::{FAMILY, TABLE, table_comment};
-use crate::settings::BackendChoice;
+use crate::nft::Nft;
 use crate::values::Interface;
 use nix::net::if_::InterfaceFlags;
 
@@ -15,8 +15,8 @@ pub fn status(cli: &Cli) -> i32 {
         return exit::UNKNOWN;
     }
     let settings = load_settings(&cli.config_dir).map(|(_, v)| v.settings);
-    let configured = settings.as_ref().map_or(BackendChoice::Auto, |s| s.firewall.backend);
-    let loaded = backend(cli, configured).and_then(|nft| nft.table());
+    // What is loaded, whichever backend is configured: a lockdown is loaded with nftables.
+    let loaded = Nft::locate().and_then(|nft| nft.table());
     let table = match loaded {
         Ok(Some(t)) => t,
         Ok(None) => {

@@ -104,7 +104,8 @@ impl RawConfig {
         for path in conf_files(dir)? {
             let text = match std::fs::read(&path) {
                 Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(text) => text,
+                    // Some editors start UTF-8 files with a byte order mark.
+                    Ok(text) => text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text),
                     Err(e) => {
                         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
                         let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
@@ -181,6 +182,8 @@ fn conf_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigErrors> {
         match std::fs::metadata(&path) {
             Ok(m) if m.is_file() => files.push(path),
             Ok(_) => {}
+            // A dangling link, such as an editor's lock file (`.#50-local.conf`), is no file.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(ConfigError::path(&path, format!("cannot read: {e}")).into()),
         }
     }
@@ -241,6 +244,15 @@ mod tests {
         assert!(errors[0].to_string().ends_with("a.conf:1: unknown section [tunel]; did you mean [tunnel]?"));
         assert!(errors[2].to_string().contains("a.conf:6: unknown section [empty]"));
         assert!(errors[1].to_string().ends_with("a.conf:5: unknown key \"alow\" in [lan]; did you mean allow?"));
+    }
+
+    #[test]
+    fn dangling_links_and_byte_order_marks_are_harmless() {
+        let dir = dir_with(&[("50-a.conf", "\u{feff}[lan]\ndns = yes\n")]);
+        std::os::unix::fs::symlink("/nonexistent/lock", dir.path().join(".#50-a.conf")).unwrap();
+        let c = RawConfig::load(dir.path()).unwrap();
+        assert_eq!(value(&c, "lan", "dns"), "yes");
+        assert_eq!(c.files.len(), 1);
     }
 
     #[test]

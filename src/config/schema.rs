@@ -99,6 +99,9 @@ pub fn suggest_key(section: Option<&str>, key: &str) -> String {
             ),
         };
     };
+    if let Some((alias, _, _)) = LEGACY.iter().find(|(name, _, _)| *name == key) {
+        return format!("; the legacy key {alias} is accepted only before the first section");
+    }
     let own = KEYS.iter().filter(|k| k.section == section).map(|k| k.key);
     if let Some(k) = nearest(key, own.clone()) {
         return format!("; did you mean {k}?");

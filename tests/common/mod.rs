@@ -1,17 +1,23 @@
-//! Shared setup of the kernel tests: throwaway network namespaces, processes inside them, the
-//! binary under test and its configuration directories.
+//! Shared setup of the kernel and leak tests: throwaway network namespaces, processes inside
+//! them, the binary under test and its configuration directories; the test networks
+//! (`topology`), real VPNs (`vpn`) and packet captures (`capture`).
 //!
 //! Safety: nothing here runs a command that changes the firewall or the routes of the namespace
 //! the tests run in. Every such command goes through a `Netns`, which prefixes
-//! `ip netns exec NAME` (or `ip -n NAME`), and every `Netns` deletes its namespace when dropped,
-//! also when a test panics.
+//! `ip netns exec NAME` (or `ip -n NAME`), or enters the namespaces of a process started that
+//! way (`Background::run_inside`); every `Netns` deletes its namespace when dropped, also when a
+//! test panics.
+#![allow(dead_code)] // each test binary uses its own part
 
+pub mod capture;
 pub mod topology;
+pub mod vpn;
 
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -39,6 +45,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("setpriv", "util-linux"),
     ("timeout", "coreutils"),
     ("bash", "bash"),
+    ("nsenter", "util-linux"),
 ];
 
 /// Fails (never skips) when the tests cannot run here: not root, or a tool missing.
@@ -48,23 +55,32 @@ fn require_environment() {
         if !nix::unistd::geteuid().is_root() {
             return Err("the kernel tests need root (they create network namespaces); run cargo test as root".into());
         }
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-        dirs.extend(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from));
-        let missing: Vec<String> = TOOLS
-            .iter()
-            .filter(|(tool, _)| !dirs.iter().any(|d| d.join(tool).is_file()))
-            .map(|(tool, package)| format!("{tool} (apt-get install {package})"))
-            .collect();
-        if !missing.is_empty() {
-            return Err(format!("the kernel tests need: {}", missing.join(", ")));
-        }
+        missing_tools(TOOLS)?;
         remove_stale_namespaces();
         Ok(())
     });
     if let Err(e) = result {
         panic!("{e}");
     }
+}
+
+/// Fails (never skips) when one of `tools` (name, Debian package) is not installed.
+pub fn require_tools(tools: &[(&str, &str)]) {
+    if let Err(e) = missing_tools(tools) {
+        panic!("{e}");
+    }
+}
+
+fn missing_tools(tools: &[(&str, &str)]) -> Result<(), String> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    dirs.extend(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from));
+    let missing: Vec<String> = tools
+        .iter()
+        .filter(|(tool, _)| !dirs.iter().any(|d| d.join(tool).is_file()))
+        .map(|(tool, package)| format!("{tool} (apt-get install {package})"))
+        .collect();
+    if missing.is_empty() { Ok(()) } else { Err(format!("the tests need: {}", missing.join(", "))) }
 }
 
 /// Deletes namespaces left by an earlier test process that was killed before its guards ran.
@@ -115,18 +131,11 @@ impl fmt::Display for Run {
     }
 }
 
-/// Runs `cmd` to the end, feeding it `stdin`.
-fn run(mut cmd: Command, stdin: &str) -> Run {
+/// Runs `cmd` to the end, feeding it `stdin`. Only for commands that touch no network
+/// configuration; everything else goes through a `Netns`.
+pub fn run(mut cmd: Command, stdin: &str) -> Run {
     let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    // A command that does not read its input closes the pipe early: not an error here.
-    let _ = child.stdin.take().expect("stdin is piped").write_all(stdin.as_bytes());
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{what} did not finish: {e}"));
+    let out = vpn_firewall::tools::output_with_input(&mut cmd, stdin).unwrap_or_else(|e| panic!("{e:#}"));
     Run::of(what, out)
 }
 
@@ -146,6 +155,32 @@ impl Background {
     /// `Some(exit code)` when the process has ended.
     pub fn exited(&mut self) -> Option<i32> {
         self.child.try_wait().unwrap_or_else(|e| panic!("cannot wait for {}: {e}", self.what)).map(|s| s.code().unwrap_or(-1))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` to the process (by its pid), unless it has ended.
+    pub fn signal(&mut self, signal: Signal) {
+        if self.exited().is_none() {
+            let pid = Pid::from_raw(i32::try_from(self.pid()).expect("pids fit in i32"));
+            nix::sys::signal::kill(pid, signal).unwrap_or_else(|e| panic!("cannot send {signal} to {}: {e}", self.what));
+        }
+    }
+
+    /// Waits up to `within` for the process to end.
+    pub fn wait_exit(&mut self, within: Duration) {
+        let what = format!("{} to exit", self.what);
+        wait_for(&what, within, || self.exited().is_some());
+    }
+
+    /// Runs `program args` in the mount and network namespaces of this process (which a
+    /// `Netns` made), with a time limit.
+    pub fn run_inside(&self, program: &str, args: &[&str], stdin: &str) -> Run {
+        let mut cmd = Command::new("nsenter");
+        cmd.args(["--target", &self.pid().to_string(), "--mount", "--net", "timeout", "-k", "5", COMMAND_TIMEOUT, program]).args(args);
+        run(cmd, stdin)
     }
 }
 
@@ -203,6 +238,11 @@ impl Netns {
         let mut all = vec!["-n", &self.name];
         all.extend(args.split_whitespace());
         run(host_command("ip", &all), "").expect(0);
+    }
+
+    /// Whether the namespace has an interface of this name.
+    pub fn has_link(&self, name: &str) -> bool {
+        self.run("ip", &["link", "show", "dev", name], "").code == 0
     }
 
     /// `nft ARGS` inside the namespace; panics when it fails, returns stdout.
@@ -295,12 +335,20 @@ fn host_command(program: &str, args: &[&str]) -> Command {
 }
 
 /// Polls `ready` every 10 ms for up to `within`; panics naming `what` when it never holds.
-pub fn wait_for(what: &str, within: Duration, mut ready: impl FnMut() -> bool) {
+pub fn wait_for(what: &str, within: Duration, ready: impl FnMut() -> bool) {
+    assert!(poll(within, ready), "timed out waiting for {what}");
+}
+
+/// Polls `ready` every 10 ms for up to `within`; whether it came to hold.
+pub fn poll(within: Duration, mut ready: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;
     while !ready() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
+    true
 }
 
 /// A configuration directory with one drop-in file, `50-test.conf`.

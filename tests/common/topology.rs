@@ -1,4 +1,7 @@
-//! The test network: a host (where vpn-firewall is loaded) with an uplink and a stand-in tunnel.
+//! The test networks. `Uplink`: a host (where vpn-firewall is loaded) wired to a router, the
+//! way a laptop is wired to its ISP; the leak suite adds real VPN servers on the router and real
+//! clients on the host (see `vpn`). `Topology`: the same with a stand-in tunnel, a veth pair to
+//! a third namespace, for the kernel tests.
 //!
 //! ```text
 //!  router ns                        host ns (firewalled)                      vpn ns
@@ -7,13 +10,14 @@
 //!  lo  203.0.113.10 (internet)                                                     lo  203.0.113.10 (internet)
 //!      203.0.113.1  (VPN server)                                                       2001:db8:ff::10
 //!      2001:db8:ff::10
+//!                                      `Uplink` is the left half: router and host.
 //! ```
 //!
-//! The "internet" address exists on both sides, so the host's default route decides where a
-//! packet to it goes: through tun0 (the VPN is up) or out of eth0 (the VPN is broken, or a more
-//! specific route was pushed). The VPN server is reached through eth0 only. Both far sides
-//! count, before routing, every TCP and UDP packet that arrives for a port: that count is what
-//! proves whether something left, and which way.
+//! In `Topology` the "internet" address exists on both sides, so the host's default route
+//! decides where a packet to it goes: through tun0 (the VPN is up) or out of eth0 (the VPN is
+//! broken, or a more specific route was pushed). The VPN server is reached through eth0 only.
+//! Both far sides count, before routing, every TCP and UDP packet that arrives for a port: that
+//! count is what proves whether something left, and which way.
 
 use super::{Background, ConfigDir, Netns, Run, wait_for};
 use std::fmt;
@@ -42,36 +46,63 @@ pub enum Proto {
 }
 
 /// One attempt to send something from the host: a TCP connection that sends a line, or one
-/// UDP datagram, as root or as another user.
+/// UDP datagram, as root or as another user, optionally from a socket bound to an interface.
 #[derive(Debug, Clone, Copy)]
 pub struct Probe {
     pub proto: Proto,
     pub addr: &'static str,
     pub port: u16,
     pub uid: Option<u32>,
+    /// `SO_BINDTODEVICE`, as `curl --interface` does.
+    pub device: Option<&'static str>,
 }
+
+/// What every probe sends. Its first byte, `p`, starts no OpenVPN or WireGuard message, so a
+/// probe to a VPN server's port never passes for the VPN's own traffic on the wire.
+pub const PROBE_PAYLOAD: &str = "probe\n";
 
 impl Probe {
     pub fn tcp(addr: &'static str, port: u16) -> Probe {
-        Probe { proto: Proto::Tcp, addr, port, uid: None }
+        Probe { proto: Proto::Tcp, addr, port, uid: None, device: None }
     }
 
     pub fn udp(addr: &'static str, port: u16) -> Probe {
-        Probe { proto: Proto::Udp, addr, port, uid: None }
+        Probe { proto: Proto::Udp, addr, port, uid: None, device: None }
     }
 
     pub fn as_uid(self, uid: u32) -> Probe {
         Probe { uid: Some(uid), ..self }
     }
 
+    pub fn bound_to(self, device: &'static str) -> Probe {
+        Probe { device: Some(device), ..self }
+    }
+
     fn socat_address(&self) -> String {
         let v6 = self.addr.contains(':');
-        match (self.proto, v6) {
+        let address = match (self.proto, v6) {
             (Proto::Tcp, false) => format!("TCP4:{}:{},connect-timeout=2", self.addr, self.port),
             (Proto::Tcp, true) => format!("TCP6:[{}]:{},connect-timeout=2", self.addr, self.port),
             (Proto::Udp, false) => format!("UDP4:{}:{}", self.addr, self.port),
             (Proto::Udp, true) => format!("UDP6:[{}]:{}", self.addr, self.port),
+        };
+        match self.device {
+            Some(device) => format!("{address},so-bindtodevice={device}"),
+            None => address,
         }
+    }
+
+    /// Sends the probe from `ns`; exit 0 when the sender succeeded.
+    pub fn send(&self, ns: &Netns) -> Run {
+        let uid = self.uid.map(|u| u.to_string());
+        let mut args: Vec<&str> = match &uid {
+            Some(u) => vec!["--reuid", u, "--regid", u, "--clear-groups", "socat"],
+            None => Vec::new(),
+        };
+        let address = self.socat_address();
+        args.extend(["-u", "-", &address]);
+        let program = if uid.is_some() { "setpriv" } else { "socat" };
+        ns.run(program, &args, PROBE_PAYLOAD)
     }
 }
 
@@ -80,9 +111,13 @@ impl fmt::Display for Probe {
         let proto = if self.proto == Proto::Tcp { "TCP" } else { "UDP" };
         let who = self.uid.map_or("root".to_string(), |u| format!("uid {u}"));
         if self.addr.contains(':') {
-            write!(f, "{proto} to [{}]:{} as {who}", self.addr, self.port)
+            write!(f, "{proto} to [{}]:{} as {who}", self.addr, self.port)?;
         } else {
-            write!(f, "{proto} to {}:{} as {who}", self.addr, self.port)
+            write!(f, "{proto} to {}:{} as {who}", self.addr, self.port)?;
+        }
+        match self.device {
+            Some(device) => write!(f, " bound to {device}"),
+            None => Ok(()),
         }
     }
 }
@@ -107,50 +142,27 @@ pub enum Side {
     Loopback,
 }
 
-pub struct Topology {
+/// A host wired to a router: eth0 to wan, both IPv4 and IPv6, the host's default routes
+/// through the router.
+pub struct Uplink {
     pub host: Netns,
     pub router: Netns,
-    pub vpn: Netns,
 }
 
-impl Topology {
-    /// The three namespaces, wired and addressed; the default routes go through the tunnel.
-    pub fn new(test: &str) -> Topology {
-        let t = Topology { host: Netns::new(test, "h"), router: Netns::new(test, "r"), vpn: Netns::new(test, "v") };
-        let (r, v) = (t.router.name(), t.vpn.name());
-        t.host.ip(&format!("link add eth0 type veth peer name wan netns {r}"));
-        t.host.ip(&format!("link add tun0 type veth peer name tun netns {v}"));
-        for (ns, dev, v4, v6) in [
-            (&t.host, "eth0", "198.51.100.2/24", "2001:db8:1::2/64"),
-            (&t.router, "wan", "198.51.100.1/24", "2001:db8:1::1/64"),
-            (&t.host, "tun0", "192.0.2.2/24", "2001:db8:2::2/64"),
-            (&t.vpn, "tun", "192.0.2.1/24", "2001:db8:2::1/64"),
-        ] {
-            ns.ip(&format!("addr add {v4} dev {dev}"));
-            ns.ip(&format!("addr add {v6} dev {dev} nodad"));
-            ns.ip(&format!("link set {dev} up"));
+impl Uplink {
+    pub fn new(test: &str) -> Uplink {
+        let u = Uplink { host: Netns::new(test, "h"), router: Netns::new(test, "r") };
+        u.host.ip(&format!("link add eth0 type veth peer name wan netns {}", u.router.name()));
+        bring_up([(&u.host, "eth0", "198.51.100.2/24", "2001:db8:1::2/64"), (&u.router, "wan", "198.51.100.1/24", "2001:db8:1::1/64")]);
+        for addr in ["203.0.113.10/32", "203.0.113.1/32", "2001:db8:ff::10/128"] {
+            u.router.ip(&format!("addr add {addr} dev lo"));
         }
-        for (ns, addr) in [
-            (&t.router, "203.0.113.10/32"),
-            (&t.router, "203.0.113.1/32"),
-            (&t.router, "2001:db8:ff::10/128"),
-            (&t.vpn, "203.0.113.10/32"),
-            (&t.vpn, "2001:db8:ff::10/128"),
-        ] {
-            ns.ip(&format!("addr add {addr} dev lo"));
-        }
-        t.host.ip("route add 203.0.113.1/32 via 198.51.100.1 dev eth0");
-        t.route_via_tunnel();
-        t
+        u.route_via_uplink();
+        u
     }
 
-    /// The VPN is up: the default routes (IPv4 and IPv6) go through tun0.
-    pub fn route_via_tunnel(&self) {
-        self.host.ip("route replace default via 192.0.2.1 dev tun0");
-        self.host.ip("-6 route replace default via 2001:db8:2::1 dev tun0");
-    }
-
-    /// The VPN is broken, or a route was pushed around it: the default routes go out of eth0.
+    /// The default routes (IPv4 and IPv6) go out of eth0: the ISP's, or what is left when the
+    /// VPN is broken or a route was pushed around it.
     pub fn route_via_uplink(&self) {
         self.host.ip("route replace default via 198.51.100.1 dev eth0");
         self.host.ip("-6 route replace default via 2001:db8:1::1 dev eth0");
@@ -165,6 +177,57 @@ impl Topology {
         self.firewall(config, "start").expect(0)
     }
 
+    /// Packets the loaded ruleset blocked on output so far.
+    pub fn blocked_output(&self) -> u64 {
+        self.host.counter("inet", "vpn_firewall", "blocked_output")
+    }
+}
+
+/// Addresses the two ends of a veth pair (namespace, interface, IPv4 and IPv6 address) and
+/// brings them up.
+fn bring_up(ends: [(&Netns, &str, &str, &str); 2]) {
+    for (ns, dev, v4, v6) in ends {
+        ns.ip(&format!("addr add {v4} dev {dev}"));
+        ns.ip(&format!("addr add {v6} dev {dev} nodad"));
+        ns.ip(&format!("link set {dev} up"));
+    }
+}
+
+/// An `Uplink` plus a stand-in tunnel to a third namespace.
+pub struct Topology {
+    uplink: Uplink,
+    pub vpn: Netns,
+}
+
+/// A `Topology` is an `Uplink` with more: its host, router and their methods are the uplink's.
+impl std::ops::Deref for Topology {
+    type Target = Uplink;
+
+    fn deref(&self) -> &Uplink {
+        &self.uplink
+    }
+}
+
+impl Topology {
+    /// The three namespaces, wired and addressed; the default routes go through the tunnel.
+    pub fn new(test: &str) -> Topology {
+        let t = Topology { uplink: Uplink::new(test), vpn: Netns::new(test, "v") };
+        t.host.ip(&format!("link add tun0 type veth peer name tun netns {}", t.vpn.name()));
+        bring_up([(&t.host, "tun0", "192.0.2.2/24", "2001:db8:2::2/64"), (&t.vpn, "tun", "192.0.2.1/24", "2001:db8:2::1/64")]);
+        for addr in ["203.0.113.10/32", "2001:db8:ff::10/128"] {
+            t.vpn.ip(&format!("addr add {addr} dev lo"));
+        }
+        t.host.ip("route add 203.0.113.1/32 via 198.51.100.1 dev eth0");
+        t.route_via_tunnel();
+        t
+    }
+
+    /// The VPN is up: the default routes (IPv4 and IPv6) go through tun0.
+    pub fn route_via_tunnel(&self) {
+        self.host.ip("route replace default via 192.0.2.1 dev tun0");
+        self.host.ip("-6 route replace default via 2001:db8:2::1 dev tun0");
+    }
+
     /// Sends the probe from the host and counts what arrived on each side, waiting up to
     /// `patience` for a packet the sender did send to show up.
     pub fn probe(&self, p: Probe, patience: Duration) -> Outcome {
@@ -174,15 +237,7 @@ impl Topology {
             }
         }
         let before = (self.router.arrivals(p.port), self.vpn.arrivals(p.port));
-        let uid = p.uid.map(|u| u.to_string());
-        let mut args: Vec<&str> = match &uid {
-            Some(u) => vec!["--reuid", u, "--regid", u, "--clear-groups", "socat"],
-            None => Vec::new(),
-        };
-        let address = p.socat_address();
-        args.extend(["-u", "-", &address]);
-        let program = if uid.is_some() { "setpriv" } else { "socat" };
-        let run = self.host.run(program, &args, "probe\n");
+        let run = p.send(&self.host);
         let sent = run.code == 0;
         // A packet that was sent may still be on its way through the veth; one that was refused
         // on the host was never sent, so a short pause is enough to see that nothing comes.
@@ -231,41 +286,15 @@ impl Topology {
         );
     }
 
-    /// Packets the loaded ruleset blocked on output so far.
-    pub fn blocked_output(&self) -> u64 {
-        self.host.counter("inet", "vpn_firewall", "blocked_output")
-    }
-
     /// A TCP connection from the host to `addr:port` that sends a short line every 20 ms and is
     /// read on the VPN side.
     pub fn stream(&self, addr: &str, port: u16) -> Stream {
-        let mut receiver = self.vpn.command("socat");
-        receiver.args(["-u", &format!("TCP4-LISTEN:{port},reuseaddr"), "STDOUT"]);
-        receiver.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
-        let mut receiver = Background::spawn(receiver);
-        self.vpn.wait_listening(port);
-
-        let progress = Arc::new(Mutex::new(Progress::default()));
-        let mut out = receiver.child.stdout.take().expect("stdout is piped");
-        let seen = progress.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = out.read(&mut buf) {
-                seen.lock().unwrap().arrived(n);
-            }
-            seen.lock().unwrap().closed = true;
-        });
-
-        let mut sender = self.host.command("bash");
-        let script = format!("exec 3>/dev/tcp/{addr}/{port} || exit 9; while echo tick >&3; do sleep 0.02; done");
-        sender.args(["-c", &script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        let stream = Stream { sender: Background::spawn(sender), receiver, progress };
-        stream.wait_for_more(0, "the first bytes of the stream");
-        stream
+        Stream::open(&self.host, &self.vpn, addr, port)
     }
 }
 
-/// What the VPN side of a stream has read so far.
+
+/// What the receiving side of a stream has read so far.
 #[derive(Debug, Default)]
 struct Progress {
     bytes: u64,
@@ -286,7 +315,7 @@ impl Progress {
     }
 }
 
-/// A running TCP stream from the host to the VPN side; both ends are killed when dropped.
+/// A running TCP stream between two namespaces; both ends are killed when dropped.
 pub struct Stream {
     sender: Background,
     receiver: Background,
@@ -294,11 +323,39 @@ pub struct Stream {
 }
 
 impl Stream {
+    /// A TCP connection from the namespace `from` to `addr:port`, read in the namespace `to`,
+    /// on which `from` writes a short line every 20 ms.
+    pub fn open(from: &Netns, to: &Netns, addr: &str, port: u16) -> Stream {
+        let mut receiver = to.command("socat");
+        receiver.args(["-u", &format!("TCP4-LISTEN:{port},reuseaddr"), "STDOUT"]);
+        receiver.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+        let mut receiver = Background::spawn(receiver);
+        to.wait_listening(port);
+
+        let progress = Arc::new(Mutex::new(Progress::default()));
+        let mut out = receiver.child.stdout.take().expect("stdout is piped");
+        let seen = progress.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = out.read(&mut buf) {
+                seen.lock().unwrap().arrived(n);
+            }
+            seen.lock().unwrap().closed = true;
+        });
+
+        let mut sender = from.command("bash");
+        let script = format!("exec 3>/dev/tcp/{addr}/{port} || exit 9; while echo tick >&3; do sleep 0.02; done");
+        sender.args(["-c", &script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let stream = Stream { sender: Background::spawn(sender), receiver, progress };
+        stream.wait_for_more(0, "the first bytes of the stream");
+        stream
+    }
+
     pub fn received(&self) -> u64 {
         self.progress.lock().unwrap().bytes
     }
 
-    /// The longest time the VPN side went without data, since the stream began.
+    /// The longest time the receiving side went without data, since the stream began.
     pub fn longest_pause(&self) -> Duration {
         self.progress.lock().unwrap().longest_pause
     }

@@ -1,0 +1,130 @@
+//! The test bed of one scenario: an uplink with a VPN server on the router, the firewall's
+//! configuration, the capture that counts cleartext, and the traffic the host sends.
+
+use crate::common::capture::{Capture, NotALeak};
+use crate::common::topology::{INTERNET, INTERNET6, Probe, Stream, USER, Uplink};
+use crate::common::vpn::{Kind, Vpn};
+use crate::common::{Background, ConfigDir, Run};
+use crate::summary::Ledger;
+use std::process::Stdio;
+
+pub struct Bed<'a> {
+    // Dropped in this order: the processes end before their namespaces go.
+    capture: Option<Capture>,
+    pub vpn: Vpn,
+    pub net: Uplink,
+    pub conf: ConfigDir,
+    /// More kinds of packet that are no leak in this scenario (the LAN it allows).
+    allowed: Vec<NotALeak>,
+    scenario: u8,
+    ledger: &'a Ledger,
+}
+
+impl<'a> Bed<'a> {
+    /// The network and the VPN server; nothing loaded, no client, no capture yet.
+    pub fn new(scenario: u8, kind: Kind, ledger: &'a Ledger) -> Bed<'a> {
+        let tag = match kind {
+            Kind::OpenVpn => "o",
+            Kind::WireGuard => "w",
+        };
+        let net = Uplink::new(&format!("s{scenario}{tag}"));
+        let vpn = Vpn::serve(&net, kind);
+        let conf = ConfigDir::new(Self::config_of(kind, ""));
+        Bed { capture: None, vpn, net, conf, allowed: Vec::new(), scenario, ledger }
+    }
+
+    /// The VPN's interface is the tunnel; its user is the default, `tunnel`; then `extra`
+    /// (a later key replaces an earlier one).
+    fn config_of(kind: Kind, extra: &str) -> String {
+        format!("[tunnel]\ninterfaces = {}\n{extra}", kind.interface())
+    }
+
+    /// Sets the configuration to the base one plus `extra`.
+    pub fn configure(&self, extra: &str) {
+        self.conf.set(Self::config_of(self.vpn.kind(), extra));
+    }
+
+    /// Configures and `start`s (which must succeed).
+    pub fn start(&self, extra: &str) {
+        self.configure(extra);
+        self.firewall("start").expect(0);
+    }
+
+    pub fn firewall(&self, command: &str) -> Run {
+        self.net.firewall(&self.conf, command)
+    }
+
+    /// Packets of this kind are no leak in this scenario; call before `watch`.
+    pub fn allow(&mut self, what: &'static str, filter: impl Into<String>) {
+        self.allowed.push(NotALeak::new(what, filter));
+    }
+
+    /// Starts counting what leaves the host in cleartext.
+    pub fn watch(&mut self) {
+        let mut not_leaks = NotALeak::link();
+        not_leaks.push(self.vpn.kind().own_traffic());
+        not_leaks.append(&mut self.allowed);
+        self.capture = Some(Capture::start(&self.net.router, "wan", &not_leaks));
+    }
+
+    /// Stops counting, enters the count in the summary, and fails the test with what leaked
+    /// unless nothing did.
+    pub fn verdict(&mut self) {
+        let cleartext = self.capture.take().expect("watch before the verdict").finish();
+        self.ledger.set(cleartext.count());
+        assert!(
+            cleartext.count() == 0,
+            "LEAK in scenario {} with {}: {cleartext}",
+            self.scenario,
+            self.vpn.kind().name()
+        );
+    }
+
+    pub fn connect(&mut self) {
+        self.vpn.connect(&self.net);
+    }
+
+    /// Sends each probe from the host, whatever becomes of it: the capture judges.
+    pub fn send(&self, probes: &[Probe]) {
+        for p in probes {
+            p.send(&self.net.host);
+        }
+    }
+
+    /// Sends `probe` from the host, which must succeed (it is allowed and works).
+    pub fn reach(&self, probe: Probe, context: &str) {
+        let run = probe.send(&self.net.host);
+        assert_eq!(run.code, 0, "{probe} failed ({context}):\n{run}");
+    }
+
+    /// New connections to the internet that leave in cleartext unless something stops them
+    /// (when the default route goes out of eth0): TCP and UDP, IPv4 and IPv6, as root and as
+    /// an ordinary user.
+    pub fn knock(&self) {
+        self.send(&[
+            Probe::tcp(INTERNET, 7000),
+            Probe::udp(INTERNET, 7001),
+            Probe::tcp(INTERNET, 7000).as_uid(USER),
+            Probe::udp(INTERNET, 7001).as_uid(USER),
+            Probe::tcp(INTERNET6, 7000).as_uid(USER),
+        ]);
+    }
+
+    /// An ordinary user's program that keeps sending to the internet: a UDP datagram and a
+    /// TCP connection attempt every 10 ms or so, until dropped.
+    pub fn chatter(&self) -> Background {
+        let script = format!(
+            "while :; do echo probe >/dev/udp/{INTERNET}/7001; timeout 1 bash -c 'echo probe >/dev/tcp/{INTERNET}/7000'; sleep 0.01; done"
+        );
+        let user = USER.to_string();
+        let mut cmd = self.net.host.command("setpriv");
+        cmd.args(["--reuid", &user, "--regid", &user, "--clear-groups", "bash", "-c", &script]);
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        Background::spawn(cmd)
+    }
+
+    /// A TCP stream from the host to the internet on `port`, through the tunnel when it is up.
+    pub fn stream(&self, port: u16) -> Stream {
+        Stream::open(&self.net.host, &self.net.router, INTERNET, port)
+    }
+}
