@@ -3,9 +3,9 @@
 //! costs milliseconds where `nft -j list table` needs tens of them for ten thousand set
 //! elements (nft decomposes every interval in user space).
 //!
-//! Only dump requests (`NFT_MSG_GET*` with `NLM_F_DUMP`) are sent: this module cannot change
-//! the kernel's rules. Numbers are those of linux/netlink.h, linux/netfilter/nfnetlink.h and
-//! linux/netfilter/nf_tables.h, which are kernel ABI.
+//! Only `NFT_MSG_GET*` requests are sent: this module cannot change the kernel's rules. The
+//! numbers are those of linux/netlink.h, linux/netfilter/nfnetlink.h and
+//! linux/netfilter/nf_tables.h: kernel ABI.
 
 use super::LoadedTable;
 use anyhow::{Context, Result, bail};
@@ -20,6 +20,7 @@ const NFPROTO_INET: u8 = 1;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 0x1;
+const NLM_F_ACK: u16 = 0x4;
 const NLM_F_DUMP: u16 = 0x300;
 /// The dump was interrupted by a change to the ruleset: its parts may not fit together.
 const NLM_F_DUMP_INTR: u16 = 0x10;
@@ -31,6 +32,8 @@ const GETRULE: u16 = 7;
 const GETSET: u16 = 10;
 const GETSETELEM: u16 = 13;
 const GETOBJ: u16 = 19;
+const GETGEN: u16 = 16;
+const GEN_ID: u16 = 1;
 
 const TABLE_NAME: u16 = 1;
 const TABLE_USERDATA: u16 = 6;
@@ -60,7 +63,7 @@ const OBJ_DATA: u16 = 4;
 const OBJECT_COUNTER: u32 = 1;
 const COUNTER_PACKETS: u16 = 2;
 
-/// How often a dump that a concurrent change interrupted is started again.
+/// How often a read that a concurrent change interrupted is started again.
 const DUMP_ATTEMPTS: usize = 10;
 
 /// Whether the inet family has a table `name`.
@@ -68,10 +71,23 @@ pub fn inet_table_exists(name: &str) -> Result<bool> {
     Ok(find_table(&Socket::open()?, name)?.is_some())
 }
 
-/// The table `name` of the inet family, or `None` when there is none.
+/// The table `name` of the inet family, or `None` when there is none. Its parts are read with
+/// one dump each; when the ruleset changed in between (its generation is another at the end),
+/// they are read again, so that they always come from one and the same ruleset.
 pub fn read_inet_table(name: &str) -> Result<Option<LoadedTable>> {
     let sock = Socket::open()?;
-    let Some(table) = find_table(&sock, name)? else {
+    for _ in 0..DUMP_ATTEMPTS {
+        let generation = sock.generation()?;
+        let table = read_table(&sock, name)?;
+        if sock.generation()? == generation {
+            return Ok(table);
+        }
+    }
+    bail!("the nftables ruleset kept changing while it was read ({DUMP_ATTEMPTS} attempts)")
+}
+
+fn read_table(sock: &Socket, name: &str) -> Result<Option<LoadedTable>> {
+    let Some(table) = find_table(sock, name)? else {
         return Ok(None);
     };
     let comment = attr(&table, TABLE_USERDATA).and_then(table_comment);
@@ -87,7 +103,7 @@ pub fn read_inet_table(name: &str) -> Result<Option<LoadedTable>> {
     for chain in sock.dump(GETCHAIN, &[])?.iter().filter(|c| string(c, CHAIN_TABLE) == Some(name)) {
         let chain_name = string(chain, CHAIN_NAME).unwrap_or_default().to_string();
         let hook = attr(chain, CHAIN_HOOK).and_then(|h| be32(attrs(h), HOOK_HOOKNUM)).map(hook_name);
-        let policy = be32(attrs(chain), CHAIN_POLICY).map(|p| if p == 1 { "accept" } else { "drop" }.to_string());
+        let policy = be32(attrs(chain), CHAIN_POLICY).map(policy_name);
         let count = rules.get(&chain_name).copied().unwrap_or(0);
         loaded.chains.push((chain_name, hook, policy, count));
     }
@@ -126,6 +142,15 @@ fn elements(message: &[u8]) -> usize {
         .flat_map(|(_, list)| attrs(list))
         .filter(|(_, element)| be32(attrs(element), SET_ELEM_FLAGS).unwrap_or(0) & SET_ELEM_INTERVAL_END == 0)
         .count()
+}
+
+/// A base chain's policy: a netfilter verdict.
+fn policy_name(verdict: u32) -> String {
+    match verdict {
+        0 => "drop".into(),
+        1 => "accept".into(),
+        n => format!("verdict {n}"),
+    }
 }
 
 /// The hooks of the inet family (enum nf_inet_hooks).
@@ -195,18 +220,25 @@ impl Socket {
         Ok(Socket { fd })
     }
 
+    /// The ruleset's generation: the kernel counts every change of the ruleset.
+    fn generation(&self) -> Result<u32> {
+        let reply = self.request(GETGEN, NLM_F_ACK, &[])?.context("the generation request was interrupted")?;
+        reply.iter().find_map(|m| be32(attrs(m), GEN_ID)).context("the kernel did not say the ruleset's generation")
+    }
+
     /// The attributes of every message a dump of `message` (in the inet family) answers with.
     fn dump(&self, message: u16, request: &[(u16, &[u8])]) -> Result<Vec<Vec<u8>>> {
         for _ in 0..DUMP_ATTEMPTS {
-            if let Some(parts) = self.dump_once(message, request)? {
+            if let Some(parts) = self.request(message, NLM_F_DUMP, request)? {
                 return Ok(parts);
             }
         }
         bail!("the nftables ruleset kept changing while it was read ({DUMP_ATTEMPTS} attempts)")
     }
 
-    /// `None` when the dump was interrupted by a change.
-    fn dump_once(&self, message: u16, request: &[(u16, &[u8])]) -> Result<Option<Vec<Vec<u8>>>> {
+    /// Sends one request and collects the replies, up to the end of a dump or the
+    /// acknowledgement; `None` when a dump was interrupted by a change.
+    fn request(&self, message: u16, flags: u16, request: &[(u16, &[u8])]) -> Result<Option<Vec<Vec<u8>>>> {
         let what = format!("reading nf_tables over netlink (message {message})");
         let mut body = vec![NFPROTO_INET, 0, 0, 0];
         for (kind, value) in request {
@@ -218,7 +250,7 @@ impl Socket {
         let mut packet = Vec::with_capacity(16 + body.len());
         packet.extend(((16 + body.len()) as u32).to_ne_bytes());
         packet.extend(((NFNL_SUBSYS_NFTABLES << 8) | message).to_ne_bytes());
-        packet.extend((NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+        packet.extend((NLM_F_REQUEST | flags).to_ne_bytes());
         packet.extend(1u32.to_ne_bytes()); // sequence number: one request at a time
         packet.extend(0u32.to_ne_bytes()); // port id: the kernel assigns it
         packet.extend(body);
@@ -237,7 +269,7 @@ impl Socket {
                 let len = u32::from_ne_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
                 let kind = u16::from_ne_bytes(rest[4..6].try_into().expect("2 bytes"));
                 let flags = u16::from_ne_bytes(rest[6..8].try_into().expect("2 bytes"));
-                let Some(payload) = rest.get(16..len.max(16)) else { bail!("{what}: a truncated reply") };
+                let Some(payload) = rest.get(16..len).filter(|_| len >= 16) else { bail!("{what}: a malformed reply") };
                 interrupted |= flags & NLM_F_DUMP_INTR != 0;
                 match kind {
                     NLMSG_DONE if interrupted => return Ok(None),
@@ -245,9 +277,7 @@ impl Socket {
                     NLMSG_ERROR => {
                         let code = i32::from_ne_bytes(payload.get(..4).context("a short error reply")?.try_into().expect("4 bytes"));
                         if code == 0 {
-                            // An acknowledgement, not an error.
-                            rest = rest.get(align(len)..).unwrap_or_default();
-                            continue;
+                            return Ok(Some(parts)); // the acknowledgement that ends a request
                         }
                         let errno = Errno::from_raw(-code);
                         let hint = if errno == Errno::EPERM { " (are you root?)" } else { "" };
@@ -266,4 +296,48 @@ fn nul_terminated(name: &str) -> Vec<u8> {
     let mut bytes = name.as_bytes().to_vec();
     bytes.push(0);
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nla(kind: u16, value: &[u8]) -> Vec<u8> {
+        let mut out = ((4 + value.len()) as u16).to_ne_bytes().to_vec();
+        out.extend(kind.to_ne_bytes());
+        out.extend(value);
+        out.resize(align(out.len()), 0);
+        out
+    }
+
+    fn element(flags: u32) -> Vec<u8> {
+        let mut attrs = nla(1, &[10, 0, 0, 0]); // the key
+        attrs.extend(nla(SET_ELEM_FLAGS, &flags.to_be_bytes()));
+        nla(1 | 0x8000, &attrs) // NFTA_LIST_ELEM, nested
+    }
+
+    #[test]
+    fn an_interval_counts_once_though_the_kernel_stores_its_end_as_an_element() {
+        let list: Vec<u8> = [element(0), element(SET_ELEM_INTERVAL_END), element(0), element(0)].concat();
+        let message = [nla(SET_ELEM_LIST_TABLE, b"t\0"), nla(SET_ELEM_LIST_ELEMENTS | 0x8000, &list)].concat();
+        assert_eq!(elements(&message), 3);
+    }
+
+    #[test]
+    fn the_table_comment_is_found_among_the_user_data() {
+        let udata = [&[7u8, 2, 0xff, 0xff][..], &[UDATA_TABLE_COMMENT, 5], b"abcd\0"].concat();
+        assert_eq!(table_comment(&udata).as_deref(), Some("abcd"));
+        assert_eq!(table_comment(&udata[..6]), None, "a comment cut short is no comment");
+    }
+
+    #[test]
+    fn truncated_attributes_end_the_list_instead_of_panicking() {
+        let two = [nla(CHAIN_NAME, b"input\0"), nla(CHAIN_POLICY, &1u32.to_be_bytes())].concat();
+        assert_eq!(attrs(&two).count(), 2);
+        for cut in 0..two.len() {
+            assert!(attrs(&two[..cut]).count() < 2, "{cut} bytes");
+        }
+        assert_eq!(be32(attrs(&two), CHAIN_POLICY), Some(1));
+        assert_eq!(string(&two, CHAIN_NAME), Some("input"));
+    }
 }
