@@ -315,6 +315,16 @@ impl Netns {
         let dir = dir.to_str().expect("temporary paths are UTF-8");
         self.run(binary(), &["--config-dir", dir, command], "")
     }
+
+    /// `firewall`, with `first` searched before `PATH`: where a stand-in for a tool it runs is.
+    pub fn firewall_with_path_first(&self, first: &Path, dir: &Path, command: &str) -> Run {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let search = std::env::join_paths(std::iter::once(first.to_path_buf()).chain(std::env::split_paths(&path)))
+            .expect("the directories of PATH can be joined");
+        let mut cmd = self.command("timeout");
+        cmd.env("PATH", search).args(["-k", "5", COMMAND_TIMEOUT]).arg(binary()).arg("--config-dir").arg(dir).arg(command);
+        run(cmd, "")
+    }
 }
 
 impl Drop for Netns {
