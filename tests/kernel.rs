@@ -209,7 +209,9 @@ fn start_detects_a_table_changed_right_after_loading_it() {
     let another_comment = format!("{}vpn-firewall ruleset 0123456789abcdef{}", &shown[..digest_at], &shown[digest_at + 37..]);
     let stand_in = tempfile::Builder::new().prefix("vpnfwk-nft").tempdir().expect("temporary directory");
     let dir = stand_in.path().display();
-    let real_nft = sandbox::tool("nft", "nftables");
+    // A copy of the real nft: the stand-in is mounted over the real one's path.
+    let real_nft = stand_in.path().join("real-nft");
+    std::fs::copy(sandbox::tool("nft", "nftables"), &real_nft).expect("cannot copy nft");
     std::fs::write(
         stand_in.path().join("nft"),
         format!(
@@ -235,7 +237,7 @@ fn start_detects_a_table_changed_right_after_loading_it() {
     for (what, change) in changes {
         std::fs::write(stand_in.path().join("tamper.nft"), change).expect("cannot write the change");
         std::fs::write(stand_in.path().join("once"), "").expect("cannot write the marker");
-        let run = ns.firewall_with_path_first(stand_in.path(), conf.path(), "start");
+        let run = ns.firewall_with_nft(&stand_in.path().join("nft"), conf.path(), "start");
         assert!(!stand_in.path().join("once").exists(), "the stand-in nft was not used ({what}):\n{run}");
         assert_eq!(run.code, 1, "start accepted a table with {what}:\n{run}");
         assert!(run.stderr.contains("is not what was sent"), "start failed for another reason ({what}):\n{run}");
@@ -244,7 +246,7 @@ fn start_detects_a_table_changed_right_after_loading_it() {
         ns.firewall(conf.path(), "flush").expect(0);
     }
     // The same stand-in without a change: start succeeds, so each failure above was the change.
-    ns.firewall_with_path_first(stand_in.path(), conf.path(), "start").expect(0);
+    ns.firewall_with_nft(&stand_in.path().join("nft"), conf.path(), "start").expect(0);
 }
 
 #[test]

@@ -316,13 +316,19 @@ impl Netns {
         self.run(binary(), &["--config-dir", dir, command], "")
     }
 
-    /// `firewall`, with `first` searched before `PATH`: where a stand-in for a tool it runs is.
-    pub fn firewall_with_path_first(&self, first: &Path, dir: &Path, command: &str) -> Run {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let search = std::env::join_paths(std::iter::once(first.to_path_buf()).chain(std::env::split_paths(&path)))
-            .expect("the directories of PATH can be joined");
-        let mut cmd = self.command("timeout");
-        cmd.env("PATH", search).args(["-k", "5", COMMAND_TIMEOUT]).arg(binary()).arg("--config-dir").arg(dir).arg(command);
+    /// `firewall`, with `stand_in` mounted over the system's `nft` (vpn-firewall looks in the
+    /// sbin directories first), in a mount namespace of its own so nothing else sees it.
+    pub fn firewall_with_nft(&self, stand_in: &Path, dir: &Path, command: &str) -> Run {
+        let nft = crate::sandbox::tool("nft", "nftables");
+        let mut cmd = self.command("unshare");
+        cmd.args(["--mount", "--propagation", "private", "sh", "-c", "mount --bind \"$0\" \"$1\" && shift && exec \"$@\""])
+            .arg(stand_in)
+            .arg(nft)
+            .args(["timeout", "-k", "5", COMMAND_TIMEOUT])
+            .arg(binary())
+            .arg("--config-dir")
+            .arg(dir)
+            .arg(command);
         run(cmd, "")
     }
 }
