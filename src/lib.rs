@@ -14,5 +14,7 @@ pub mod nft;
 pub mod policy;
 pub mod qubes;
 pub mod render_nft;
+pub mod selftest;
 pub mod settings;
+pub mod tools;
 pub mod values;

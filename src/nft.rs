@@ -1,17 +1,15 @@
 //! The nftables backend's kernel side: load a rendered transaction with `nft -f -`, and read
-//! the table back. The only module that changes the kernel's rules.
+//! the table back from the kernel (over netlink, see `netlink`). The only module that changes
+//! the kernel's rules.
+
+mod netlink;
 
 use crate::policy::{Hook, Policy, SetId};
 use crate::render_nft::{FAMILY, TABLE, nat_chain, table_comment};
-use anyhow::{Context, Result, anyhow, bail};
-use serde_json::Value;
+use anyhow::{Context, Result, bail};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-
-/// Where `nft` is looked for first: sbin is missing from ordinary users' `PATH` on Debian, and
-/// from some service managers'.
-const SBIN: &str = "/usr/sbin:/sbin";
 
 pub struct Nft {
     path: PathBuf,
@@ -44,14 +42,7 @@ impl Nft {
     /// relative `PATH` entry (or an empty one, meaning the current directory) could make root
     /// run whatever `nft` lies where it happens to stand.
     pub fn locate() -> Result<Nft> {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let dirs: Vec<PathBuf> = std::env::split_paths(SBIN)
-            .chain(std::env::split_paths(&path).filter(|d| d.is_absolute()))
-            .collect();
-        let search = std::env::join_paths(dirs).context("PATH cannot be joined")?;
-        which::which_in("nft", Some(search), "/")
-            .map(|path| Nft { path })
-            .map_err(|_| anyhow!("nft not found in {SBIN} or PATH; install the nftables package (apt-get install nftables)"))
+        crate::tools::locate("nft", "nftables").map(|path| Nft { path })
     }
 
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {
@@ -88,51 +79,13 @@ impl Nft {
 
     /// Whether the vpn-firewall table is loaded.
     pub fn exists(&self) -> Result<bool> {
-        let tables = self.json(&["-j", "list", "tables", FAMILY])?;
-        Ok(objects(&tables, "table").any(|t| t["name"] == TABLE && t["family"] == FAMILY))
+        netlink::inet_table_exists(TABLE)
     }
 
-    /// The vpn-firewall table, or `None` when none is loaded.
+    /// The vpn-firewall table as the kernel has it, or `None` when none is loaded.
     pub fn table(&self) -> Result<Option<LoadedTable>> {
-        if !self.exists()? {
-            return Ok(None);
-        }
-        let listing = self.json(&["-j", "list", "table", FAMILY, TABLE])?;
-        let mut table = parse_table(&listing);
-        // nft before 1.0.7 leaves table comments out of its JSON; the text listing has them.
-        let text = self.run(&["-t", "list", "table", FAMILY, TABLE], None)?;
-        table.comment = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("comment \"")?.strip_suffix('"').map(str::to_string));
-        Ok(Some(table))
+        netlink::read_inet_table(TABLE)
     }
-
-    fn json(&self, args: &[&str]) -> Result<Value> {
-        let text = self.run(args, None)?;
-        serde_json::from_str(&text).with_context(|| format!("nft {} printed no JSON", args.join(" ")))
-    }
-}
-
-fn objects<'a>(listing: &'a Value, kind: &'a str) -> impl Iterator<Item = &'a Value> {
-    listing["nftables"].as_array().into_iter().flatten().filter_map(move |o| o.get(kind))
-}
-
-fn parse_table(listing: &Value) -> LoadedTable {
-    let mut table = LoadedTable::default();
-    let text = |v: &Value| v.as_str().map(str::to_string);
-    for chain in objects(listing, "chain") {
-        let name = text(&chain["name"]).unwrap_or_default();
-        let rules = objects(listing, "rule").filter(|r| r["chain"] == chain["name"]).count();
-        table.chains.push((name, text(&chain["hook"]), text(&chain["policy"]), rules));
-    }
-    for set in objects(listing, "set") {
-        let elements = set["elem"].as_array().map_or(0, Vec::len);
-        table.sets.push((text(&set["name"]).unwrap_or_default(), elements));
-    }
-    for counter in objects(listing, "counter") {
-        table.counters.push((text(&counter["name"]).unwrap_or_default(), counter["packets"].as_u64().unwrap_or(0)));
-    }
-    table
 }
 
 /// The table a policy should produce, in the shape `table()` reads back.

@@ -12,7 +12,7 @@ use std::fmt::Write;
 pub fn check(cli: &Cli) -> Result<i32> {
     let c = load_settings(cli)?;
     warn_if_not_forwarding(&c.validated.settings);
-    print!("{}", describe(&c.raw, &c.validated.settings, c.qubes.as_ref()));
+    super::emit(&describe(&c.raw, &c.validated.settings, c.qubes.as_ref()));
     Ok(exit::OK)
 }
 

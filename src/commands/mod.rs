@@ -31,7 +31,7 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help and --version.
-            print!("{e}");
+            emit(&e.render().to_string());
             return exit::OK;
         }
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
@@ -70,6 +70,19 @@ fn usage_error(rendered: &str) -> String {
     if tips.is_empty() { format!("{message} ({help})") } else { format!("{message} ({}; {help})", tips.join("; ")) }
 }
 
+/// Prints a command's output. A reader that went away (`show | head`) is no error: the rest is
+/// not wanted. (SIGPIPE stays ignored, as Rust sets it: a write to an `nft` that died must be an
+/// error `start` handles, not a signal that kills it before it can load the lockdown.)
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("vpn-firewall: error: cannot write the output: {e}");
+        }
+    }
+}
+
 fn print_config_errors(errors: &ConfigErrors) {
     for line in &errors.0 {
         eprintln!("vpn-firewall: error: {line}");
@@ -83,6 +96,8 @@ fn run(cli: &Cli) -> Result<i32> {
         Cmd::Status => Ok(status::status(cli)),
         Cmd::Check => check::check(cli),
         Cmd::Show => show(cli),
+        Cmd::Selftest(ref args) => crate::selftest::selftest(cli, args),
+        Cmd::SelftestProbe(ref args) => Ok(crate::selftest::probe_command(args)),
         Cmd::Stop => {
             println!(
                 "vpn-firewall: stop keeps the ruleset loaded, so nothing leaks while the VPN and the \
@@ -101,15 +116,15 @@ fn run(cli: &Cli) -> Result<i32> {
 }
 
 /// The configuration as read and validated, and the Qubes OS qube it was read in, if any.
-struct Configuration {
-    raw: RawConfig,
-    validated: Validated,
-    qubes: Option<Qubes>,
+pub(crate) struct Configuration {
+    pub(crate) raw: RawConfig,
+    pub(crate) validated: Validated,
+    pub(crate) qubes: Option<Qubes>,
 }
 
 /// Reads and validates the configuration directory (and on Qubes OS the qube's own);
 /// warnings are printed to stderr.
-fn load_settings(cli: &Cli) -> Result<Configuration, ConfigErrors> {
+pub(crate) fn load_settings(cli: &Cli) -> Result<Configuration, ConfigErrors> {
     let qubes = Qubes::detect(&cli.root);
     let dirs = qubes::config_dirs(&cli.config_dir, qubes.as_ref());
     let raw = RawConfig::load_dirs(&dirs, &qubes::defaults(qubes.as_ref()))?;
@@ -129,7 +144,7 @@ fn warn_if_not_forwarding(settings: &Settings) {
 }
 
 /// The backend to use: the command line's choice, else the configuration's.
-fn backend(cli: &Cli, configured: BackendChoice) -> Result<Nft> {
+pub(crate) fn backend(cli: &Cli, configured: BackendChoice) -> Result<Nft> {
     match cli.backend.unwrap_or(configured) {
         BackendChoice::Nftables => Nft::locate(),
         BackendChoice::Iptables => {
@@ -154,6 +169,6 @@ fn show(cli: &Cli) -> Result<i32> {
     if cli.backend.unwrap_or(validated.settings.firewall.backend) == BackendChoice::Iptables {
         backend(cli, BackendChoice::Iptables)?;
     }
-    print!("{}", render_nft(&policy));
+    emit(&render_nft(&policy));
     Ok(exit::OK)
 }
