@@ -68,6 +68,9 @@ fn the_inside_reaches_the_tunnel_and_nothing_else() {
     // is the second line, and had nothing left to do.
     assert!(blocked("forward") >= forward + 5 && blocked("postrouting") == postrouting, "not blocked in the forward chain");
     t.assert_blocked_from(&ws.ns, Probe::tcp(GATEWAY, 22), "a service of the gateway itself");
+    for p in [Probe::tcp(ROUTER, 7002), Probe::udp(ROUTER, 7003)] {
+        t.assert_reaches(p, Side::Uplink, "the gateway's own traffic to lan.allow");
+    }
     // With masquerade the VPN side sees the tunnel's address, never the workstation's.
     let from = |addr: &str| t.vpn.arrivals_matching(&format!("from{}", addr.replace('.', "_")), &format!("ip saddr {addr} udp dport 7001"));
     let (tunnel_address, inside_address) = (from("192.0.2.2"), from(WORKSTATION));
