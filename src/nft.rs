@@ -3,15 +3,10 @@
 
 use crate::policy::{Hook, Policy, SetId};
 use crate::render_nft::{FAMILY, TABLE, table_comment};
-use anyhow::{Context, Result, anyhow, bail};
+use crate::tools;
+use anyhow::{Context, Result, bail};
 use serde_json::Value;
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-
-/// Where `nft` is looked for first: sbin is missing from ordinary users' `PATH` on Debian, and
-/// from some service managers'.
-const SBIN: &str = "/usr/sbin:/sbin";
 
 pub struct Nft {
     path: PathBuf,
@@ -40,40 +35,13 @@ impl LoadedTable {
 }
 
 impl Nft {
-    /// Finds `nft` in the sbin directories, then in the absolute directories of `PATH`: a
-    /// relative `PATH` entry (or an empty one, meaning the current directory) could make root
-    /// run whatever `nft` lies where it happens to stand.
+    /// Finds `nft` (see `tools::locate`).
     pub fn locate() -> Result<Nft> {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let dirs: Vec<PathBuf> = std::env::split_paths(SBIN)
-            .chain(std::env::split_paths(&path).filter(|d| d.is_absolute()))
-            .collect();
-        let search = std::env::join_paths(dirs).context("PATH cannot be joined")?;
-        which::which_in("nft", Some(search), "/")
-            .map(|path| Nft { path })
-            .map_err(|_| anyhow!("nft not found in {SBIN} or PATH; install the nftables package (apt-get install nftables)"))
+        tools::locate("nft", "nftables").map(|path| Nft { path })
     }
 
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {
-        let mut child = Command::new(&self.path)
-            .args(args)
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("cannot run {}", self.path.display()))?;
-        if let Some(text) = stdin {
-            let mut pipe = child.stdin.take().expect("stdin is piped");
-            pipe.write_all(text.as_bytes()).context("cannot write the ruleset to nft")?;
-        }
-        let out = child.wait_with_output().context("nft did not finish")?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let first: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).take(2).collect();
-            let hint = if stderr.contains("Operation not permitted") { " (are you root?)" } else { "" };
-            bail!("nft {} failed{hint}: {}", args.join(" "), first.join(" | "));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        tools::run(&self.path, args, stdin)
     }
 
     /// Loads a transaction; the kernel applies all of it or none of it.

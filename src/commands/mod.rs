@@ -7,7 +7,8 @@ mod status;
 use crate::accounts::SystemAccounts;
 use crate::cli::{Cli, Cmd};
 use crate::config::{ConfigErrors, RawConfig};
-use crate::nft::Nft;
+use crate::backend::Backend;
+use crate::iptables;
 use crate::policy::Policy;
 use crate::render_nft::render_nft;
 use crate::settings::{BackendChoice, Settings, Validated};
@@ -110,16 +111,8 @@ fn load_settings(dir: &Path) -> Result<(RawConfig, Validated), ConfigErrors> {
 }
 
 /// The backend to use: the command line's choice, else the configuration's.
-fn backend(cli: &Cli, configured: BackendChoice) -> Result<Nft> {
-    match cli.backend.unwrap_or(configured) {
-        BackendChoice::Nftables => Nft::locate(),
-        BackendChoice::Iptables => {
-            bail!("the iptables backend is not available in this version of vpn-firewall; use --backend nftables")
-        }
-        BackendChoice::Auto => Nft::locate().map_err(|e| {
-            e.context("no backend found (auto tries nftables; the iptables backend is not available in this version)")
-        }),
-    }
+fn backend(cli: &Cli, configured: BackendChoice) -> Result<Backend> {
+    Backend::choose(cli.backend.unwrap_or(configured))
 }
 
 fn require_root(what: &str) -> Result<()> {
@@ -132,9 +125,12 @@ fn require_root(what: &str) -> Result<()> {
 fn show(cli: &Cli) -> Result<i32> {
     let (_, validated) = load_settings(&cli.config_dir)?;
     let policy = Policy::from_settings(&validated.settings);
-    if cli.backend.unwrap_or(validated.settings.firewall.backend) == BackendChoice::Iptables {
-        backend(cli, BackendChoice::Iptables)?;
-    }
-    print!("{}", render_nft(&policy));
+    // Rendering needs no backend installed, unless auto has to find out which one it is.
+    let text = match cli.backend.unwrap_or(validated.settings.firewall.backend) {
+        BackendChoice::Nftables => render_nft(&policy),
+        BackendChoice::Iptables => iptables::render(&policy),
+        BackendChoice::Auto => backend(cli, BackendChoice::Auto)?.render(&policy),
+    };
+    print!("{text}");
     Ok(exit::OK)
 }

@@ -4,7 +4,7 @@
 use crate::common::capture::{Capture, NotALeak};
 use crate::common::topology::{INTERNET, INTERNET6, Probe, Stream, USER, Uplink};
 use crate::common::vpn::{Kind, Vpn};
-use crate::common::{Background, ConfigDir, Run};
+use crate::common::{Background, Backend, ConfigDir, Run};
 use crate::summary::Ledger;
 use std::process::Stdio;
 
@@ -22,12 +22,12 @@ pub struct Bed<'a> {
 
 impl<'a> Bed<'a> {
     /// The network and the VPN server; nothing loaded, no client, no capture yet.
-    pub fn new(scenario: u8, kind: Kind, ledger: &'a Ledger) -> Bed<'a> {
+    pub fn new(scenario: u8, kind: Kind, backend: Backend, ledger: &'a Ledger) -> Bed<'a> {
         let tag = match kind {
             Kind::OpenVpn => "o",
             Kind::WireGuard => "w",
         };
-        let net = Uplink::new(&format!("s{scenario}{tag}"));
+        let net = Uplink::new(&format!("s{scenario}{tag}"), backend);
         let vpn = Vpn::serve(&net, kind);
         let conf = ConfigDir::new(Self::config_of(kind, ""));
         Bed { capture: None, vpn, net, conf, allowed: Vec::new(), scenario, ledger }
@@ -48,6 +48,10 @@ impl<'a> Bed<'a> {
     pub fn start(&self, extra: &str) {
         self.configure(extra);
         self.firewall("start").expect(0);
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.net.host.backend()
     }
 
     pub fn firewall(&self, command: &str) -> Run {
@@ -74,9 +78,10 @@ impl<'a> Bed<'a> {
         self.ledger.set(cleartext.count());
         assert!(
             cleartext.count() == 0,
-            "LEAK in scenario {} with {}: {cleartext}",
+            "LEAK in scenario {} with {} and {}: {cleartext}",
             self.scenario,
-            self.vpn.kind().name()
+            self.vpn.kind().name(),
+            self.backend().name()
         );
     }
 
