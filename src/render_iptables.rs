@@ -244,7 +244,14 @@ pub fn render_iptables(policy: &Policy, family: Family, ipsets: &[Ipset], found:
     writeln!(out, "# vpn-firewall: {what}, {}, one commit per table for {program} --noflush", family_name(family)).unwrap();
     for table in Table::ALL {
         writeln!(out, "*{}", table.name()).unwrap();
-        out.push_str(&chains(policy, family, ipsets, table));
+        let chains = chains(policy, family, ipsets, table);
+        out.push_str(&chains);
+        // A chain of an earlier ruleset this one does not declare (a helper chain): its rules
+        // went when the chains that jump to it were declared anew above.
+        let stale = found.chains.iter().filter(|(t, c)| *t == table && !chains.contains(&format!(":{c} - [0:0]\n")));
+        for (_, chain) in stale {
+            writeln!(out, "-F {chain}\n-X {chain}").unwrap();
+        }
         if table == Table::Filter {
             writeln!(out, "-A {INFO} -m comment --comment \"{}\"", label(policy, ipsets)).unwrap();
             // Kept for flush, which restores only what start changed.
@@ -707,6 +714,16 @@ mod tests {
             "-I FORWARD 1 -j VPN_FIREWALL_FORWARD",
             "-I POSTROUTING 1 -j VPN_FIREWALL_POSTROUTING",
         ]);
+    }
+
+    #[test]
+    fn a_reload_removes_the_chains_of_the_earlier_ruleset_it_does_not_declare() {
+        let p = policy(Vec::new(), Sets::default());
+        let mut found = Found::fresh();
+        found.chains = vec![(Table::Filter, chain(Hook::Input)), (Table::Filter, "VPN_FIREWALL_IN_1".into()), (Table::Mangle, "VPN_FIREWALL_POST_2".into())];
+        let text = render_iptables(&p, Family::V4, &[], &found);
+        let removals: Vec<&str> = text.lines().filter(|l| l.starts_with("-F ") || l.starts_with("-X ")).collect();
+        assert_eq!(removals, ["-F VPN_FIREWALL_IN_1", "-X VPN_FIREWALL_IN_1", "-F VPN_FIREWALL_POST_2", "-X VPN_FIREWALL_POST_2"]);
     }
 
     #[test]

@@ -448,6 +448,9 @@ fn a_packet_from_the_lan_to_the_tunnels_address_is_dropped(backend: Backend) {
         assert_ne!(run.code, 0, "LEAK: {p} from the LAN to the tunnel's address connected:\n{run}");
         assert!(t.host.arrivals(7400) > arrived, "{p} never reached the host: this test proves nothing");
     }
+    // One tunnel interface: no helper chain any more, and none left behind.
+    let run = t.start(&ConfigDir::new(config(&format!("[lan]\nallow = {LAN}\nincoming = 7400/tcp\n"))));
+    assert_eq!(t.host.firewall_objects(), backend.loaded_objects(), "{run}");
 }
 
 fn long_lists_work_and_reloads_leave_no_stale_sets(backend: Backend) {

@@ -28,21 +28,18 @@ pub fn start(cli: &Cli) -> Result<i32> {
     let backend = backend(cli, configured)
         .inspect_err(|_| lock_down_unless_loaded(cli.backend.unwrap_or(configured), "no backend can load it"))?;
     let (installed, _) = Backend::installed();
-    let others: Vec<&Backend> = installed.iter().filter(|b| !b.same_kind(&backend)).collect();
     // Another backend's rules count as loaded only when it says so for sure: when in doubt, a
     // failed load ends in lockdown.
-    let loaded_before = backend.exists().context("cannot tell whether a ruleset is loaded")?
-        || others.iter().any(|b| b.exists().unwrap_or(false));
+    let others: Vec<&Backend> = installed.iter().filter(|b| !b.same_kind(&backend) && b.exists().unwrap_or(false)).collect();
+    let loaded_before = !others.is_empty() || backend.exists().context("cannot tell whether a ruleset is loaded")?;
     let policy = Policy::from_settings(&validated.settings);
     apply(&backend, &policy, !loaded_before)?;
     // Another backend's rules go only now that this one's hold: a switch of backends leaves no
     // moment without rules.
     for other in others {
-        if other.exists().unwrap_or(false) {
-            match other.flush() {
-                Ok(said) => println!("vpn-firewall: {said}: the configuration uses {} now", backend.name()),
-                Err(e) => eprintln!("vpn-firewall: warning: cannot remove what {} loaded before: {e:#}", other.name()),
-            }
+        match other.flush() {
+            Ok(said) => println!("vpn-firewall: {said}: the configuration uses {} now", backend.name()),
+            Err(e) => eprintln!("vpn-firewall: warning: cannot remove what {} loaded before: {e:#}", other.name()),
         }
     }
     let rules: usize = Hook::ALL.iter().map(|h| policy.rules(*h).len()).sum();

@@ -316,3 +316,51 @@ fn attachment_problems(saved: &Saved, family: Family) -> Vec<String> {
     }
     problems
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOADED: &str = "\
+*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT DROP [0:0]
+:VPN_FIREWALL_INFO - [0:0]
+:VPN_FIREWALL_OUTPUT - [0:0]
+-A INPUT -j VPN_FIREWALL_INPUT
+-A OUTPUT -j ACCEPT
+-A OUTPUT -j VPN_FIREWALL_OUTPUT
+-A OUTPUT -j VPN_FIREWALL_OUTPUT
+-A VPN_FIREWALL_INFO -m comment --comment \"vpn-firewall ruleset 0123\"
+-A VPN_FIREWALL_INFO -m comment --comment \"INPUT policy before vpn-firewall: ACCEPT\"
+-A VPN_FIREWALL_INFO -m comment --comment \"FORWARD policy before vpn-firewall: DROP\"
+COMMIT
+*mangle
+:POSTROUTING ACCEPT [0:0]
+COMMIT
+";
+
+    #[test]
+    fn found_counts_jumps_and_prefers_recorded_policies_to_current_ones() {
+        let loaded = found(&saved::parse(LOADED));
+        assert_eq!(loaded.jumps, [(1, true), (2, false), (0, false), (0, false)]);
+        // OUTPUT has no record: what it is now.
+        assert_eq!(loaded.before, [ChainPolicy::Accept, ChainPolicy::Drop, ChainPolicy::Drop]);
+        assert_eq!(loaded.chains, [(Table::Filter, INFO.to_string()), (Table::Filter, chain(Hook::Output))]);
+        let nothing = found(&Saved::default());
+        assert_eq!(nothing, Found::fresh(), "no tables: no jumps, no chains, and built-in chains that do not exist accept");
+    }
+
+    #[test]
+    fn attachment_problems_name_rules_before_the_jump_missing_jumps_and_policies() {
+        let problems = attachment_problems(&saved::parse(LOADED), Family::V4);
+        assert_eq!(problems, [
+            "1 other rule comes before vpn-firewall's jump in IPv4 OUTPUT (filter): another tool can accept traffic there before \
+             vpn-firewall sees it; run vpn-firewall reload to put the jump first again",
+            "IPv4 OUTPUT (filter) jumps to VPN_FIREWALL_OUTPUT more than once",
+            "IPv4 FORWARD (filter) does not jump to VPN_FIREWALL_FORWARD: vpn-firewall does not see its packets; run vpn-firewall reload",
+            "IPv4 POSTROUTING (mangle) does not jump to VPN_FIREWALL_POSTROUTING: vpn-firewall does not see its packets; run vpn-firewall reload",
+        ]);
+    }
+}
