@@ -537,6 +537,17 @@ fn flush_restores_only_the_policies_start_changed(backend: Backend) {
     }
 }
 
+fn other_tools_mangle_rules_after_the_jump_still_see_what_it_accepts(backend: Backend) {
+    // MSS clamping and the like live in mangle POSTROUTING, after vpn-firewall's jump: its
+    // accepted packets must go on to them.
+    let t = Topology::new("mangle", backend);
+    t.start(&ConfigDir::new(config("")));
+    t.host.iptables(false, &["-t", "mangle", "-A", "POSTROUTING", "-o", "tun0", "-p", "tcp", "--dport", "7000"]).expect(0);
+    t.assert_reaches(Probe::tcp(INTERNET, 7000), Side::Tunnel, "through the tunnel");
+    let counted = t.host.iptables_save(false).chain("mangle", "POSTROUTING").and_then(|c| c.rules.last().map(|r| r.packets));
+    assert!(counted.is_some_and(|p| p > 0), "another tool's mangle POSTROUTING rule never saw the accepted packets: {counted:?}");
+}
+
 fn switching_backends_leaves_only_the_new_ones_rules(backend: Backend) {
     // From nftables to this iptables variant and back: each start removes what the other
     // backend loaded, after its own rules hold.
@@ -573,5 +584,6 @@ backend_tests! {
     a_rule_before_the_jump_is_reported_and_a_reload_puts_the_jump_first_again,
     flush_restores_only_the_policies_start_changed,
     switching_backends_leaves_only_the_new_ones_rules,
+    other_tools_mangle_rules_after_the_jump_still_see_what_it_accepts,
     ],
 }
