@@ -5,12 +5,11 @@
 //! Every hook's rules live in a chain of ours, `VPN_FIREWALL_<HOOK>`, reached by a jump that is
 //! the first rule of the hook's built-in chain; what the chain does not accept goes to
 //! `VPN_FIREWALL_BLOCK_<IN|OUT|FWD|POST>`, whose first rule counts it, then logs and rejects or
-//! drops.
-//! Input, output and forward run in the filter table, whose built-in chains get policy DROP:
-//! should the jump ever go (`iptables -F`), the machine stays closed. The filter table has no
-//! postrouting chain, so the egress rules' second check runs in the mangle table's POSTROUTING;
-//! there an accepted packet RETURNs, so that other tools' mangle rules (MSS clamping, say) still
-//! see it, and the built-in policy is left as it is.
+//! drops. Input, output and forward run in the filter table, whose built-in chains get policy
+//! DROP: should the jump ever go (`iptables -F`), the machine stays closed. The filter table has
+//! no postrouting chain, so the egress rules' second check runs in the mangle table's
+//! POSTROUTING; there an accepted packet RETURNs, so that other tools' mangle rules (MSS
+//! clamping, say) still see it, and the built-in policy is left as it is.
 //!
 //! Declaring a chain (`:CHAIN - [0:0]`) with `--noflush` empties it if it exists: one table's
 //! commit replaces all of our rules at once, and no other chain's.
@@ -18,7 +17,8 @@
 //! iptables takes one value per option where nft takes a set: a match on a list (ICMPv6 types,
 //! more ports than multiport's 15, the networks of a list not in an ipset) becomes one rule per
 //! value, in a row, all with the rule's verdict; the first that matches decides, as the one nft
-//! rule would.
+//! rule would. And a rule holds each of `-i`, `-o`, `-s`, `-d`, `-f` once: a rule that needs one
+//! twice is split over helper chains.
 
 use crate::policy::{CtState, Family, Hook, Icmpv6, Kind, Match, Policy, Rule, SetId, TcpFlag, Verdict};
 use crate::values::Interface;
@@ -225,7 +225,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn family_name(family: Family) -> &'static str {
+/// `IPv4` or `IPv6`.
+pub fn family_name(family: Family) -> &'static str {
     match family {
         Family::V4 => "IPv4",
         Family::V6 => "IPv6",

@@ -423,6 +423,28 @@ fn a_first_start_that_cannot_use_its_backend_still_locks_down() {
     }
 }
 
+#[test]
+fn auto_is_nftables_where_nft_is_installed_else_iptables() {
+    let ns = Netns::host("auto", Backend::IptablesNft);
+    let conf = ConfigDir::new(config(""));
+    // `start` with the configuration's backend, auto; with nft hidden (in a mount namespace of
+    // its own) when `hide_nft`.
+    let start = |hide_nft: bool| {
+        let hide = "for f in /usr/sbin/nft /sbin/nft /usr/bin/nft /bin/nft; do [ -e \"$f\" ] && mount --bind /dev/null \"$f\"; done; ";
+        let script = format!("{}exec \"$0\" --config-dir \"$1\" start", if hide_nft { hide } else { "" });
+        let mut cmd = ns.command("unshare");
+        Backend::IptablesNft.host_iptables(&mut cmd);
+        cmd.args(["-m", "sh", "-c", &script]).arg(common::binary()).arg(conf.path());
+        common::run(cmd, "").expect(0)
+    };
+    let run = start(false);
+    assert_eq!(ns.tables().iter().filter(|t| t.contains("vpn_firewall")).count(), 1, "auto did not pick nftables:\n{run}");
+    assert_eq!(ns.firewall_objects(), Vec::<String>::new(), "auto loaded iptables chains too:\n{run}");
+    let run = start(true);
+    assert!(run.stdout.contains("(iptables-nft,"), "auto without nft:\n{run}");
+    assert_eq!(ns.firewall_objects(), Backend::IptablesNft.loaded_objects(), "{run}");
+}
+
 fn a_packet_from_the_lan_to_the_tunnels_address_is_dropped(backend: Backend) {
     // CVE-2019-14899: a LAN neighbour probes for the tunnel's address by sending to it through
     // eth0. The LAN may connect to port 7400, so only the check of the destination address
@@ -537,6 +559,21 @@ fn flush_restores_only_the_policies_start_changed(backend: Backend) {
     }
 }
 
+fn an_invalid_configuration_naming_iptables_locks_down_with_iptables(backend: Backend) {
+    // No --backend: the lockdown takes the configuration's backend, though the configuration
+    // is invalid, when that one value is valid.
+    let ns = Netns::host("lockipt", backend);
+    let conf = ConfigDir::new(format!("[firewall]\nbackend = iptables\n{INVALID}"));
+    let mut cmd = ns.command(common::binary());
+    backend.host_iptables(&mut cmd);
+    cmd.arg("--config-dir").arg(conf.path()).arg("start");
+    let run = common::run(cmd, "").expect(2);
+    assert_eq!(ns.firewall_objects(), backend.loaded_objects(), "no iptables lockdown:\n{run}");
+    assert!(!ns.tables().iter().any(|t| t.contains("vpn_firewall")), "the lockdown went to nftables:\n{run}");
+    let status = ns.firewall(conf.path(), "status").expect(0);
+    assert!(status.stdout.contains("LOCKDOWN"), "status does not say LOCKDOWN:\n{status}");
+}
+
 fn other_tools_mangle_rules_after_the_jump_still_see_what_it_accepts(backend: Backend) {
     // MSS clamping and the like live in mangle POSTROUTING, after vpn-firewall's jump: its
     // accepted packets must go on to them.
@@ -585,5 +622,6 @@ backend_tests! {
     flush_restores_only_the_policies_start_changed,
     switching_backends_leaves_only_the_new_ones_rules,
     other_tools_mangle_rules_after_the_jump_still_see_what_it_accepts,
+    an_invalid_configuration_naming_iptables_locks_down_with_iptables,
     ],
 }

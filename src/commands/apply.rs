@@ -7,7 +7,7 @@ use crate::config::{RawConfig, schema};
 use crate::lock;
 use crate::policy::{Hook, Kind, Policy};
 use crate::settings::BackendChoice;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use std::time::Instant;
 
 pub fn start(cli: &Cli) -> Result<i32> {
@@ -119,11 +119,20 @@ pub fn flush() -> Result<i32> {
     }
     let _lock = lock::acquire()?;
     let mut removed = 0;
+    let mut failed = Vec::new();
+    // Each backend on its own: one that cannot be read must not keep the other's rules loaded.
     for backend in &installed {
-        if backend.exists()? {
-            println!("vpn-firewall: {}", backend.flush()?);
-            removed += 1;
+        match backend.exists().and_then(|loaded| if loaded { backend.flush().map(Some) } else { Ok(None) }) {
+            Ok(Some(said)) => {
+                println!("vpn-firewall: {said}");
+                removed += 1;
+            }
+            Ok(None) => {}
+            Err(e) => failed.push(format!("{}: {e:#}", backend.name())),
         }
+    }
+    if !failed.is_empty() {
+        bail!("cannot flush what is loaded with {}", failed.join("; "));
     }
     if removed == 0 {
         let looked: Vec<String> = installed.iter().map(|b| format!("no {} ({})", b.objects(), b.name())).collect();

@@ -24,15 +24,20 @@ pub fn status(cli: &Cli) -> i32 {
         return exit::UNKNOWN;
     }
     let mut loaded = Vec::new();
+    let mut unreadable = Vec::new();
     for backend in &installed {
         match backend.read() {
             Ok(Some(what)) => loaded.push((backend, what)),
             Ok(None) => {}
-            Err(e) => {
-                eprintln!("vpn-firewall: error: cannot tell whether the ruleset is loaded ({}): {e:#}", backend.name());
-                return exit::UNKNOWN;
-            }
+            Err(e) => unreadable.push(format!("{}: {e:#}", backend.name())),
         }
+    }
+    if loaded.is_empty() && !unreadable.is_empty() {
+        eprintln!("vpn-firewall: error: cannot tell whether the ruleset is loaded: {}", unreadable.join("; "));
+        return exit::UNKNOWN;
+    }
+    for what in &unreadable {
+        eprintln!("vpn-firewall: warning: cannot read what is loaded with {what}");
     }
     if loaded.is_empty() {
         let looked: Vec<String> = installed.iter().map(|b| format!("no {} ({})", b.objects(), b.name())).collect();

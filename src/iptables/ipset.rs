@@ -5,14 +5,15 @@ use crate::tools;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 
-pub struct Ipset {
+/// The `ipset` program.
+pub struct IpsetProgram {
     path: PathBuf,
 }
 
-impl Ipset {
+impl IpsetProgram {
     /// `ipset`, when it is installed: without it long lists become rules.
-    pub fn locate() -> Option<Ipset> {
-        tools::locate("ipset", "ipset").ok().map(|path| Ipset { path })
+    pub fn locate() -> Option<IpsetProgram> {
+        tools::locate("ipset", "ipset").ok().map(|path| IpsetProgram { path })
     }
 
     /// The names of vpn-firewall's sets.

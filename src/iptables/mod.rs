@@ -9,12 +9,12 @@ pub mod saved;
 use crate::backend::Loaded;
 use crate::policy::{Family, Hook, Policy};
 use crate::render_iptables::{
-    self as render, ChainPolicy, DROP_POLICY, Found, INFO, IPSET_NEW, PREFIX, Table, block_chain, builtin, chain, jump,
-    render_flush, render_iptables, render_ipset,
+    self as render, ChainPolicy, DROP_POLICY, Found, INFO, IPSET_NEW, PREFIX, Table, block_chain, builtin, chain, family_name,
+    jump, render_flush, render_iptables, render_ipset,
 };
 use crate::tools;
 use anyhow::{Result, bail};
-use ipset::Ipset;
+use ipset::IpsetProgram;
 use saved::Saved;
 use std::path::PathBuf;
 
@@ -29,7 +29,7 @@ pub struct Iptables {
     name: String,
     /// `iptables-restore` and `iptables-save`, then the same for IPv6.
     tools: [(PathBuf, PathBuf); 2],
-    ipset: Option<Ipset>,
+    ipset: Option<IpsetProgram>,
 }
 
 /// What `flush` did to the built-in policies.
@@ -63,7 +63,7 @@ impl Iptables {
         } else {
             bail!("{} --version names neither nf_tables nor legacy: {}", tools[0].0.display(), version.trim());
         };
-        Ok(Iptables { name: name.to_string(), tools, ipset: Ipset::locate() })
+        Ok(Iptables { name: name.to_string(), tools, ipset: IpsetProgram::locate() })
     }
 
     /// `iptables-nft` or `iptables-legacy`.
@@ -219,18 +219,11 @@ impl Iptables {
     }
 }
 
-fn family_name(family: Family) -> &'static str {
-    match family {
-        Family::V4 => "IPv4",
-        Family::V6 => "IPv6",
-    }
-}
-
 /// What `show` prints: every input `start` sends, as on a machine where nothing of vpn-firewall
 /// is loaded and the built-in policies are ACCEPT (`start` moves or adds the jumps as it finds
 /// them, and keeps the policies it recorded at the first start).
 pub fn render(policy: &Policy) -> String {
-    render::render_all(policy, &render::ipsets(policy, Ipset::locate().is_some()))
+    render::render_all(policy, &render::ipsets(policy, IpsetProgram::locate().is_some()))
 }
 
 /// What of vpn-firewall one family's tables hold.
@@ -256,10 +249,8 @@ fn found(saved: &Saved) -> Found {
     let before = DROP_POLICY.map(|c| recorded(c).unwrap_or_else(|| current(c)));
     let chains = Table::ALL
         .into_iter()
-        .flat_map(|t| {
-            let names = saved.table(t.name()).map(|table| table.chains.iter().map(|c| c.name.clone()).collect()).unwrap_or_else(Vec::new);
-            names.into_iter().filter(|n| n.starts_with(PREFIX)).map(move |n| (t, n))
-        })
+        .flat_map(|t| saved.table(t.name()).into_iter().flat_map(move |table| table.chains.iter().map(move |c| (t, c.name.clone()))))
+        .filter(|(_, name)| name.starts_with(PREFIX))
         .collect();
     Found { jumps, before, chains }
 }
