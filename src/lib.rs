@@ -16,6 +16,7 @@ pub mod nft;
 pub mod policy;
 pub mod render_iptables;
 pub mod render_nft;
+pub mod selftest;
 pub mod settings;
 pub mod tools;
 pub mod values;

@@ -1,11 +1,13 @@
 //! The nftables backend's kernel side: load a rendered transaction with `nft -f -`, and read
-//! the table back. The only module that changes the kernel's rules.
+//! the table back from the kernel (over netlink, see `netlink`). The only module that changes
+//! the kernel's rules.
+
+mod netlink;
 
 use crate::policy::{Hook, Policy, SetId};
 use crate::render_nft::{FAMILY, TABLE, table_comment};
 use crate::tools;
-use anyhow::{Context, Result, bail};
-use serde_json::Value;
+use anyhow::{Result, bail};
 use std::path::PathBuf;
 
 pub struct Nft {
@@ -56,51 +58,13 @@ impl Nft {
 
     /// Whether the vpn-firewall table is loaded.
     pub fn exists(&self) -> Result<bool> {
-        let tables = self.json(&["-j", "list", "tables", FAMILY])?;
-        Ok(objects(&tables, "table").any(|t| t["name"] == TABLE && t["family"] == FAMILY))
+        netlink::inet_table_exists(TABLE)
     }
 
-    /// The vpn-firewall table, or `None` when none is loaded.
+    /// The vpn-firewall table as the kernel has it, or `None` when none is loaded.
     pub fn table(&self) -> Result<Option<LoadedTable>> {
-        if !self.exists()? {
-            return Ok(None);
-        }
-        let listing = self.json(&["-j", "list", "table", FAMILY, TABLE])?;
-        let mut table = parse_table(&listing);
-        // nft before 1.0.7 leaves table comments out of its JSON; the text listing has them.
-        let text = self.run(&["-t", "list", "table", FAMILY, TABLE], None)?;
-        table.comment = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("comment \"")?.strip_suffix('"').map(str::to_string));
-        Ok(Some(table))
+        netlink::read_inet_table(TABLE)
     }
-
-    fn json(&self, args: &[&str]) -> Result<Value> {
-        let text = self.run(args, None)?;
-        serde_json::from_str(&text).with_context(|| format!("nft {} printed no JSON", args.join(" ")))
-    }
-}
-
-fn objects<'a>(listing: &'a Value, kind: &'a str) -> impl Iterator<Item = &'a Value> {
-    listing["nftables"].as_array().into_iter().flatten().filter_map(move |o| o.get(kind))
-}
-
-fn parse_table(listing: &Value) -> LoadedTable {
-    let mut table = LoadedTable::default();
-    let text = |v: &Value| v.as_str().map(str::to_string);
-    for chain in objects(listing, "chain") {
-        let name = text(&chain["name"]).unwrap_or_default();
-        let rules = objects(listing, "rule").filter(|r| r["chain"] == chain["name"]).count();
-        table.chains.push((name, text(&chain["hook"]), text(&chain["policy"]), rules));
-    }
-    for set in objects(listing, "set") {
-        let elements = set["elem"].as_array().map_or(0, Vec::len);
-        table.sets.push((text(&set["name"]).unwrap_or_default(), elements));
-    }
-    for counter in objects(listing, "counter") {
-        table.counters.push((text(&counter["name"]).unwrap_or_default(), counter["packets"].as_u64().unwrap_or(0)));
-    }
-    table
 }
 
 /// The table a policy should produce, in the shape `table()` reads back.

@@ -14,11 +14,15 @@ pub const FAMILY: &str = "inet";
 /// The table's comment: what was loaded, and a digest of it so `status` can tell whether the
 /// loaded table is the one the configuration renders today.
 pub fn table_comment(policy: &Policy) -> String {
-    let kind = match policy.kind {
+    comment_of(policy.kind, &body(policy))
+}
+
+fn comment_of(kind: Kind, body: &str) -> String {
+    let kind = match kind {
         Kind::Configured => "ruleset",
         Kind::Lockdown => "lockdown",
     };
-    let digest = Sha256::digest(body(policy).as_bytes());
+    let digest = Sha256::digest(body.as_bytes());
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     format!("vpn-firewall {kind} {hex}")
 }
@@ -34,8 +38,9 @@ pub fn render_nft(policy: &Policy) -> String {
     writeln!(out, "table {FAMILY} {TABLE}").unwrap();
     writeln!(out, "delete table {FAMILY} {TABLE}").unwrap();
     writeln!(out, "table {FAMILY} {TABLE} {{").unwrap();
-    writeln!(out, "\tcomment \"{}\"", table_comment(policy)).unwrap();
-    out.push_str(&body(policy));
+    let body = body(policy);
+    writeln!(out, "\tcomment \"{}\"", comment_of(policy.kind, &body)).unwrap();
+    out.push_str(&body);
     out.push_str("}\n");
     out
 }

@@ -73,7 +73,7 @@ pub fn interface(value: &str) -> Parsed<Interface> {
     Ok(Interface(value.to_string()))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
 pub enum Proto {
     Tcp,
     Udp,

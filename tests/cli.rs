@@ -244,7 +244,7 @@ fn stop_and_save_exit_0_and_say_what_they_do_without_reading_the_configuration()
 
 #[test]
 fn help_of_the_program_and_of_every_command_exits_0_and_shows_an_example() {
-    let commands = ["start", "restart", "reload", "stop", "flush", "save", "status", "check", "show"];
+    let commands = ["start", "restart", "reload", "stop", "flush", "save", "status", "check", "show", "selftest"];
     let invocations = std::iter::once(vec!["--help"]).chain(commands.iter().map(|c| vec![*c, "--help"]));
     for args in invocations {
         vpn_firewall(&args).assert().code(0).stderr("").stdout(predicate::str::contains("Example"));
@@ -301,7 +301,7 @@ fn kernel_commands_without_root_fail_saying_they_need_root() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
 
-    for (command, code) in [("start", 1), ("restart", 1), ("reload", 1), ("flush", 1), ("status", 4)] {
+    for (command, code) in [("start", 1), ("restart", 1), ("reload", 1), ("flush", 1), ("status", 4), ("selftest", 1)] {
         let mut cmd = Command::from_std(sandbox::unprivileged_in_netns(&bin));
         cmd.env_remove("VPN_FIREWALL_CONFIG_DIR").args(["--config-dir", shipped().to_str().expect("UTF-8 path"), command]);
         cmd.assert().code(code).stdout("").stderr(predicate::str::contains("needs root").and(

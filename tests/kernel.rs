@@ -7,6 +7,7 @@
 //! one fails the test with the package to install.
 
 mod common;
+mod sandbox;
 
 use common::topology::{INTERNET, INTERNET6, LAN, ROUTER, ROUTER6, Probe, Side, Topology, USER, VPN_CLIENT, VPN_SERVER};
 use common::{Backend, ConfigDir, Netns, Run};
@@ -219,6 +220,58 @@ fn an_invalid_configuration_at_first_start_loads_the_lockdown_ruleset(backend: B
     for p in loopback {
         t.assert_reaches(p, Side::Loopback, "lockdown lets loopback pass");
     }
+}
+
+/// `start` reads the table back from the kernel and refuses one that is not what it sent. A
+/// stand-in `nft` loads the ruleset with the real nft, then changes it once, as another program
+/// could between load and read-back: every change must make start fail and load the lockdown.
+#[test]
+fn start_detects_a_table_changed_right_after_loading_it() {
+    let ns = Netns::host("tamper", Backend::Nftables);
+    let conf = ConfigDir::new(config(&format!("[lan]\nallow = {LAN}\n")));
+    let shown = ns.firewall(conf.path(), "show").expect(0).stdout;
+    let (digest_at, _) = shown.match_indices("vpn-firewall ruleset ").next().expect("show prints the table comment");
+    let another_comment = format!("{}vpn-firewall ruleset 0123456789abcdef{}", &shown[..digest_at], &shown[digest_at + 37..]);
+    let stand_in = tempfile::Builder::new().prefix("vpnfwk-nft").tempdir().expect("temporary directory");
+    let dir = stand_in.path().display();
+    // A copy of the real nft: the stand-in is mounted over the real one's path.
+    let real_nft = stand_in.path().join("real-nft");
+    std::fs::copy(sandbox::tool("nft", "nftables"), &real_nft).expect("cannot copy nft");
+    std::fs::write(
+        stand_in.path().join("nft"),
+        format!(
+            "#!/bin/bash\n# Runs the real nft, then once changes what it loaded.\n\
+             {nft} \"$@\" || exit\n\
+             if [ \"$1\" = -f ] && rm {dir}/once 2>/dev/null; then {nft} -f {dir}/tamper.nft; fi\n",
+            nft = real_nft.display()
+        ),
+    )
+    .expect("cannot write the stand-in nft");
+    std::fs::set_permissions(stand_in.path().join("nft"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+
+    let changes = [
+        ("an extra LAN network", "add element inet vpn_firewall lan_v4 { 203.0.113.0/24 }\n".to_string()),
+        ("an extra rule", "insert rule inet vpn_firewall output accept\n".into()),
+        ("an accepting policy", "add chain inet vpn_firewall output { type filter hook output priority filter; policy accept; }\n".into()),
+        ("a flushed chain", "flush chain inet vpn_firewall block_output\n".into()),
+        ("an extra chain", "add chain inet vpn_firewall extra\n".into()),
+        ("an extra set", "add set inet vpn_firewall extra { type ipv4_addr; }\n".into()),
+        ("an extra counter", "add counter inet vpn_firewall extra\n".into()),
+        ("another ruleset's comment", another_comment),
+    ];
+    for (what, change) in changes {
+        std::fs::write(stand_in.path().join("tamper.nft"), change).expect("cannot write the change");
+        std::fs::write(stand_in.path().join("once"), "").expect("cannot write the marker");
+        let run = ns.firewall_with_nft(&stand_in.path().join("nft"), conf.path(), "start");
+        assert!(!stand_in.path().join("once").exists(), "the stand-in nft was not used ({what}):\n{run}");
+        assert_eq!(run.code, 1, "start accepted a table with {what}:\n{run}");
+        assert!(run.stderr.contains("is not what was sent"), "start failed for another reason ({what}):\n{run}");
+        let table = ns.nft(&["list", "table", "inet", "vpn_firewall"]);
+        assert!(table.contains("comment \"vpn-firewall lockdown"), "no lockdown after {what}:\n{table}");
+        ns.firewall(conf.path(), "flush").expect(0);
+    }
+    // The same stand-in without a change: start succeeds, so each failure above was the change.
+    ns.firewall_with_nft(&stand_in.path().join("nft"), conf.path(), "start").expect(0);
 }
 
 fn an_invalid_configuration_leaves_a_loaded_ruleset_byte_identical(backend: Backend) {

@@ -83,6 +83,8 @@ fn run(cli: &Cli) -> Result<i32> {
         Cmd::Status => Ok(status::status(cli)),
         Cmd::Check => check::check(cli),
         Cmd::Show => show(cli),
+        Cmd::Selftest(ref args) => crate::selftest::selftest(cli, args),
+        Cmd::SelftestProbe(ref args) => Ok(crate::selftest::probe_command(args)),
         Cmd::Stop => {
             println!(
                 "vpn-firewall: stop keeps the ruleset loaded, so nothing leaks while the VPN and the \
@@ -101,7 +103,7 @@ fn run(cli: &Cli) -> Result<i32> {
 }
 
 /// Reads and validates the configuration directory; warnings are printed to stderr.
-fn load_settings(dir: &Path) -> Result<(RawConfig, Validated), ConfigErrors> {
+pub(crate) fn load_settings(dir: &Path) -> Result<(RawConfig, Validated), ConfigErrors> {
     let raw = RawConfig::load(dir)?;
     let validated = Settings::validate(&raw, &SystemAccounts)?;
     for w in &validated.warnings {
@@ -111,7 +113,7 @@ fn load_settings(dir: &Path) -> Result<(RawConfig, Validated), ConfigErrors> {
 }
 
 /// The backend to use: the command line's choice, else the configuration's.
-fn backend(cli: &Cli, configured: BackendChoice) -> Result<Backend> {
+pub(crate) fn backend(cli: &Cli, configured: BackendChoice) -> Result<Backend> {
     Backend::choose(cli.backend.unwrap_or(configured))
 }
 

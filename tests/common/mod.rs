@@ -21,7 +21,6 @@ use nix::unistd::Pid;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -142,15 +141,7 @@ impl fmt::Display for Run {
 /// configuration; everything else goes through a `Netns`.
 pub fn run(mut cmd: Command, stdin: &str) -> Run {
     let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    // A command that does not read its input closes the pipe early: not an error here.
-    let _ = child.stdin.take().expect("stdin is piped").write_all(stdin.as_bytes());
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{what} did not finish: {e}"));
+    let out = vpn_firewall::tools::output_with_input(&mut cmd, stdin).unwrap_or_else(|e| panic!("{e:#}"));
     Run::of(what, out)
 }
 
@@ -361,6 +352,22 @@ impl Netns {
         self.backend().host_iptables(&mut cmd);
         backend.select(&mut cmd);
         cmd.arg("--config-dir").arg(dir).arg(command);
+        run(cmd, "")
+    }
+
+    /// `firewall`, with `stand_in` mounted over the system's `nft` (vpn-firewall looks in the
+    /// sbin directories first), in a mount namespace of its own so nothing else sees it.
+    pub fn firewall_with_nft(&self, stand_in: &Path, dir: &Path, command: &str) -> Run {
+        let nft = crate::sandbox::tool("nft", "nftables");
+        let mut cmd = self.command("unshare");
+        cmd.args(["--mount", "--propagation", "private", "sh", "-c", "mount --bind \"$0\" \"$1\" && shift && exec \"$@\""])
+            .arg(stand_in)
+            .arg(nft)
+            .args(["timeout", "-k", "5", COMMAND_TIMEOUT])
+            .arg(binary())
+            .arg("--config-dir")
+            .arg(dir)
+            .arg(command);
         run(cmd, "")
     }
 }
