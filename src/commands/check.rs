@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 pub fn check(cli: &Cli) -> Result<i32> {
     let (raw, validated) = load_settings(&cli.config_dir)?;
-    print!("{}", describe(&raw, &validated.settings));
+    super::emit(&describe(&raw, &validated.settings));
     Ok(exit::OK)
 }
 

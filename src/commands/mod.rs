@@ -31,7 +31,7 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help and --version.
-            print!("{e}");
+            emit(&e.render().to_string());
             return exit::OK;
         }
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
@@ -68,6 +68,19 @@ fn usage_error(rendered: &str) -> String {
         .collect();
     let help = "see vpn-firewall --help";
     if tips.is_empty() { format!("{message} ({help})") } else { format!("{message} ({}; {help})", tips.join("; ")) }
+}
+
+/// Prints a command's output. A reader that went away (`show | head`) is no error: the rest is
+/// not wanted. (SIGPIPE stays ignored, as Rust sets it: a write to an `nft` that died must be an
+/// error `start` handles, not a signal that kills it before it can load the lockdown.)
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("vpn-firewall: error: cannot write the output: {e}");
+        }
+    }
 }
 
 fn print_config_errors(errors: &ConfigErrors) {
@@ -133,6 +146,6 @@ fn show(cli: &Cli) -> Result<i32> {
         BackendChoice::Iptables => iptables::render(&policy),
         BackendChoice::Auto => backend(cli, BackendChoice::Auto)?.render(&policy),
     };
-    print!("{text}");
+    emit(&text);
     Ok(exit::OK)
 }

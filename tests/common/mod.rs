@@ -358,7 +358,8 @@ impl Netns {
     /// `firewall`, with `stand_in` mounted over the system's `nft` (vpn-firewall looks in the
     /// sbin directories first), in a mount namespace of its own so nothing else sees it.
     pub fn firewall_with_nft(&self, stand_in: &Path, dir: &Path, command: &str) -> Run {
-        let nft = crate::sandbox::tool("nft", "nftables");
+        // The very nft vpn-firewall itself finds.
+        let nft = vpn_firewall::tools::locate("nft", "nftables").unwrap_or_else(|e| panic!("{e:#}"));
         let mut cmd = self.command("unshare");
         cmd.args(["--mount", "--propagation", "private", "sh", "-c", "mount --bind \"$0\" \"$1\" && shift && exec \"$@\""])
             .arg(stand_in)
