@@ -275,10 +275,11 @@ impl Netns {
         self.run("nft", &["-f", "-"], script).expect(0);
     }
 
-    /// The whole ruleset, with handles (so that a reload of the same rules shows too); with
-    /// iptables-legacy, which nft does not see, its rules too (without handles).
+    /// The whole ruleset, with handles (so that a reload of the same rules shows too) but
+    /// without counter values (iptables-nft counts on every rule, and traffic is no change);
+    /// with iptables-legacy, which nft does not see, its rules too (without handles).
     pub fn ruleset(&self) -> String {
-        let mut ruleset = self.nft(&["-a", "list", "ruleset"]);
+        let mut ruleset = self.nft(&["-a", "-s", "list", "ruleset"]);
         if self.backend() == Backend::IptablesLegacy {
             for program in ["iptables-legacy-save", "ip6tables-legacy-save"] {
                 let saved = self.run(program, &[], "").expect(0).stdout;
