@@ -43,6 +43,12 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, value_name = "BACKEND")]
     pub backend: Option<BackendChoice>,
 
+    /// Test hook: the directory under which the Qubes OS files (/usr/lib/qubes,
+    /// /rw/config/vpn-firewall, /var/run/qubes/qubes-ns) are looked for. Not the configuration
+    /// directory, which --config-dir sets.
+    #[arg(long, global = true, hide = true, value_name = "DIR", env = "VPN_FIREWALL_ROOT", default_value = "/")]
+    pub root: PathBuf,
+
     #[command(subcommand)]
     pub command: Cmd,
 }

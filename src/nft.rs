@@ -5,7 +5,7 @@
 mod netlink;
 
 use crate::policy::{Hook, Policy, SetId};
-use crate::render_nft::{FAMILY, TABLE, table_comment};
+use crate::render_nft::{FAMILY, TABLE, nat_chain, table_comment};
 use crate::tools;
 use anyhow::{Result, bail};
 use std::path::PathBuf;
@@ -73,6 +73,9 @@ pub fn expected_table(policy: &Policy) -> LoadedTable {
     for hook in Hook::ALL {
         let rules = policy.rules(hook).len() + 1;
         t.chains.push((hook.name().into(), Some(hook.name().into()), Some("drop".into()), rules));
+    }
+    for hook in policy.nat.hooks() {
+        t.chains.push((nat_chain(hook), Some(hook.name().into()), Some("accept".into()), policy.nat.rules(hook).len()));
     }
     for hook in Hook::ALL {
         let rules = 2 + usize::from(policy.blocking.log.is_some());

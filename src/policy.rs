@@ -9,12 +9,18 @@
 //! The egress rules are checked twice: in output, where a blocked packet can be rejected so the
 //! program fails at once, and again in postrouting, where the outgoing interface is final. Between
 //! the two, another table's `route` chain (or NAT) may change a packet's mark or address and so
-//! reroute it out of the uplink after output accepted it for the tunnel.
+//! reroute it out of the uplink after output accepted it for the tunnel. Postrouting also sees
+//! forwarded packets: none of the egress exceptions outside the tunnel applies to them.
+//!
+//! Gateway mode (`[forward]`, see `gateway`) adds forwarding from the inside into the tunnel, the
+//! few services the gateway gives the inside, and address translation (`Nat`).
+
+mod gateway;
 
 use crate::settings::{DEFAULT_RATE, Settings};
 use crate::values::{Interface, PortRange, Proto, Rate, interface};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
@@ -96,6 +102,18 @@ pub enum Icmpv6 {
     MldQuery,
     MldReport,
     Mld2Report,
+    DestinationUnreachable,
+    PacketTooBig,
+    TimeExceeded,
+    ParameterProblem,
+}
+
+/// ICMP (IPv4) message types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Icmp {
+    DestinationUnreachable,
+    TimeExceeded,
+    ParameterProblem,
 }
 
 /// One condition of a rule; all of a rule's matches must hold.
@@ -117,6 +135,7 @@ pub enum Match {
     Udp { sport: u16, dport: u16 },
     CtState(Vec<CtState>),
     Icmpv6(Vec<Icmpv6>),
+    Icmp(Vec<Icmp>),
     /// Hop limit 255: neighbour discovery that has not crossed a router (RFC 4861).
     HopLimit255,
     /// An IPv4 destination within one of these networks.
@@ -125,6 +144,16 @@ pub enum Match {
     Ip6Daddr(Vec<Ipv6Net>),
     /// `flags & mask == equals`, or `!=` when `negate`.
     TcpFlags { mask: Vec<TcpFlag>, equals: Vec<TcpFlag>, negate: bool },
+    /// An IPv4 source within one of these networks.
+    IpSaddr(Vec<Ipv4Net>),
+    /// An IPv6 source within one of these networks.
+    Ip6Saddr(Vec<Ipv6Net>),
+    /// Any of `protos` from any of `ports` (inclusive ranges).
+    SrcPorts { protos: Vec<Proto>, ports: Vec<(u16, u16)> },
+    /// The source address is one of this machine's own: a packet it sent, not one it forwards.
+    SaddrLocal,
+    /// The source address is none of this machine's own: a packet it forwards.
+    SaddrNotLocal,
     /// A non-first fragment.
     Fragment(Family),
     /// Addressed to an address that is not one of the receiving interface's own (nor a
@@ -191,14 +220,74 @@ pub enum Kind {
     Lockdown,
 }
 
+/// Where address translation happens: before routing (the destination) or after (the source).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatHook {
+    Prerouting,
+    Postrouting,
+}
+
+impl NatHook {
+    pub const ALL: [NatHook; 2] = [NatHook::Prerouting, NatHook::Postrouting];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NatHook::Prerouting => "prerouting",
+            NatHook::Postrouting => "postrouting",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatAction {
+    /// The destination becomes this address; the port stays (prerouting).
+    Dnat(IpAddr),
+    /// The source becomes the outgoing interface's address (postrouting).
+    Masquerade,
+}
+
+/// Translates the first packet of a connection that matches (conntrack does the rest of it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatRule {
+    pub matches: Vec<Match>,
+    pub action: NatAction,
+    pub comment: &'static str,
+}
+
+/// Address translation, which only gateway mode uses: empty otherwise, and then no NAT chain
+/// is loaded at all.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Nat {
+    pub prerouting: Vec<NatRule>,
+    pub postrouting: Vec<NatRule>,
+}
+
+impl Nat {
+    pub fn rules(&self, hook: NatHook) -> &[NatRule] {
+        match hook {
+            NatHook::Prerouting => &self.prerouting,
+            NatHook::Postrouting => &self.postrouting,
+        }
+    }
+
+    /// The hooks that have rules: the NAT chains to load.
+    pub fn hooks(&self) -> impl Iterator<Item = NatHook> + '_ {
+        NatHook::ALL.into_iter().filter(|h| !self.rules(*h).is_empty())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     pub kind: Kind,
     pub sets: Sets,
     pub input: Vec<Rule>,
-    /// The egress rules, for both output and postrouting.
+    /// The egress rules of this machine's own packets.
     pub output: Vec<Rule>,
+    /// The egress rules again, then what may leave of forwarded packets other than into the
+    /// tunnel (replies to the inside).
+    pub postrouting: Vec<Rule>,
     pub forward: Vec<Rule>,
+    pub nat: Nat,
     pub blocking: Blocking,
 }
 
@@ -206,19 +295,23 @@ impl Policy {
     pub fn rules(&self, hook: Hook) -> &[Rule] {
         match hook {
             Hook::Input => &self.input,
-            Hook::Output | Hook::Postrouting => &self.output,
+            Hook::Output => &self.output,
+            Hook::Postrouting => &self.postrouting,
             Hook::Forward => &self.forward,
         }
     }
 
     /// Only loopback passes, IPv4 and IPv6; everything else is counted, logged and dropped.
     pub fn lockdown() -> Self {
+        let output = vec![rule(vec![Match::OutIface(loopback())], Verdict::Accept, "loopback")];
         Policy {
             kind: Kind::Lockdown,
             sets: Sets::default(),
             input: vec![rule(vec![Match::InIface(loopback())], Verdict::Accept, "loopback")],
-            output: vec![rule(vec![Match::OutIface(loopback())], Verdict::Accept, "loopback")],
+            postrouting: output.clone(),
+            output,
             forward: Vec::new(),
+            nat: Nat::default(),
             blocking: Blocking { log: Some(DEFAULT_RATE), reject: true },
         }
     }
@@ -226,28 +319,34 @@ impl Policy {
     pub fn from_settings(s: &Settings) -> Self {
         let sets = sets(s);
         let present = |id: SetId| sets.len(id) > 0;
-        let tunnel_family = |m: &mut Vec<Match>| {
-            if !s.tunnel.ipv6 {
-                m.push(Match::Family(Family::V4));
-            }
-        };
+        let gateway = gateway::Gateway::of(s);
+        // In gateway mode the exceptions outside the tunnel are for this machine's own packets:
+        // postrouting sees forwarded ones too, which may leave through the tunnel only.
+        let own = || gateway.as_ref().map(|_| Match::SaddrLocal);
 
         let mut output = vec![rule(vec![Match::OutIface(loopback())], Verdict::Accept, "loopback")];
         for iface in &s.tunnel.interfaces {
             let mut m = vec![Match::OutIface(iface.clone())];
-            tunnel_family(&mut m);
+            m.extend(tunnel_family(s));
             output.push(rule(m, Verdict::Accept, "through the tunnel"));
         }
         let identities = s.tunnel.user.iter().map(|u| Match::Uid(u.id))
             .chain(s.tunnel.group.iter().map(|g| Match::Gid(g.id)))
             .chain(s.tunnel.fwmark.map(Match::Mark));
         for identity in identities {
+            // A forwarded packet has no socket, so no uid or gid; it might carry the mark.
+            let identity: Vec<Match> = match identity {
+                Match::Mark(_) => [identity].into_iter().chain(own()).collect(),
+                other => vec![other],
+            };
             if s.tunnel.servers.is_empty() {
-                output.push(rule(vec![Match::Family(Family::V4), identity], Verdict::Accept, "the VPN client, to any IPv4 server"));
+                let m = [Match::Family(Family::V4)].into_iter().chain(identity).collect();
+                output.push(rule(m, Verdict::Accept, "the VPN client, to any IPv4 server"));
                 continue;
             }
             for id in [SetId::Servers4, SetId::Servers6].into_iter().filter(|id| present(*id)) {
-                output.push(rule(vec![identity.clone(), Match::EndpointIn(id)], Verdict::Accept, "the VPN client, to its servers"));
+                let m = identity.iter().cloned().chain([Match::EndpointIn(id)]).collect();
+                output.push(rule(m, Verdict::Accept, "the VPN client, to its servers"));
             }
         }
         if s.lan.dhcp {
@@ -271,7 +370,7 @@ impl Policy {
                 // chain, and this way only DNS packets pay for a second lookup.
                 output.push(rule(vec![dns, Match::DaddrIn(id)], Verdict::Block, "no DNS to the LAN"));
             }
-            output.push(rule(vec![Match::DaddrIn(id)], Verdict::Accept, "the LAN"));
+            output.push(rule([Match::DaddrIn(id)].into_iter().chain(own()).collect(), Verdict::Accept, "the LAN"));
         }
 
         let mut input = vec![
@@ -294,30 +393,46 @@ impl Policy {
         for (proto, ports) in by_proto(&s.tunnel.incoming) {
             for iface in &s.tunnel.interfaces {
                 let mut m = vec![Match::InIface(iface.clone())];
-                tunnel_family(&mut m);
+                m.extend(tunnel_family(s));
                 m.push(Match::DstPorts { protos: vec![proto], ports: ports.clone() });
                 input.push(rule(m, Verdict::Accept, "incoming from the tunnel"));
             }
         }
         for (proto, ports) in by_proto(&s.lan.incoming) {
             for id in [SetId::Lan4, SetId::Lan6].into_iter().filter(|id| present(*id)) {
-                // A LAN source address arriving through the tunnel is not the LAN. The ports come
-                // before the set: most packets fail them and never pay for the lookup.
-                let mut m: Vec<Match> = s.tunnel.interfaces.iter().cloned().map(Match::NotInIface).collect();
+                // A LAN source address arriving through the tunnel, or from the machines behind
+                // this gateway, is not the LAN. The ports come before the set: most packets fail
+                // them and never pay for the lookup.
+                let inside = gateway.iter().flat_map(|_| &s.forward.interfaces);
+                let mut m: Vec<Match> = s.tunnel.interfaces.iter().chain(inside).cloned().map(Match::NotInIface).collect();
                 m.extend([Match::DstPorts { protos: vec![proto], ports: ports.clone() }, Match::SaddrIn(id)]);
                 input.push(rule(m, Verdict::Accept, "incoming from the LAN"));
             }
         }
 
+        let (mut forward, mut forwarded_out, mut nat) = (Vec::new(), Vec::new(), Nat::default());
+        if let Some(g) = gateway {
+            input.extend(g.input);
+            output.extend(g.answers);
+            (forward, forwarded_out, nat) = (g.forward, g.forwarded_out, g.nat);
+        }
+        let postrouting = output.iter().cloned().chain(forwarded_out).collect();
         Policy {
             kind: Kind::Configured,
             sets,
             input,
             output,
-            forward: Vec::new(),
+            postrouting,
+            forward,
+            nat,
             blocking: Blocking { log: s.firewall.log.then_some(s.firewall.log_rate), reject: s.firewall.reject },
         }
     }
+}
+
+/// Through the tunnel IPv4 only, unless `[tunnel] ipv6`.
+fn tunnel_family(s: &Settings) -> Option<Match> {
+    (!s.tunnel.ipv6).then_some(Match::Family(Family::V4))
 }
 
 fn rule(matches: Vec<Match>, verdict: Verdict, comment: &'static str) -> Rule {

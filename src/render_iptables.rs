@@ -14,13 +14,18 @@
 //! Declaring a chain (`:CHAIN - [0:0]`) with `--noflush` empties it if it exists: one table's
 //! commit replaces all of our rules at once, and no other chain's.
 //!
+//! Gateway mode's address translation runs in the nat table, in chains of ours reached by a jump
+//! at the head of nat PREROUTING and POSTROUTING, whose policies stay ACCEPT: a packet no rule
+//! translates returns untranslated. The nat table is written only when the policy translates, or
+//! to remove what an earlier ruleset left there.
+//!
 //! iptables takes one value per option where nft takes a set: a match on a list (ICMPv6 types,
 //! more ports than multiport's 15, the networks of a list not in an ipset) becomes one rule per
 //! value, in a row, all with the rule's verdict; the first that matches decides, as the one nft
 //! rule would. And a rule holds each of `-i`, `-o`, `-s`, `-d`, `-f` once: a rule that needs one
 //! twice is split over helper chains.
 
-use crate::policy::{CtState, Family, Hook, Icmpv6, Kind, Match, Policy, Rule, SetId, TcpFlag, Verdict};
+use crate::policy::{CtState, Family, Hook, Icmp, Icmpv6, Kind, Match, NatAction, NatHook, Policy, SetId, TcpFlag, Verdict};
 use crate::values::Interface;
 use sha2::{Digest, Sha256};
 use std::fmt::Write;
@@ -48,15 +53,17 @@ pub const DROP_POLICY: [&str; 3] = ["INPUT", "FORWARD", "OUTPUT"];
 pub enum Table {
     Filter,
     Mangle,
+    Nat,
 }
 
 impl Table {
-    pub const ALL: [Table; 2] = [Table::Filter, Table::Mangle];
+    pub const ALL: [Table; 3] = [Table::Filter, Table::Mangle, Table::Nat];
 
     pub fn name(self) -> &'static str {
         match self {
             Table::Filter => "filter",
             Table::Mangle => "mangle",
+            Table::Nat => "nat",
         }
     }
 }
@@ -84,6 +91,31 @@ pub fn block_chain(hook: Hook) -> String {
 /// The jump from the built-in chain to ours, exactly as iptables-save prints it.
 pub fn jump(hook: Hook) -> String {
     format!("-j {}", chain(hook))
+}
+
+/// The nat table's built-in chain in which a NAT hook's rules run.
+pub fn nat_builtin(hook: NatHook) -> &'static str {
+    match hook {
+        NatHook::Prerouting => "PREROUTING",
+        NatHook::Postrouting => "POSTROUTING",
+    }
+}
+
+/// Our chain of a NAT hook's rules (`VPN_FIREWALL_POSTROUTING` is the mangle table's).
+pub fn nat_chain(hook: NatHook) -> String {
+    format!("{PREFIX}{}", nat_short_name(hook))
+}
+
+fn nat_short_name(hook: NatHook) -> &'static str {
+    match hook {
+        NatHook::Prerouting => "PREROUTING",
+        NatHook::Postrouting => "NAT_POST",
+    }
+}
+
+/// The jump from the nat table's built-in chain to ours, exactly as iptables-save prints it.
+pub fn nat_jump(hook: NatHook) -> String {
+    format!("-j {}", nat_chain(hook))
 }
 
 fn hooks_in(table: Table) -> impl Iterator<Item = Hook> {
@@ -120,6 +152,8 @@ pub struct Found {
     /// Per hook, in `Hook::ALL` order: how many jumps to our chain its built-in chain holds, and
     /// whether the built-in chain's first rule is one.
     pub jumps: [(usize, bool); 4],
+    /// The same for the nat table's hooks, in `NatHook::ALL` order.
+    pub nat_jumps: [(usize, bool); 2],
     /// The policies of the `DROP_POLICY` chains, in that order, before vpn-firewall set them:
     /// what the loaded ruleset recorded, or, where it recorded nothing, what they are now.
     pub before: [ChainPolicy; 3],
@@ -130,11 +164,20 @@ pub struct Found {
 impl Found {
     /// Nothing of vpn-firewall loaded, every built-in policy ACCEPT: what `show` assumes.
     pub fn fresh() -> Found {
-        Found { jumps: [(0, false); 4], before: [ChainPolicy::Accept; 3], chains: Vec::new() }
+        Found { jumps: [(0, false); 4], nat_jumps: [(0, false); 2], before: [ChainPolicy::Accept; 3], chains: Vec::new() }
     }
 
     fn jumps(&self, hook: Hook) -> (usize, bool) {
         self.jumps[Hook::ALL.iter().position(|h| *h == hook).expect("every hook is in Hook::ALL")]
+    }
+
+    fn nat_jumps(&self, hook: NatHook) -> (usize, bool) {
+        self.nat_jumps[NatHook::ALL.iter().position(|h| *h == hook).expect("every NAT hook is in NatHook::ALL")]
+    }
+
+    /// Whether anything of ours is in the nat table.
+    fn in_nat(&self) -> bool {
+        self.chains.iter().any(|(t, _)| *t == Table::Nat) || self.nat_jumps.iter().any(|(count, _)| *count > 0)
     }
 }
 
@@ -244,9 +287,15 @@ pub fn render_iptables(policy: &Policy, family: Family, ipsets: &[Ipset], found:
     let program = if family == Family::V4 { "iptables-restore" } else { "ip6tables-restore" };
     writeln!(out, "# vpn-firewall: {what}, {}, one commit per table for {program} --noflush", family_name(family)).unwrap();
     for table in Table::ALL {
+        if table == Table::Nat && policy.nat.hooks().next().is_none() && !found.in_nat() {
+            continue;
+        }
         writeln!(out, "*{}", table.name()).unwrap();
         let chains = chains(policy, family, ipsets, table);
         out.push_str(&chains);
+        if table == Table::Nat {
+            attach_nat(policy, found, &mut out);
+        }
         // A chain of an earlier ruleset this one does not declare (a helper chain): its rules
         // went when the chains that jump to it were declared anew above.
         let stale = found.chains.iter().filter(|(t, c)| *t == table && !chains.contains(&format!(":{c} - [0:0]\n")));
@@ -280,6 +329,25 @@ pub fn render_iptables(policy: &Policy, family: Family, ipsets: &[Ipset], found:
     out
 }
 
+/// The jumps to our NAT chains: one at the head of each built-in chain whose hook has rules,
+/// none where it has none (before that chain goes as a stale one).
+fn attach_nat(policy: &Policy, found: &Found, out: &mut String) {
+    for hook in NatHook::ALL {
+        let builtin = nat_builtin(hook);
+        match (policy.nat.rules(hook).is_empty(), found.nat_jumps(hook)) {
+            (false, (1, true)) => {}
+            (translates, (count, _)) => {
+                for _ in 0..count {
+                    writeln!(out, "-D {builtin} {}", nat_jump(hook)).unwrap();
+                }
+                if !translates {
+                    writeln!(out, "-I {builtin} 1 {}", nat_jump(hook)).unwrap();
+                }
+            }
+        }
+    }
+}
+
 /// The ipset, IPv4 and IPv6 inputs, one after the other, as on a machine where nothing of
 /// vpn-firewall is loaded and the built-in policies are ACCEPT: what `show` prints.
 pub fn render_all(policy: &Policy, ipsets: &[Ipset]) -> String {
@@ -306,6 +374,12 @@ pub fn render_flush(found: &Found) -> String {
             let (count, _) = found.jumps(hook);
             lines.extend((0..count).map(|_| format!("-D {} {}", builtin(hook).1, jump(hook))));
         }
+        if table == Table::Nat {
+            for hook in NatHook::ALL {
+                let (count, _) = found.nat_jumps(hook);
+                lines.extend((0..count).map(|_| format!("-D {} {}", nat_builtin(hook), nat_jump(hook))));
+            }
+        }
         // Emptied first: our chains jump to one another.
         lines.extend(ours.iter().map(|c| format!("-F {c}")));
         lines.extend(ours.iter().map(|c| format!("-X {c}")));
@@ -322,6 +396,9 @@ pub fn render_flush(found: &Found) -> String {
 
 /// Our chains of one table with their rules, declared first since they jump to one another.
 fn chains(policy: &Policy, family: Family, ipsets: &[Ipset], table: Table) -> String {
+    if table == Table::Nat {
+        return nat_chains(policy, family, ipsets);
+    }
     let mut out = String::new();
     let hooks: Vec<Hook> = hooks_in(table).collect();
     let mut names: Vec<String> = hooks.iter().flat_map(|h| [chain(*h), block_chain(*h)]).collect();
@@ -332,7 +409,9 @@ fn chains(policy: &Policy, family: Family, ipsets: &[Ipset], table: Table) -> St
     let mut helpers = Vec::new();
     for &hook in &hooks {
         for rule in policy.rules(hook) {
-            rules.extend(rule_lines(policy, rule, hook, family, ipsets, &mut helpers));
+            let place = Place { chain: chain(hook), helper_prefix: format!("{PREFIX}{}_", short_name(hook).to_ascii_uppercase()) };
+            let target = |nested: bool| verdict(rule.verdict, hook, nested);
+            rules.extend(rule_lines(policy, &rule.matches, rule.comment, &place, &target, family, ipsets, &mut helpers));
         }
         rules.push(format!("-A {} -g {}", chain(hook), block_chain(hook)));
     }
@@ -357,6 +436,51 @@ fn chains(policy: &Policy, family: Family, ipsets: &[Ipset], table: Table) -> St
         writeln!(out, "-A {block} {verdict}").unwrap();
     }
     out
+}
+
+/// Our NAT chains of one family with their rules: those of the hooks that have rules.
+fn nat_chains(policy: &Policy, family: Family, ipsets: &[Ipset]) -> String {
+    let mut names = Vec::new();
+    let mut rules = Vec::new();
+    let mut helpers = Vec::new();
+    for hook in policy.nat.hooks() {
+        names.push(nat_chain(hook));
+        let place = Place { chain: nat_chain(hook), helper_prefix: format!("{PREFIX}{}_", nat_short_name(hook)) };
+        for rule in policy.nat.rules(hook) {
+            let target = match rule.action {
+                NatAction::Dnat(to) if (to.is_ipv4()) != (family == Family::V4) => continue,
+                NatAction::Dnat(to) => format!("-j DNAT --to-destination {to}"),
+                NatAction::Masquerade => "-j MASQUERADE".to_string(),
+            };
+            rules.extend(rule_lines(policy, &rule.matches, rule.comment, &place, &|_| target.clone(), family, ipsets, &mut helpers));
+        }
+    }
+    let mut out = String::new();
+    for name in names.iter().chain(&helpers) {
+        writeln!(out, ":{name} - [0:0]").unwrap();
+    }
+    for rule in rules {
+        writeln!(out, "{rule}").unwrap();
+    }
+    out
+}
+
+/// The target of a filter or mangle rule with `verdict`, in our chain or (`nested`) a helper.
+fn verdict(verdict: Verdict, hook: Hook, nested: bool) -> String {
+    match (verdict, builtin(hook).0) {
+        // Accepted by us, and the built-in chain's other rules still see it; from a helper
+        // chain RETURN would only go back to our chain, so there it accepts outright.
+        (Verdict::Accept, Table::Mangle) if !nested => "-j RETURN".to_string(),
+        (Verdict::Accept, _) => "-j ACCEPT".to_string(),
+        (Verdict::Drop, _) => "-j DROP".to_string(),
+        (Verdict::Block, _) => format!("-g {}", block_chain(hook)),
+    }
+}
+
+/// Where a rule's lines go: our chain, and the start of the names of its helper chains.
+struct Place {
+    chain: String,
+    helper_prefix: String,
 }
 
 /// The hook's name in block chains and log prefixes: iptables allows 28 characters in a chain
@@ -396,21 +520,22 @@ fn with_proto(proto: &'static str, alt: Alt) -> Alt {
 /// cannot hold in this family). A way that needs a basic option twice (`! -i tun0 ! -i wg0`) is
 /// split over helper chains, added to `helpers`: each level matches part of it and jumps to the
 /// next, the last gives the verdict, and a level that does not match returns to the rule after.
-fn rule_lines(policy: &Policy, rule: &Rule, hook: Hook, family: Family, ipsets: &[Ipset], helpers: &mut Vec<String>) -> Vec<String> {
+#[allow(clippy::too_many_arguments)]
+fn rule_lines(
+    policy: &Policy,
+    matches: &[Match],
+    comment: &str,
+    place: &Place,
+    target: &dyn Fn(bool) -> String,
+    family: Family,
+    ipsets: &[Ipset],
+    helpers: &mut Vec<String>,
+) -> Vec<String> {
     let mut ways: Vec<Vec<Alt>> = vec![Vec::new()];
-    for m in &rule.matches {
+    for m in matches {
         let Some(alts) = alternatives(policy, m, family, ipsets) else { return Vec::new() };
         ways = ways.iter().flat_map(|way| alts.iter().map(move |a| [way.clone(), vec![a.clone()]].concat())).collect();
     }
-    let verdict = |nested: bool| match (rule.verdict, builtin(hook).0) {
-        (Verdict::Accept, Table::Filter) => "-j ACCEPT".to_string(),
-        // Accepted by us, and the built-in chain's other rules still see it; from a helper
-        // chain RETURN would only go back to our chain, so there it accepts outright.
-        (Verdict::Accept, Table::Mangle) if !nested => "-j RETURN".to_string(),
-        (Verdict::Accept, Table::Mangle) => "-j ACCEPT".to_string(),
-        (Verdict::Drop, _) => "-j DROP".to_string(),
-        (Verdict::Block, _) => format!("-g {}", block_chain(hook)),
-    };
     let mut lines = Vec::new();
     for way in ways {
         let protos: Vec<&str> = way.iter().filter_map(|a| a.proto).collect();
@@ -420,18 +545,18 @@ fn rule_lines(policy: &Policy, rule: &Rule, hook: Hook, family: Family, ipsets: 
         }
         let proto = protos.first().map(|p| format!(" -p {p}")).unwrap_or_default();
         let levels = levels(way);
-        let mut from = chain(hook);
+        let mut from = place.chain.clone();
         for (i, level) in levels.iter().enumerate() {
             let texts: String = level.iter().filter(|a| !a.text.is_empty()).map(|a| format!(" {}", a.text)).collect();
             let (target, next) = if i + 1 == levels.len() {
-                (verdict(i > 0), String::new())
+                (target(i > 0), String::new())
             } else {
-                let prefix = format!("{PREFIX}{}_", short_name(hook).to_ascii_uppercase());
-                let helper = format!("{prefix}{}", helpers.iter().filter(|h| h.starts_with(&prefix)).count() + 1);
+                let prefix = &place.helper_prefix;
+                let helper = format!("{prefix}{}", helpers.iter().filter(|h| h.starts_with(prefix.as_str())).count() + 1);
                 helpers.push(helper.clone());
                 (format!("-j {helper}"), helper)
             };
-            lines.push(format!("-A {from}{proto}{texts} -m comment --comment \"{}\" {target}", rule.comment));
+            lines.push(format!("-A {from}{proto}{texts} -m comment --comment \"{comment}\" {target}"));
             from = next;
         }
     }
@@ -488,6 +613,18 @@ fn alternatives(policy: &Policy, m: &Match, family: Family, ipsets: &[Ipset]) ->
         }
         Match::HopLimit255 => return only(Family::V6, vec![any("-m hl --hl-eq 255")]),
         Match::IpDaddr(nets) => return only(Family::V4, nets.iter().map(|n| basic("-d", format!("-d {n}"))).collect()),
+        Match::IpSaddr(nets) => return only(Family::V4, nets.iter().map(|n| basic("-s", format!("-s {n}"))).collect()),
+        Match::Ip6Saddr(nets) => return only(Family::V6, nets.iter().map(|n| basic("-s", format!("-s {n}"))).collect()),
+        Match::SrcPorts { protos, ports } => protos
+            .iter()
+            .flat_map(|p| multiport(ports).into_iter().map(|list| with_proto(p.name(), any(format!("-m multiport --sports {list}")))))
+            .collect(),
+        Match::SaddrLocal => vec![any("-m addrtype --src-type LOCAL")],
+        Match::SaddrNotLocal => vec![any("-m addrtype ! --src-type LOCAL")],
+        Match::Icmp(types) => {
+            let alts = types.iter().map(|t| with_proto("icmp", any(format!("-m icmp --icmp-type {}", icmp(*t))))).collect();
+            return only(Family::V4, alts);
+        }
         Match::Ip6Daddr(nets) => return only(Family::V6, nets.iter().map(|n| basic("-d", format!("-d {n}"))).collect()),
         Match::TcpFlags { mask, equals, negate } => {
             let not = if *negate { "! " } else { "" };
@@ -572,6 +709,19 @@ fn icmpv6(t: Icmpv6) -> &'static str {
         Icmpv6::MldQuery => "130",
         Icmpv6::MldReport => "131",
         Icmpv6::Mld2Report => "143",
+        Icmpv6::DestinationUnreachable => "destination-unreachable",
+        Icmpv6::PacketTooBig => "packet-too-big",
+        Icmpv6::TimeExceeded => "time-exceeded",
+        Icmpv6::ParameterProblem => "parameter-problem",
+    }
+}
+
+/// iptables' name of an ICMP type.
+fn icmp(t: Icmp) -> &'static str {
+    match t {
+        Icmp::DestinationUnreachable => "destination-unreachable",
+        Icmp::TimeExceeded => "time-exceeded",
+        Icmp::ParameterProblem => "parameter-problem",
     }
 }
 
@@ -596,7 +746,7 @@ fn flags(f: &[TcpFlag]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{Blocking, Rule, Sets};
+    use crate::policy::{Blocking, Nat, NatRule, Rule, Sets};
     use crate::values::{Proto, interface};
 
     fn policy(output: Vec<Rule>, sets: Sets) -> Policy {
@@ -604,8 +754,10 @@ mod tests {
             kind: Kind::Configured,
             sets,
             input: Vec::new(),
+            postrouting: output.clone(),
             output,
             forward: Vec::new(),
+            nat: Nat::default(),
             blocking: Blocking { log: None, reject: false },
         }
     }
@@ -684,6 +836,7 @@ mod tests {
         let mut p = policy(Vec::new(), lan(1));
         p.input = vec![rule([not_tunnels.to_vec(), vec![Match::SaddrIn(SetId::Lan4)]].concat())];
         p.output = vec![rule(vec![Match::IpDaddr(vec!["192.0.2.1/32".parse().unwrap()]), Match::IpDaddr(vec!["192.0.2.0/24".parse().unwrap()])])];
+        p.postrouting = p.output.clone();
         let text = render_iptables(&p, Family::V4, &[], &Found::fresh());
         let lines: Vec<&str> = text.lines().filter(|l| l.contains("--comment \"test\"")).collect();
         assert_eq!(lines, [
@@ -732,6 +885,7 @@ mod tests {
         assert_eq!(render_flush(&Found::fresh()), "", "nothing loaded, nothing to send");
         let found = Found {
             jumps: [(1, true), (2, false), (1, true), (1, true)],
+            nat_jumps: [(0, false); 2],
             before: [ChainPolicy::Accept, ChainPolicy::Drop, ChainPolicy::Accept],
             chains: vec![(Table::Filter, chain(Hook::Output)), (Table::Filter, block_chain(Hook::Output)), (Table::Mangle, chain(Hook::Postrouting))],
         };
@@ -742,6 +896,61 @@ mod tests {
              -X VPN_FIREWALL_BLOCK_OUT\n-P INPUT ACCEPT\n-P OUTPUT ACCEPT\nCOMMIT\n\
              *mangle\n-D POSTROUTING -j VPN_FIREWALL_POSTROUTING\n-F VPN_FIREWALL_POSTROUTING\n-X VPN_FIREWALL_POSTROUTING\nCOMMIT\n"
         );
+    }
+
+    fn translating() -> Policy {
+        let mut p = policy(Vec::new(), Sets::default());
+        let inside = Match::InIface(interface("eth1").unwrap());
+        p.nat = Nat {
+            prerouting: vec![
+                NatRule { matches: vec![Match::Family(Family::V4), inside.clone()], action: NatAction::Dnat("192.0.2.53".parse().unwrap()), comment: "dns" },
+                NatRule { matches: vec![Match::Family(Family::V6), inside], action: NatAction::Dnat("2001:db8::53".parse().unwrap()), comment: "dns" },
+            ],
+            postrouting: vec![NatRule { matches: vec![Match::Family(Family::V4), Match::OutIface(interface("tun0").unwrap())], action: NatAction::Masquerade, comment: "masq" }],
+        };
+        p
+    }
+
+    fn nat_part(text: &str) -> &str {
+        text.split_once("*nat\n").map_or("", |(_, nat)| nat)
+    }
+
+    #[test]
+    fn nat_rules_go_into_our_nat_chains_jumped_to_first() {
+        let p = translating();
+        assert_eq!(
+            nat_part(&render_iptables(&p, Family::V4, &[], &Found::fresh())),
+            ":VPN_FIREWALL_PREROUTING - [0:0]\n:VPN_FIREWALL_NAT_POST - [0:0]\n\
+             -A VPN_FIREWALL_PREROUTING -i eth1 -m comment --comment \"dns\" -j DNAT --to-destination 192.0.2.53\n\
+             -A VPN_FIREWALL_NAT_POST -o tun0 -m comment --comment \"masq\" -j MASQUERADE\n\
+             -I PREROUTING 1 -j VPN_FIREWALL_PREROUTING\n-I POSTROUTING 1 -j VPN_FIREWALL_NAT_POST\nCOMMIT\n"
+        );
+        assert!(
+            nat_part(&render_iptables(&p, Family::V6, &[], &Found::fresh()))
+                .contains("-A VPN_FIREWALL_PREROUTING -i eth1 -m comment --comment \"dns\" -j DNAT --to-destination 2001:db8::53\n"),
+        );
+        assert!(nat_chain(NatHook::Prerouting).len() <= 28 && nat_chain(NatHook::Postrouting).len() <= 28);
+    }
+
+    #[test]
+    fn the_nat_table_is_written_only_to_translate_or_to_remove_an_earlier_rulesets_chains() {
+        let plain = policy(Vec::new(), Sets::default());
+        assert!(!render_iptables(&plain, Family::V4, &[], &Found::fresh()).contains("*nat"));
+        let mut found = Found::fresh();
+        found.nat_jumps = [(1, true), (2, false)];
+        found.chains = vec![(Table::Nat, nat_chain(NatHook::Prerouting)), (Table::Nat, nat_chain(NatHook::Postrouting))];
+        assert_eq!(
+            nat_part(&render_iptables(&plain, Family::V4, &[], &found)),
+            "-D PREROUTING -j VPN_FIREWALL_PREROUTING\n-D POSTROUTING -j VPN_FIREWALL_NAT_POST\n-D POSTROUTING -j VPN_FIREWALL_NAT_POST\n\
+             -F VPN_FIREWALL_PREROUTING\n-X VPN_FIREWALL_PREROUTING\n-F VPN_FIREWALL_NAT_POST\n-X VPN_FIREWALL_NAT_POST\nCOMMIT\n"
+        );
+        let again = nat_part(&render_iptables(&translating(), Family::V4, &[], &found)).to_string();
+        assert!(!again.contains("PREROUTING 1") && !again.contains("-X "), "the head jump stays, nothing goes:\n{again}");
+        assert!(again.contains("-D POSTROUTING -j VPN_FIREWALL_NAT_POST\n-D POSTROUTING -j VPN_FIREWALL_NAT_POST\n-I POSTROUTING 1 -j VPN_FIREWALL_NAT_POST\n"), "{again}");
+        assert!(render_flush(&found).ends_with(
+            "*nat\n-D PREROUTING -j VPN_FIREWALL_PREROUTING\n-D POSTROUTING -j VPN_FIREWALL_NAT_POST\n-D POSTROUTING -j VPN_FIREWALL_NAT_POST\n\
+             -F VPN_FIREWALL_PREROUTING\n-F VPN_FIREWALL_NAT_POST\n-X VPN_FIREWALL_PREROUTING\n-X VPN_FIREWALL_NAT_POST\nCOMMIT\n"
+        ));
     }
 
     #[test]

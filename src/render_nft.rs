@@ -4,7 +4,7 @@
 //! one netlink batch: there is no moment without rules, and conntrack entries (and so
 //! established flows through the tunnel) are untouched by a reload.
 
-use crate::policy::{CtState, Family, Hook, Icmpv6, Kind, Match, Policy, Rule, SetId, TcpFlag, Verdict};
+use crate::policy::{CtState, Family, Hook, Icmp, Icmpv6, Kind, Match, NatAction, NatHook, NatRule, Policy, Rule, SetId, TcpFlag, Verdict};
 use sha2::{Digest, Sha256};
 use std::fmt::Write;
 
@@ -45,6 +45,11 @@ pub fn render_nft(policy: &Policy) -> String {
     out
 }
 
+/// The name of the chain of a NAT hook.
+pub fn nat_chain(hook: NatHook) -> String {
+    format!("nat_{}", hook.name())
+}
+
 /// The objects of a lone `delete table` transaction: what `flush` sends.
 pub fn render_flush() -> String {
     format!("delete table {FAMILY} {TABLE}\n")
@@ -63,6 +68,20 @@ fn body(policy: &Policy) -> String {
             writeln!(out, "\t\t{}", render_rule(rule, hook)).unwrap();
         }
         writeln!(out, "\t\tgoto block_{}", hook.name()).unwrap();
+        writeln!(out, "\t}}").unwrap();
+    }
+    for hook in policy.nat.hooks() {
+        // Destination NAT runs before other tables' (Qubes OS redirects DNS at dstnat): the
+        // first chain to translate a connection decides, and the forward rules hold either way.
+        let priority = match hook {
+            NatHook::Prerouting => "dstnat - 10",
+            NatHook::Postrouting => "srcnat",
+        };
+        writeln!(out, "\tchain {} {{", nat_chain(hook)).unwrap();
+        writeln!(out, "\t\ttype nat hook {} priority {priority}; policy accept;", hook.name()).unwrap();
+        for rule in policy.nat.rules(hook) {
+            writeln!(out, "\t\t{}", render_nat_rule(rule)).unwrap();
+        }
         writeln!(out, "\t}}").unwrap();
     }
     for hook in Hook::ALL {
@@ -113,6 +132,17 @@ fn render_rule(rule: &Rule, hook: Hook) -> String {
     parts.join(" ")
 }
 
+fn render_nat_rule(rule: &NatRule) -> String {
+    let mut parts: Vec<String> = rule.matches.iter().map(render_match).collect();
+    parts.push(match rule.action {
+        NatAction::Dnat(std::net::IpAddr::V4(a)) => format!("dnat ip to {a}"),
+        NatAction::Dnat(std::net::IpAddr::V6(a)) => format!("dnat ip6 to {a}"),
+        NatAction::Masquerade => "masquerade".into(),
+    });
+    parts.push(format!("comment \"{}\"", rule.comment));
+    parts.join(" ")
+}
+
 fn family(f: Family) -> &'static str {
     match f {
         Family::V4 => "ip",
@@ -132,14 +162,8 @@ fn render_match(m: &Match) -> String {
         Match::DaddrIn(id) => format!("{} daddr @{}", family(id.family()), id.name()),
         Match::SaddrIn(id) => format!("{} saddr @{}", family(id.family()), id.name()),
         Match::EndpointIn(id) => format!("{} daddr . meta l4proto . th dport @{}", family(id.family()), id.name()),
-        Match::DstPorts { protos, ports } => {
-            let protos: Vec<&str> = protos.iter().map(|p| p.name()).collect();
-            let ports: Vec<String> = ports
-                .iter()
-                .map(|(l, h)| if l == h { l.to_string() } else { format!("{l}-{h}") })
-                .collect();
-            format!("meta l4proto {} th dport {}", one_or_set(&protos), one_or_set(&ports))
-        }
+        Match::DstPorts { protos, ports } => format!("{} th dport {}", l4protos(protos), port_ranges(ports)),
+        Match::SrcPorts { protos, ports } => format!("{} th sport {}", l4protos(protos), port_ranges(ports)),
         Match::Udp { sport, dport } => format!("udp sport {sport} udp dport {dport}"),
         Match::CtState(states) => {
             let names: Vec<&str> = states
@@ -164,13 +188,32 @@ fn render_match(m: &Match) -> String {
                     Icmpv6::MldQuery => "mld-listener-query",
                     Icmpv6::MldReport => "mld-listener-report",
                     Icmpv6::Mld2Report => "mld2-listener-report",
+                    Icmpv6::DestinationUnreachable => "destination-unreachable",
+                    Icmpv6::PacketTooBig => "packet-too-big",
+                    Icmpv6::TimeExceeded => "time-exceeded",
+                    Icmpv6::ParameterProblem => "parameter-problem",
                 })
                 .collect();
             format!("icmpv6 type {}", one_or_set(&names))
         }
+        Match::Icmp(types) => {
+            let names: Vec<&str> = types
+                .iter()
+                .map(|t| match t {
+                    Icmp::DestinationUnreachable => "destination-unreachable",
+                    Icmp::TimeExceeded => "time-exceeded",
+                    Icmp::ParameterProblem => "parameter-problem",
+                })
+                .collect();
+            format!("icmp type {}", one_or_set(&names))
+        }
         Match::HopLimit255 => "ip6 hoplimit 255".into(),
         Match::IpDaddr(nets) => format!("ip daddr {}", networks(nets)),
         Match::Ip6Daddr(nets) => format!("ip6 daddr {}", networks(nets)),
+        Match::IpSaddr(nets) => format!("ip saddr {}", networks(nets)),
+        Match::Ip6Saddr(nets) => format!("ip6 saddr {}", networks(nets)),
+        Match::SaddrLocal => "fib saddr type local".into(),
+        Match::SaddrNotLocal => "fib saddr type != local".into(),
         Match::TcpFlags { mask, equals, negate } => {
             let op = if *negate { "!=" } else { "==" };
             format!("tcp flags & {} {op} {}", flags(mask), flags(equals))
@@ -179,6 +222,16 @@ fn render_match(m: &Match) -> String {
         Match::Fragment(Family::V6) => "exthdr frag exists".into(),
         Match::DaddrNotOnInIface => "fib daddr . iif type != { local, broadcast, multicast }".into(),
     }
+}
+
+fn l4protos(protos: &[crate::values::Proto]) -> String {
+    let names: Vec<&str> = protos.iter().map(|p| p.name()).collect();
+    format!("meta l4proto {}", one_or_set(&names))
+}
+
+fn port_ranges(ports: &[(u16, u16)]) -> String {
+    let ranges: Vec<String> = ports.iter().map(|(l, h)| if l == h { l.to_string() } else { format!("{l}-{h}") }).collect();
+    one_or_set(&ranges)
 }
 
 /// An interface name in nft syntax; validation admits only characters that need no escaping.

@@ -102,9 +102,11 @@ impl Validator<'_> {
     /// Where a key was set (`FILE:LINE`, or the directory for a default) and which key it is.
     fn locate(&self, spec: &KeySpec) -> (String, String) {
         let entry = self.raw.get(spec);
-        match &entry.origin {
-            Some(o) => (o.to_string(), format!("[{}] {}", spec.section, spec.key)),
-            None => (self.raw.dir.display().to_string(), format!("[{}] {} (default {:?})", spec.section, spec.key, entry.value)),
+        let dir = self.raw.dirs.first().map(|d| d.display().to_string()).unwrap_or_default();
+        match (&entry.origin, entry.platform) {
+            (Some(o), _) => (o.to_string(), format!("[{}] {}", spec.section, spec.key)),
+            (None, None) => (dir, format!("[{}] {} (default {:?})", spec.section, spec.key, entry.value)),
+            (None, Some(p)) => (dir, format!("[{}] {} (default on {p} {:?})", spec.section, spec.key, entry.value)),
         }
     }
 
@@ -236,12 +238,7 @@ impl Settings {
 
     /// Rules that tie keys together, and warnings for settings that are valid but likely wrong.
     fn cross_check(&self, v: &mut Validator) {
-        let enable = key("forward", "enable");
-        if self.forward.enable && self.forward.interfaces.is_empty() {
-            v.error(enable, "forwarding is enabled but [forward] interfaces is empty (expected the internal interfaces, like eth1)".into());
-        } else if self.forward.enable {
-            v.warn(enable, "gateway mode is not implemented in this version: forwarded traffic stays blocked".into());
-        }
+        self.check_forward(v);
         if self.tunnel.interfaces.is_empty() {
             v.warn(key("tunnel", "interfaces"), "no tunnel interface: nothing may leave except to [lan] allow and for the VPN client".into());
         }
@@ -257,6 +254,48 @@ impl Settings {
             v.warn(key("tunnel", "ipv6"), "IPv6 servers or networks are listed: they are reachable outside the tunnel, while IPv6 through the tunnel stays blocked".into());
         }
     }
+
+    /// Gateway mode: the inside is neither the tunnel nor the machine itself.
+    fn check_forward(&self, v: &mut Validator) {
+        let (enable, interfaces, dns) = (key("forward", "enable"), key("forward", "interfaces"), key("forward", "dns"));
+        let f = &self.forward;
+        if f.enable && f.interfaces.is_empty() {
+            v.error(enable, "forwarding is enabled but [forward] interfaces is empty (expected the internal interfaces, like eth1)".into());
+        }
+        for inside in &f.interfaces {
+            if let Some(tunnel) = self.tunnel.interfaces.iter().find(|t| t.overlaps(inside)) {
+                v.error(interfaces, format!(
+                    "{inside} also matches the tunnel interface {tunnel}: the inside and the tunnel must be apart \
+                     (expected the interfaces of the machines behind this gateway, like eth1)"
+                ));
+            }
+        }
+        if let Some(addr) = f.dns {
+            if addr.is_loopback() || addr.is_unspecified() || addr.is_multicast() || addr == IpAddr::from([255, 255, 255, 255]) {
+                v.error(dns, format!(
+                    "{addr} cannot receive redirected DNS (expected a resolver reached through the tunnel, \
+                     or this gateway's address on the internal interface)"
+                ));
+            } else if addr.is_ipv6() && !self.tunnel.ipv6 && f.enable {
+                v.warn(dns, format!(
+                    "{addr} is IPv6, which is not forwarded ([tunnel] ipv6 = no): DNS from the inside is blocked \
+                     unless {addr} is this gateway's own address"
+                ));
+            }
+        }
+        if !f.enable {
+            for spec in [interfaces, dns] {
+                if set_in_a_file(v, spec) {
+                    v.warn(spec, "has no effect: forwarding is not enabled ([forward] enable = no)".into());
+                }
+            }
+        }
+    }
+}
+
+/// Whether a configuration file sets `spec` (rather than a default).
+fn set_in_a_file(v: &Validator, spec: &KeySpec) -> bool {
+    v.raw.get(spec).origin.is_some() && !v.raw.get(spec).value.trim().is_empty()
 }
 
 pub const DEFAULT_RATE: Rate = Rate { count: 10, per: values::Per::Minute };
@@ -324,11 +363,30 @@ mod tests {
     }
 
     #[test]
-    fn forwarding_needs_interfaces() {
+    fn forwarding_needs_interfaces_apart_from_the_tunnel() {
         let e = validate("[forward]\nenable = yes\n", &ACCOUNTS).unwrap_err();
         assert!(e.to_string().contains("50-test.conf:2: [forward] enable: forwarding is enabled but [forward] interfaces is empty"), "{e}");
         let v = validate("FORWARDING=yes\nINT_IF=eth1\n", &ACCOUNTS).unwrap();
-        assert!(v.warnings.iter().any(|w| w.contains("not implemented")));
+        assert!(v.settings.forward.enable && v.warnings.is_empty(), "{:?}", v.warnings);
+        let e = validate("[tunnel]\ninterfaces = tun0 wg+\n[forward]\nenable = yes\ninterfaces = eth1 wg0\n", &ACCOUNTS).unwrap_err();
+        assert!(e.to_string().ends_with("50-test.conf:5: [forward] interfaces: wg0 also matches the tunnel interface wg+: the inside and the tunnel must be apart (expected the interfaces of the machines behind this gateway, like eth1)"), "{e}");
+    }
+
+    #[test]
+    fn redirected_dns_needs_an_address_that_can_receive_it() {
+        for bad in ["127.0.0.53", "::1", "0.0.0.0", "224.0.0.251", "255.255.255.255"] {
+            let e = validate(&format!("[forward]\nenable = yes\ninterfaces = eth1\ndns = {bad}\n"), &ACCOUNTS).unwrap_err();
+            assert!(e.to_string().contains(":4: [forward] dns: ") && e.to_string().contains("cannot receive redirected DNS"), "{bad}: {e}");
+        }
+        let v = validate("[forward]\nenable = yes\ninterfaces = eth1\ndns = fd00::53\n", &ACCOUNTS).unwrap();
+        assert!(v.warnings.iter().any(|w| w.contains("[forward] dns: fd00::53 is IPv6, which is not forwarded")), "{:?}", v.warnings);
+    }
+
+    #[test]
+    fn forward_settings_without_forwarding_warn() {
+        let v = validate("[forward]\ninterfaces = eth1\ndns = 10.8.0.1\n", &ACCOUNTS).unwrap();
+        assert_eq!(v.warnings.len(), 2, "{:?}", v.warnings);
+        assert!(v.warnings.iter().all(|w| w.ends_with("has no effect: forwarding is not enabled ([forward] enable = no)")), "{:?}", v.warnings);
     }
 
     #[test]

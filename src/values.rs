@@ -44,6 +44,15 @@ impl Interface {
             (n, false) => name == n,
         }
     }
+
+    /// Whether some interface name matches both this and `other`.
+    pub fn overlaps(&self, other: &Interface) -> bool {
+        match (self.prefix(), other.prefix()) {
+            ((a, true), (b, true)) => a.starts_with(b) || b.starts_with(a),
+            ((_, true), (name, false)) => self.matches(name),
+            ((name, false), _) => other.matches(name),
+        }
+    }
 }
 
 impl fmt::Display for Interface {
@@ -276,6 +285,13 @@ mod tests {
         assert!(!interface("tun0").unwrap().matches("tun01"));
         assert!(interface("wg-home_1.2").is_ok());
         assert!(interface("123456789012345").is_ok());
+        let overlap = |a: &str, b: &str| interface(a).unwrap().overlaps(&interface(b).unwrap());
+        for (a, b) in [("tun+", "tun0"), ("tun+", "tu+"), ("eth1", "eth1"), ("tun0", "tun+"), ("vif+", "vif3.0"), ("tun0", "tun0+")] {
+            assert!(overlap(a, b) && overlap(b, a), "{a} {b}");
+        }
+        for (a, b) in [("tun+", "eth1"), ("tun0", "tun1"), ("tun0+", "tun1+"), ("tun01", "tun0")] {
+            assert!(!overlap(a, b) && !overlap(b, a), "{a} {b}");
+        }
         for bad in ["1234567890123456", "+", "tun0; flush ruleset", "tu\"n", "tun*", "a/b", "a:b", "t+n", ".", "tün0"] {
             assert!(interface(bad).is_err(), "{bad}");
         }

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use vpn_firewall::accounts::FixedAccounts;
 use vpn_firewall::config::RawConfig;
 use vpn_firewall::policy::{Family, Policy};
+use vpn_firewall::qubes::{self, Qubes};
 use vpn_firewall::render_iptables::{Found, ipsets, render_all, render_ipset, render_iptables};
 use vpn_firewall::render_nft::render_nft;
 use vpn_firewall::settings::Settings;
@@ -33,7 +34,28 @@ fn configured(text: &str) -> Policy {
         std::fs::write(dir.path().join("50-golden.conf"), text).expect("write the drop-in");
     }
     let raw = RawConfig::load(dir.path()).unwrap_or_else(|e| panic!("{text:?} does not load:\n{e}"));
-    let validated = Settings::validate(&raw, &ACCOUNTS).unwrap_or_else(|e| panic!("{text:?} is invalid:\n{e}"));
+    policy_of(&raw, text)
+}
+
+/// The policy of a Qubes OS qube, simulated under a temporary root: `etc` is the drop-in of the
+/// configuration directory, `rw` the qube's own in /rw/config/vpn-firewall.
+fn configured_on_qubes(etc: &str, rw: &str) -> Policy {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let (conf, own) = (root.path().join("etc/vpn-firewall"), root.path().join("rw/config/vpn-firewall"));
+    for dir in ["usr/lib/qubes", "etc/vpn-firewall", "rw/config/vpn-firewall", "var/run/qubes"] {
+        std::fs::create_dir_all(root.path().join(dir)).expect("create the simulated qube");
+    }
+    std::fs::write(conf.join("50-golden.conf"), etc).expect("write the drop-in");
+    std::fs::write(own.join("50-golden.conf"), rw).expect("write the drop-in");
+    std::fs::write(root.path().join("var/run/qubes/qubes-ns"), "NS1=10.139.1.1\nNS2=10.139.1.2\n").expect("write qubes-ns");
+    let qubes = Qubes::detect(root.path()).expect("the simulated root is a qube");
+    let raw = RawConfig::load_dirs(&qubes::config_dirs(&conf, Some(&qubes)), &qubes::defaults(Some(&qubes)))
+        .unwrap_or_else(|e| panic!("{etc:?} and {rw:?} do not load:\n{e}"));
+    policy_of(&raw, rw)
+}
+
+fn policy_of(raw: &RawConfig, text: &str) -> Policy {
+    let validated = Settings::validate(raw, &ACCOUNTS).unwrap_or_else(|e| panic!("{text:?} is invalid:\n{e}"));
     Policy::from_settings(&validated.settings)
 }
 
@@ -171,6 +193,15 @@ goldens! {
     );
     multiple_tunnels: "multiple-tunnels" => configured("[tunnel]\ninterfaces = tun0, wg+, tun0 ppp+\nincoming = 51413/tcp\n");
     long_lists: "long-lists" => configured(&many_entries());
+    gateway: "gateway" => configured(
+        "[tunnel]\nservers = 198.51.100.7:1194/udp\n[lan]\nallow = 192.168.1.0/24\nincoming = 22/tcp\n\
+         [forward]\nenable = yes\ninterfaces = eth1\ndns = 10.8.0.1\n",
+    );
+    gateway_ipv6: "gateway-ipv6" => configured(
+        "[tunnel]\ninterfaces = wg0\nuser =\nfwmark = 0xca6c\nipv6 = yes\n[lan]\nallow = fd00:1::/64\n\
+         [forward]\nenable = yes\ninterfaces = eth1 br-lan+\nmasquerade = no\ndns = fd00:53::1\n",
+    );
+    gateway_qubes: "gateway-qubes" => configured_on_qubes("[forward]\nenable = yes\n", "[forward]\ndns = 203.0.113.53\n");
     lockdown: "lockdown" => Policy::lockdown();
 }
 

@@ -6,44 +6,15 @@
 //! Needs root, nftables, iptables, ipset, iproute2, socat and util-linux (setpriv); a missing
 //! one fails the test with the package to install.
 
+#[macro_use]
 mod common;
 mod sandbox;
 
 use common::topology::{INTERNET, INTERNET6, LAN, ROUTER, ROUTER6, Probe, Side, Topology, USER, VPN_CLIENT, VPN_SERVER};
-use common::{Backend, ConfigDir, Netns, Run};
+use common::{Backend, ConfigDir, Netns, Run, config};
 use std::time::Duration;
 use vpn_firewall::policy::Hook;
 use vpn_firewall::render_iptables::{Table, jump};
-
-/// `MODULE::NAME` calling `NAME(backend)` for each function name listed.
-macro_rules! tests_with {
-    ($module:ident, $backend:expr, $($test:ident),* $(,)?) => {
-        mod $module {
-            $(
-                #[test]
-                fn $test() {
-                    super::$test($backend)
-                }
-            )*
-        }
-    };
-}
-
-/// The `every` test functions once with each backend, the `iptables` ones once with each
-/// iptables variant.
-macro_rules! backend_tests {
-    (every: [$($every:ident),* $(,)?], iptables: [$($only:ident),* $(,)?] $(,)?) => {
-        tests_with!(nftables, super::Backend::Nftables, $($every),*);
-        tests_with!(iptables_nft, super::Backend::IptablesNft, $($every,)* $($only),*);
-        tests_with!(iptables_legacy, super::Backend::IptablesLegacy, $($every,)* $($only),*);
-    };
-}
-
-/// A valid configuration: tun0 is the tunnel, no process may send outside it, then `extra`
-/// (a later assignment of a key replaces an earlier one).
-fn config(extra: &str) -> String {
-    format!("[tunnel]\ninterfaces = tun0\nuser =\n{extra}")
-}
 
 /// An invalid configuration: /33 is no IPv4 prefix length; the error is at line 2.
 const INVALID: &str = "[lan]\nallow = 198.51.100.0/33\n";
@@ -218,7 +189,7 @@ fn an_invalid_configuration_at_first_start_loads_the_lockdown_ruleset(backend: B
         t.assert_blocked(p, "lockdown");
     }
     for p in loopback {
-        t.assert_reaches(p, Side::Loopback, "lockdown lets loopback pass");
+        t.assert_reaches(p, Side::Host, "lockdown lets loopback pass");
     }
 }
 

@@ -23,6 +23,8 @@ const FILES: &[(&str, &str)] = &[
     ("/lib/systemd/system/netfilter-persistent.service.d/vpn-firewall.conf", "-rw-r--r--"),
     ("/lib/systemd/system/openvpn-client@.service.d/vpn-firewall.conf", "-rw-r--r--"),
     ("/lib/systemd/system/openvpn@.service.d/vpn-firewall.conf", "-rw-r--r--"),
+    ("/lib/systemd/system/qubes-firewall.service.d/50-vpn-firewall.conf", "-rw-r--r--"),
+    ("/lib/systemd/system/qubes-iptables.service.d/50-vpn-firewall.conf", "-rw-r--r--"),
     ("/usr/lib/tmpfiles.d/vpn-firewall.conf", "-rw-r--r--"),
     ("/usr/sbin/vpn-firewall", "-rwxr-xr-x"),
     ("/usr/share/bash-completion/completions/vpn-firewall", "-rw-r--r--"),

@@ -6,6 +6,8 @@
 //!   (for real, in a fresh network namespace thrown away after) with the same shape: each of our
 //!   chains ends in its block chain and is jumped to first from its built-in chain, the filter
 //!   chains' policies become DROP, and the egress chains never match connection state;
+//! - in gateway mode, no accept rule of postrouting lets a forwarded packet out of an interface
+//!   that is neither the tunnel nor the inside;
 //! - any file content at all gives a configuration or errors that name the file and the line,
 //!   never a panic.
 
@@ -13,26 +15,32 @@ mod sandbox;
 
 use proptest::prelude::*;
 use proptest::sample::select;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use vpn_firewall::accounts::FixedAccounts;
 use vpn_firewall::config::schema::{KEYS, LEGACY};
 use vpn_firewall::config::{ConfigErrors, RawConfig};
+use ipnet::Ipv6Net;
 use vpn_firewall::iptables::saved;
-use vpn_firewall::policy::{Family, Hook, Policy};
+use vpn_firewall::policy::{Family, Hook, Match, Policy, Rule, Verdict};
 use vpn_firewall::render_iptables::{Found, block_chain, builtin, chain as our_chain, ipsets, jump, render_ipset, render_iptables};
+use vpn_firewall::values::Interface;
 use vpn_firewall::render_nft::render_nft;
 use vpn_firewall::settings::Settings;
 
 const ACCOUNTS: FixedAccounts = FixedAccounts(&[("tunnel", 999), ("vpn", 1001)]);
 const FILE: &str = "50-property.conf";
 
-/// Loads and validates a directory holding `content` as its one drop-in; returns its path too.
-fn load(content: &[u8]) -> (tempfile::TempDir, Result<Policy, ConfigErrors>) {
+/// Loads and validates a directory holding `content` as its one drop-in: its settings and
+/// policy, and its path.
+fn load(content: &[u8]) -> (tempfile::TempDir, Result<(Settings, Policy), ConfigErrors>) {
     let dir = tempfile::tempdir().expect("temporary directory");
     std::fs::write(dir.path().join(FILE), content).expect("write the drop-in");
     let policy = RawConfig::load(dir.path())
         .and_then(|raw| Settings::validate(&raw, &ACCOUNTS))
-        .map(|v| Policy::from_settings(&v.settings));
+        .map(|v| {
+            let policy = Policy::from_settings(&v.settings);
+            (v.settings, policy)
+        });
     (dir, policy)
 }
 
@@ -61,8 +69,14 @@ fn boolean() -> impl Strategy<Value = String> {
     select(vec!["yes", "no", "true", "false", "on", "off", "1", "0", "Yes", "NO", "True", "oFF"]).prop_map(String::from)
 }
 
+/// A tunnel interface name or pattern; none starts with `v`, which the inside's do, so that the
+/// two never overlap (an error).
 fn interface() -> impl Strategy<Value = String> {
-    ("[a-zA-Z0-9_.-]{1,14}", any::<bool>())
+    interface_from("[a-uw-zA-Z0-9_.-][a-zA-Z0-9_.-]{0,13}")
+}
+
+fn interface_from(regex: &'static str) -> impl Strategy<Value = String> {
+    (regex, any::<bool>())
         .prop_filter(". and .. are no interface names", |(name, _)| name != "." && name != "..")
         .prop_map(|(name, pattern)| if pattern { format!("{name}+") } else { name })
 }
@@ -121,8 +135,9 @@ fn fwmark() -> impl Strategy<Value = String> {
 
 /// `[forward]`: enabling it needs internal interfaces, so `enable` is true only with them.
 fn forward() -> BoxedStrategy<Vec<Line>> {
-    let interfaces = proptest::option::of(proptest::collection::vec(interface(), 1..=3).prop_map(|i| i.join(" ")));
-    (any::<bool>(), interfaces, maybe("forward", "masquerade", boolean()), maybe("forward", "dns", network_address()))
+    let inside = interface_from("v[a-zA-Z0-9_.-]{0,13}");
+    let interfaces = proptest::option::of(proptest::collection::vec(inside, 1..=3).prop_map(|i| i.join(" ")));
+    (any::<bool>(), interfaces, maybe("forward", "masquerade", boolean()), maybe("forward", "dns", resolver_address()))
         .prop_map(|(enable, interfaces, masquerade, dns)| {
             let mut lines = vec![Line { section: "forward", key: "enable", value: (enable && interfaces.is_some()).to_string() }];
             lines.extend(interfaces.map(|value| Line { section: "forward", key: "interfaces", value }));
@@ -131,8 +146,13 @@ fn forward() -> BoxedStrategy<Vec<Line>> {
         .boxed()
 }
 
-fn network_address() -> impl Strategy<Value = String> {
-    prop_oneof![any::<u32>().prop_map(|a| Ipv4Addr::from(a).to_string()), any::<u128>().prop_map(|a| Ipv6Addr::from(a).to_string())]
+/// An address that can receive redirected DNS: not loopback, unspecified, multicast or broadcast.
+fn resolver_address() -> impl Strategy<Value = String> {
+    prop_oneof![any::<u32>().prop_map(|a| IpAddr::from(Ipv4Addr::from(a))), any::<u128>().prop_map(|a| IpAddr::from(Ipv6Addr::from(a)))]
+        .prop_filter("cannot receive redirected DNS", |a| {
+            !(a.is_loopback() || a.is_unspecified() || a.is_multicast() || *a == IpAddr::from(Ipv4Addr::BROADCAST))
+        })
+        .prop_map(|a| a.to_string())
 }
 
 /// A valid configuration: a random subset of the keys, each with a random valid value.
@@ -181,8 +201,8 @@ proptest! {
 
     #[test]
     fn every_valid_configuration_renders_a_ruleset_nft_accepts(config in valid_config()) {
-        let (_dir, policy) = load(config.as_bytes());
-        let policy = policy.unwrap_or_else(|e| panic!("a valid configuration was refused:\n{e}\n--- config ---\n{config}"));
+        let (_dir, loaded) = load(config.as_bytes());
+        let (_, policy) = loaded.unwrap_or_else(|e| panic!("a valid configuration was refused:\n{e}\n--- config ---\n{config}"));
         let ruleset = render_nft(&policy);
         for hook in ["input", "output", "forward", "postrouting"] {
             let lines = chain(&ruleset, hook);
@@ -205,7 +225,7 @@ proptest! {
     #[test]
     fn every_valid_configuration_renders_rules_iptables_loads(config in valid_config(), ipset: bool, legacy: bool) {
         let (_dir, policy) = load(config.as_bytes());
-        let policy = policy.unwrap_or_else(|e| panic!("a valid configuration was refused:\n{e}\n--- config ---\n{config}"));
+        let (_, policy) = policy.unwrap_or_else(|e| panic!("a valid configuration was refused:\n{e}\n--- config ---\n{config}"));
         let sets = ipsets(&policy, ipset);
         let [v4, v6] = [Family::V4, Family::V6].map(|f| render_iptables(&policy, f, &sets, &Found::fresh()));
         for text in [&v4, &v6] {
@@ -230,6 +250,38 @@ proptest! {
     }
 }
 
+/// Whether an accept rule of postrouting can let a forwarded packet out of an interface that is
+/// neither the tunnel nor the inside (nor loopback): it may, unless it names such an interface,
+/// needs this machine's own source address or socket, or a destination never forwarded.
+fn lets_forwarded_out_elsewhere(rule: &Rule, s: &Settings) -> bool {
+    let pinned: Vec<&Interface> = s.tunnel.interfaces.iter().chain(&s.forward.interfaces).collect();
+    let never_forwarded6: [Ipv6Net; 2] = ["fe80::/10".parse().unwrap(), "ff02::/16".parse().unwrap()];
+    !rule.matches.iter().any(|m| match m {
+        Match::OutIface(i) => i.to_string() == "lo" || pinned.contains(&i),
+        Match::SaddrLocal | Match::Uid(_) | Match::Gid(_) => true,
+        Match::IpDaddr(nets) => nets.iter().all(|n| n.to_string() == "255.255.255.255/32"),
+        Match::Ip6Daddr(nets) => nets.iter().all(|n| never_forwarded6.iter().any(|scope| scope.contains(n))),
+        _ => false,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn in_gateway_mode_postrouting_lets_forwarded_packets_out_only_to_the_tunnel_or_the_inside(
+        config in valid_config(),
+        inside in interface_from("v[a-zA-Z0-9_.-]{0,13}"),
+    ) {
+        let config = format!("{config}[forward]\nenable = yes\ninterfaces = {inside}\n");
+        let (_dir, loaded) = load(config.as_bytes());
+        let (settings, policy) = loaded.unwrap_or_else(|e| panic!("a valid configuration was refused:\n{e}\n--- config ---\n{config}"));
+        for rule in policy.postrouting.iter().filter(|r| r.verdict == Verdict::Accept) {
+            prop_assert!(!lets_forwarded_out_elsewhere(rule, &settings), "{:?} lets forwarded packets out\n--- config ---\n{}", rule, config);
+        }
+    }
+}
+
 // ---- any content ----------------------------------------------------------------------------
 
 /// Asserts that `content` gives a policy that renders, or errors that each name the file and a
@@ -237,7 +289,7 @@ proptest! {
 fn errors_name_file_and_line(content: &[u8]) -> Result<(), TestCaseError> {
     let (dir, result) = load(content);
     let errors = match result {
-        Ok(policy) => {
+        Ok((_, policy)) => {
             render_nft(&policy);
             return Ok(());
         }

@@ -1,6 +1,6 @@
 //! `start` (restart, reload) and `flush`: the commands that change the kernel's rules.
 
-use super::{backend, exit, load_settings, print_config_errors, require_root};
+use super::{backend, exit, load_settings, print_config_errors, require_root, warn_if_not_forwarding};
 use crate::backend::Backend;
 use crate::cli::Cli;
 use crate::config::{RawConfig, schema};
@@ -15,8 +15,8 @@ pub fn start(cli: &Cli) -> Result<i32> {
     let began = Instant::now();
     // Taken before the configuration is read, so the last start to run loads the newest files.
     let _lock = lock::acquire()?;
-    let validated = match load_settings(&cli.config_dir) {
-        Ok((_, v)) => v,
+    let validated = match load_settings(cli) {
+        Ok(c) => c.validated,
         Err(errors) => {
             // Said first, so that no failure below can hide what is wrong.
             print_config_errors(&errors);
@@ -42,7 +42,9 @@ pub fn start(cli: &Cli) -> Result<i32> {
             Err(e) => eprintln!("vpn-firewall: warning: cannot remove what {} loaded before: {e:#}", other.name()),
         }
     }
-    let rules: usize = Hook::ALL.iter().map(|h| policy.rules(*h).len()).sum();
+    warn_if_not_forwarding(&validated.settings);
+    let rules = Hook::ALL.iter().map(|h| policy.rules(*h).len()).sum::<usize>()
+        + policy.nat.hooks().map(|h| policy.nat.rules(h).len()).sum::<usize>();
     println!(
         "vpn-firewall: loaded {} ({}, {rules} rules, {} LAN networks, {} servers) in {} ms",
         backend.objects(),

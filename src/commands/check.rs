@@ -1,23 +1,37 @@
 //! `check`: validate, then print every effective setting with the place that set it.
 
-use super::{exit, load_settings};
+use super::{exit, load_settings, warn_if_not_forwarding};
 use crate::cli::Cli;
 use crate::config::schema::{self, KeySpec};
 use crate::config::RawConfig;
+use crate::qubes::{PLATFORM, Qubes};
 use crate::settings::Settings;
 use anyhow::Result;
 use std::fmt::Write;
 
 pub fn check(cli: &Cli) -> Result<i32> {
-    let (raw, validated) = load_settings(&cli.config_dir)?;
-    super::emit(&describe(&raw, &validated.settings));
+    let c = load_settings(cli)?;
+    warn_if_not_forwarding(&c.validated.settings);
+    super::emit(&describe(&c.raw, &c.validated.settings, c.qubes.as_ref()));
     Ok(exit::OK)
 }
 
 /// The effective settings as INI, each key annotated with its origin.
-pub fn describe(raw: &RawConfig, settings: &Settings) -> String {
+fn describe(raw: &RawConfig, settings: &Settings, qubes: Option<&Qubes>) -> String {
     let mut out = String::new();
-    writeln!(out, "# vpn-firewall: the configuration in {} is valid", raw.dir.display()).unwrap();
+    let dirs: Vec<String> = raw.dirs.iter().map(|d| d.display().to_string()).collect();
+    writeln!(out, "# vpn-firewall: the configuration in {} is valid", dirs.join(" and ")).unwrap();
+    if let Some(q) = qubes {
+        writeln!(out, "# {PLATFORM}: also reading {} (if it exists), after the configuration directory", q.config_dir.display()).unwrap();
+        let dns: Vec<String> = q.dns.iter().map(ToString::to_string).collect();
+        let redirect = match settings.forward.dns {
+            Some(resolver) => format!("redirected to {resolver} (forward.dns)"),
+            None => "left to the redirect of Qubes (set forward.dns to choose the resolver)".into(),
+        };
+        if settings.forward.enable && !dns.is_empty() {
+            writeln!(out, "# DNS of the qubes behind, to {} ({}): {redirect}", dns.join(" "), q.ns_file.display()).unwrap();
+        }
+    }
     if raw.files.is_empty() {
         writeln!(out, "# no *.conf files: every value is the default").unwrap();
     }
@@ -30,7 +44,7 @@ pub fn describe(raw: &RawConfig, settings: &Settings) -> String {
             let entry = raw.get(spec);
             let line = format!("{} = {}", spec.key, effective(spec, settings));
             let mut note = match (&entry.origin, entry.legacy) {
-                (None, _) => "default".to_string(),
+                (None, _) => entry.platform.map_or("default".to_string(), |p| format!("default on {p}")),
                 (Some(o), None) => o.to_string(),
                 (Some(o), Some(alias)) => format!("{o} (legacy {alias})"),
             };

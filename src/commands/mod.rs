@@ -8,13 +8,14 @@ use crate::accounts::SystemAccounts;
 use crate::cli::{Cli, Cmd};
 use crate::config::{ConfigErrors, RawConfig};
 use crate::backend::Backend;
+use crate::forwarding;
 use crate::iptables;
 use crate::policy::Policy;
+use crate::qubes::{self, Qubes};
 use crate::render_nft::render_nft;
 use crate::settings::{BackendChoice, Settings, Validated};
 use anyhow::{Result, bail};
 use clap::Parser;
-use std::path::Path;
 
 /// Exit codes of the contract.
 pub mod exit {
@@ -115,14 +116,32 @@ fn run(cli: &Cli) -> Result<i32> {
     }
 }
 
-/// Reads and validates the configuration directory; warnings are printed to stderr.
-pub(crate) fn load_settings(dir: &Path) -> Result<(RawConfig, Validated), ConfigErrors> {
-    let raw = RawConfig::load(dir)?;
+/// The configuration as read and validated, and the Qubes OS qube it was read in, if any.
+pub(crate) struct Configuration {
+    pub(crate) raw: RawConfig,
+    pub(crate) validated: Validated,
+    pub(crate) qubes: Option<Qubes>,
+}
+
+/// Reads and validates the configuration directory (and on Qubes OS the qube's own);
+/// warnings are printed to stderr.
+pub(crate) fn load_settings(cli: &Cli) -> Result<Configuration, ConfigErrors> {
+    let qubes = Qubes::detect(&cli.root);
+    let dirs = qubes::config_dirs(&cli.config_dir, qubes.as_ref());
+    let raw = RawConfig::load_dirs(&dirs, &qubes::defaults(qubes.as_ref()))?;
     let validated = Settings::validate(&raw, &SystemAccounts)?;
-    for w in &validated.warnings {
+    let platform = qubes.iter().flat_map(|q| q.warnings(&validated.settings));
+    for w in validated.warnings.iter().cloned().chain(platform) {
         eprintln!("vpn-firewall: warning: {w}");
     }
-    Ok((raw, validated))
+    Ok(Configuration { raw, validated, qubes })
+}
+
+/// Says when gateway mode is configured but the kernel does not forward.
+fn warn_if_not_forwarding(settings: &Settings) {
+    for w in forwarding::warnings(settings) {
+        eprintln!("vpn-firewall: warning: {w}");
+    }
 }
 
 /// The backend to use: the command line's choice, else the configuration's.
@@ -138,7 +157,7 @@ fn require_root(what: &str) -> Result<()> {
 }
 
 fn show(cli: &Cli) -> Result<i32> {
-    let (_, validated) = load_settings(&cli.config_dir)?;
+    let validated = load_settings(cli)?.validated;
     let policy = Policy::from_settings(&validated.settings);
     // Rendering needs no backend installed, unless auto has to find out which one it is.
     let text = match cli.backend.unwrap_or(validated.settings.firewall.backend) {

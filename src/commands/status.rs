@@ -1,6 +1,6 @@
 //! `status`: what the kernel has loaded, compared with the configuration.
 
-use super::{exit, load_settings};
+use super::{exit, load_settings, warn_if_not_forwarding};
 use crate::cli::Cli;
 use crate::backend::{Backend, Loaded};
 use crate::config::ConfigErrors;
@@ -14,7 +14,10 @@ pub fn status(cli: &Cli) -> i32 {
         eprintln!("vpn-firewall: error: status needs root to read the kernel's firewall; run it with sudo");
         return exit::UNKNOWN;
     }
-    let settings = load_settings(&cli.config_dir).map(|(_, v)| v.settings);
+    let settings = load_settings(cli).map(|c| c.validated.settings);
+    if let Ok(s) = &settings {
+        warn_if_not_forwarding(s);
+    }
     // What is loaded, whichever backend is configured: a lockdown may have been loaded with
     // another, and a switch of backends leaves the old one's rules until the next start.
     let (installed, missing) = Backend::installed();
@@ -65,7 +68,13 @@ fn report(backend: &Backend, loaded: &Loaded, settings: &Result<Settings, Config
     };
     println!("  ruleset:   {state}");
     match settings {
-        Ok(s) => println!("  tunnel:    {}", tunnels(&s.tunnel.interfaces)),
+        Ok(s) => {
+            println!("  tunnel:    {}", tunnels(&s.tunnel.interfaces));
+            if s.forward.enable {
+                let inside: Vec<String> = s.forward.interfaces.iter().map(ToString::to_string).collect();
+                println!("  forward:   from {} into the tunnel only", inside.join(" "));
+            }
+        }
         Err(_) => println!("  tunnel:    unknown (the configuration is invalid)"),
     }
     println!("  blocked:   {} (since the last load)", counters(loaded));

@@ -1,5 +1,5 @@
-//! Reading the drop-in directory: `*.conf` files in byte order, later assignments replacing
-//! earlier ones, every key checked against the schema.
+//! Reading the drop-in directories: `*.conf` files in byte order, directory after directory,
+//! later assignments replacing earlier ones, every key checked against the schema.
 
 mod ini_file;
 pub mod schema;
@@ -69,28 +69,56 @@ impl From<ConfigError> for ConfigErrors {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub value: String,
-    /// `None` for the built-in default.
+    /// `None` for a default.
     pub origin: Option<Origin>,
     /// The legacy shell-style name it was set with, if any.
     pub legacy: Option<&'static str>,
+    /// For a default that is the platform's own, rather than the built-in one: its name.
+    pub platform: Option<&'static str>,
+}
+
+/// A directory of drop-in files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DropInDir {
+    pub path: PathBuf,
+    /// A missing optional directory holds no files; a missing required one is an error.
+    pub optional: bool,
+}
+
+/// A default that one platform changes: on Qubes OS, `[forward] interfaces` is `vif+`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlatformDefault {
+    pub spec: &'static KeySpec,
+    pub value: &'static str,
+    pub platform: &'static str,
 }
 
 /// The merged configuration: every known key with its effective, still unvalidated, value.
 #[derive(Debug, Clone)]
 pub struct RawConfig {
-    pub dir: PathBuf,
+    /// The directories that were read, in order; the first is the required one.
+    pub dirs: Vec<PathBuf>,
     pub files: Vec<PathBuf>,
     entries: BTreeMap<(&'static str, &'static str), Entry>,
 }
 
 impl RawConfig {
-    /// Only the defaults, as if the directory held no files.
-    pub fn defaults(dir: &Path) -> Self {
+    /// Only the defaults (the platform's where it has its own), as if no file had been read.
+    fn defaults(platform: &[PlatformDefault]) -> Self {
         let entries = schema::KEYS
             .iter()
-            .map(|k| ((k.section, k.key), Entry { value: k.default.to_string(), origin: None, legacy: None }))
+            .map(|k| {
+                let own = platform.iter().find(|d| d.spec == k);
+                let entry = Entry {
+                    value: own.map_or(k.default, |d| d.value).to_string(),
+                    origin: None,
+                    legacy: None,
+                    platform: own.map(|d| d.platform),
+                };
+                ((k.section, k.key), entry)
+            })
             .collect();
-        RawConfig { dir: dir.to_path_buf(), files: Vec::new(), entries }
+        RawConfig { dirs: Vec::new(), files: Vec::new(), entries }
     }
 
     pub fn get(&self, spec: &KeySpec) -> &Entry {
@@ -99,9 +127,28 @@ impl RawConfig {
 
     /// Reads every `*.conf` file of `dir`, in byte order of the file names.
     pub fn load(dir: &Path) -> Result<Self, ConfigErrors> {
-        let mut config = RawConfig::defaults(dir);
+        Self::load_dirs(&[DropInDir { path: dir.to_path_buf(), optional: false }], &[])
+    }
+
+    /// Reads the `*.conf` files of each directory in turn, each directory's in byte order of
+    /// their names: a later file, in the same directory or a later one, replaces what an
+    /// earlier one set. Keys no file sets take the platform's default, else the built-in one.
+    pub fn load_dirs(dirs: &[DropInDir], platform: &[PlatformDefault]) -> Result<Self, ConfigErrors> {
+        let mut config = RawConfig::defaults(platform);
         let mut errors = Vec::new();
-        for path in conf_files(dir)? {
+        let mut files = Vec::new();
+        for dir in dirs {
+            match conf_files(&dir.path) {
+                Ok(None) if dir.optional => {}
+                Ok(None) => return Err(ConfigError::path(&dir.path, "cannot read the configuration directory: it does not exist").into()),
+                Ok(Some(found)) => {
+                    config.dirs.push(dir.path.clone());
+                    files.extend(found);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        for path in files {
             let text = match std::fs::read(&path) {
                 Ok(bytes) => match String::from_utf8(bytes) {
                     // Some editors start UTF-8 files with a byte order mark.
@@ -155,7 +202,8 @@ impl RawConfig {
                     };
                     match found {
                         Ok((spec, legacy)) => {
-                            self.entries.insert((spec.section, spec.key), Entry { value, origin: Some(origin), legacy });
+                            let entry = Entry { value, origin: Some(origin), legacy, platform: None };
+                            self.entries.insert((spec.section, spec.key), entry);
                         }
                         Err(message) => errors.push(ConfigError::at(origin, message)),
                     }
@@ -166,11 +214,14 @@ impl RawConfig {
     }
 }
 
-/// The regular files (or links to them) named `*.conf` in `dir`, sorted byte-wise.
-fn conf_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigErrors> {
-    let read = std::fs::read_dir(dir).map_err(|e| {
-        ConfigError::path(dir, format!("cannot read the configuration directory: {e}"))
-    })?;
+/// The regular files (or links to them) named `*.conf` in `dir`, sorted byte-wise; `None` when
+/// `dir` does not exist.
+fn conf_files(dir: &Path) -> Result<Option<Vec<PathBuf>>, ConfigErrors> {
+    let read = match std::fs::read_dir(dir) {
+        Ok(read) => read,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ConfigError::path(dir, format!("cannot read the configuration directory: {e}")).into()),
+    };
     let mut files = Vec::new();
     for entry in read {
         let entry = entry.map_err(|e| ConfigError::path(dir, format!("cannot list: {e}")))?;
@@ -188,7 +239,7 @@ fn conf_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigErrors> {
         }
     }
     files.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
-    Ok(files)
+    Ok(Some(files))
 }
 
 #[cfg(test)]
@@ -224,6 +275,41 @@ mod tests {
         let origin = c.get(schema::find("lan", "allow").unwrap()).origin.clone().unwrap();
         assert_eq!(origin.line, 2);
         assert!(origin.file.ends_with("50-b.conf"));
+    }
+
+    #[test]
+    fn directories_are_read_in_turn_and_an_optional_one_may_be_missing() {
+        let (etc, rw) = (dir_with(&[("90-b.conf", "[lan]\nallow = 10.0.0.0/8\ndns = yes\n")]), dir_with(&[("10-a.conf", "[lan]\n\nallow = 192.168.0.0/16\n")]));
+        let dirs = |optional: &Path| {
+            [
+                DropInDir { path: etc.path().to_path_buf(), optional: false },
+                DropInDir { path: rw.path().to_path_buf(), optional: false },
+                DropInDir { path: optional.to_path_buf(), optional: true },
+            ]
+        };
+        let c = RawConfig::load_dirs(&dirs(Path::new("/nonexistent/rw")), &[]).unwrap();
+        assert_eq!(value(&c, "lan", "allow"), "192.168.0.0/16");
+        assert_eq!(value(&c, "lan", "dns"), "yes");
+        let origin = c.get(schema::find("lan", "allow").unwrap()).origin.clone().unwrap();
+        assert_eq!((origin.file, origin.line), (rw.path().join("10-a.conf"), 3));
+        assert_eq!(c.dirs, [etc.path(), rw.path()]);
+        assert_eq!(c.files, [etc.path().join("90-b.conf"), rw.path().join("10-a.conf")]);
+
+        let mut required = dirs(etc.path()).to_vec();
+        required[1].path = PathBuf::from("/nonexistent/etc");
+        let e = RawConfig::load_dirs(&required, &[]).unwrap_err();
+        assert_eq!(e.to_string(), "/nonexistent/etc: cannot read the configuration directory: it does not exist");
+    }
+
+    #[test]
+    fn a_platform_default_stands_until_a_file_sets_the_key() {
+        let spec = schema::find("forward", "interfaces").unwrap();
+        let platform = [PlatformDefault { spec, value: "vif+", platform: "Qubes OS" }];
+        let c = RawConfig::load_dirs(&[DropInDir { path: dir_with(&[]).path().to_path_buf(), optional: false }], &platform).unwrap();
+        assert_eq!(c.get(spec), &Entry { value: "vif+".into(), origin: None, legacy: None, platform: Some("Qubes OS") });
+        let set = dir_with(&[("50-a.conf", "INT_IF=eth1\n")]);
+        let c = RawConfig::load_dirs(&[DropInDir { path: set.path().to_path_buf(), optional: false }], &platform).unwrap();
+        assert_eq!((c.get(spec).value.as_str(), c.get(spec).platform), ("eth1", None));
     }
 
     #[test]

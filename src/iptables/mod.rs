@@ -7,10 +7,10 @@ mod ipset;
 pub mod saved;
 
 use crate::backend::Loaded;
-use crate::policy::{Family, Hook, Policy};
+use crate::policy::{Family, Hook, NatHook, Policy};
 use crate::render_iptables::{
     self as render, ChainPolicy, DROP_POLICY, Found, INFO, IPSET_NEW, PREFIX, Table, block_chain, builtin, chain, family_name,
-    jump, render_flush, render_iptables, render_ipset,
+    jump, nat_builtin, nat_chain, nat_jump, render_flush, render_iptables, render_ipset,
 };
 use crate::tools;
 use anyhow::{Result, bail};
@@ -228,14 +228,11 @@ pub fn render(policy: &Policy) -> String {
 
 /// What of vpn-firewall one family's tables hold.
 fn found(saved: &Saved) -> Found {
-    let mut jumps = [(0, false); 4];
-    for (slot, hook) in jumps.iter_mut().zip(Hook::ALL) {
+    let jumps = Hook::ALL.map(|hook| {
         let (table, builtin) = builtin(hook);
-        if let Some(c) = saved.chain(table.name(), builtin) {
-            let count = c.rules.iter().filter(|r| r.spec == jump(hook)).count();
-            *slot = (count, c.rules.first().is_some_and(|r| r.spec == jump(hook)));
-        }
-    }
+        jumps_in(saved, table, builtin, &jump(hook))
+    });
+    let nat_jumps = NatHook::ALL.map(|hook| jumps_in(saved, Table::Nat, nat_builtin(hook), &nat_jump(hook)));
     let recorded = |chain: &str| {
         let prefix = format!("{chain} policy before vpn-firewall: ");
         let info = saved.chain(Table::Filter.name(), INFO)?;
@@ -252,7 +249,13 @@ fn found(saved: &Saved) -> Found {
         .flat_map(|t| saved.table(t.name()).into_iter().flat_map(move |table| table.chains.iter().map(move |c| (t, c.name.clone()))))
         .filter(|(_, name)| name.starts_with(PREFIX))
         .collect();
-    Found { jumps, before, chains }
+    Found { jumps, nat_jumps, before, chains }
+}
+
+/// How many rules of a built-in chain are `jump`, and whether its first rule is.
+fn jumps_in(saved: &Saved, table: Table, builtin: &str, jump: &str) -> (usize, bool) {
+    let Some(c) = saved.chain(table.name(), builtin) else { return (0, false) };
+    (c.rules.iter().filter(|r| r.spec == jump).count(), c.rules.first().is_some_and(|r| r.spec == jump))
 }
 
 /// Our chains of a table with their numbers of rules, sorted.
@@ -276,15 +279,24 @@ fn labels(saved: &Saved) -> Vec<String> {
 fn attachment_problems(saved: &Saved, family: Family) -> Vec<String> {
     let what = family_name(family);
     let mut problems = Vec::new();
-    for hook in Hook::ALL {
+    let filtering = Hook::ALL.map(|hook| {
         let (table, builtin) = builtin(hook);
+        (table, builtin, chain(hook))
+    });
+    // A NAT chain is loaded only where the policy translates; where it is, it must be reached.
+    let translating = NatHook::ALL
+        .map(|hook| (Table::Nat, nat_builtin(hook), nat_chain(hook)))
+        .into_iter()
+        .filter(|(table, _, chain)| saved.chain(table.name(), chain).is_some());
+    for (table, builtin, chain) in filtering.into_iter().chain(translating) {
+        let jump = format!("-j {chain}");
         let rules = saved.chain(table.name(), builtin).map(|c| c.rules.as_slice()).unwrap_or_default();
-        let position = rules.iter().position(|r| r.spec == jump(hook));
+        let position = rules.iter().position(|r| r.spec == jump);
         match position {
             None => problems.push(format!(
                 "{what} {builtin} ({}) does not jump to {}: vpn-firewall does not see its packets; run vpn-firewall reload",
                 table.name(),
-                chain(hook)
+                chain
             )),
             Some(0) => {}
             Some(n) => problems.push(format!(
@@ -295,8 +307,8 @@ fn attachment_problems(saved: &Saved, family: Family) -> Vec<String> {
                 table.name()
             )),
         }
-        if rules.iter().filter(|r| r.spec == jump(hook)).count() > 1 {
-            problems.push(format!("{what} {builtin} ({}) jumps to {} more than once", table.name(), chain(hook)));
+        if rules.iter().filter(|r| r.spec == jump).count() > 1 {
+            problems.push(format!("{what} {builtin} ({}) jumps to {chain} more than once", table.name()));
         }
     }
     for builtin in DROP_POLICY {

@@ -52,7 +52,7 @@ pub fn selftest(cli: &Cli, args: &SelftestArgs) -> Result<i32> {
         bail!("selftest needs root to create network namespaces; run it with sudo");
     }
     let began = Instant::now();
-    let (raw, validated) = load_settings(&cli.config_dir)?;
+    let crate::commands::Configuration { raw, validated, .. } = load_settings(cli)?;
     let settings = validated.settings;
     let backend = backend(cli, settings.firewall.backend)?;
     let ip = crate::tools::locate("ip", "iproute2")?;

@@ -9,6 +9,32 @@
 //! test panics.
 #![allow(dead_code)] // each test binary uses its own part
 
+/// `MODULE::NAME` calling `NAME(backend)` for each function name listed.
+#[allow(unused_macros)] // each test binary uses its own part
+macro_rules! tests_with {
+    ($module:ident, $backend:expr, $($test:ident),* $(,)?) => {
+        mod $module {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test($backend)
+                }
+            )*
+        }
+    };
+}
+
+/// The `every` test functions once with each backend, the `iptables` ones once with each
+/// iptables variant.
+#[allow(unused_macros)]
+macro_rules! backend_tests {
+    (every: [$($every:ident),* $(,)?], iptables: [$($only:ident),* $(,)?] $(,)?) => {
+        tests_with!(nftables, super::Backend::Nftables, $($every),*);
+        tests_with!(iptables_nft, super::Backend::IptablesNft, $($every,)* $($only),*);
+        tests_with!(iptables_legacy, super::Backend::IptablesLegacy, $($every,)* $($only),*);
+    };
+}
+
 pub mod backend;
 pub mod capture;
 pub mod topology;
@@ -202,9 +228,9 @@ pub struct Netns {
     name: String,
     /// The backend vpn-firewall uses here: set for a host (`Netns::host`), where it runs.
     backend: Option<Backend>,
-    /// Listeners and counters set up on demand, by port.
+    /// Listeners (by port) and counters (by name) set up on demand.
     listening: RefCell<HashSet<u16>>,
-    counted: RefCell<HashSet<u16>>,
+    counted: RefCell<HashSet<String>>,
     children: RefCell<Vec<Background>>,
 }
 
@@ -309,14 +335,46 @@ impl Netns {
     /// The TCP and UDP packets to `port` that have arrived in this namespace (counted before
     /// routing, so whatever reaches the interface counts, delivered or not).
     pub fn arrivals(&self, port: u16) -> u64 {
-        if self.counted.borrow_mut().insert(port) {
+        self.arrivals_matching(&format!("p{port}"), &format!("meta l4proto {{ tcp, udp }} th dport {port}"))
+    }
+
+    /// The packets that have arrived in this namespace and match `expr` (nft syntax), counted
+    /// before routing by the counter `name`.
+    pub fn arrivals_matching(&self, name: &str, expr: &str) -> u64 {
+        self.count("seen", "prerouting priority -300", name, expr)
+    }
+
+    /// The TCP and UDP packets to `port` delivered to this namespace's own sockets, counted
+    /// after every filter chain at the usual priority, vpn-firewall's among them, accepted them.
+    pub fn delivered(&self, port: u16) -> u64 {
+        self.count("delivered", "input priority 100", &format!("d{port}"), &format!("meta l4proto {{ tcp, udp }} th dport {port}"))
+    }
+
+    /// A counter `name` of the packets matching `expr` in the probe table's `chain` (made on
+    /// first use at `hook`).
+    fn count(&self, chain: &str, hook: &str, name: &str, expr: &str) -> u64 {
+        if self.counted.borrow_mut().insert(name.to_string()) {
             self.nft_load(&format!(
-                "table inet {PROBE_TABLE} {{\n chain seen {{\n type filter hook prerouting priority -300;\n }}\n}}\n\
-                 add counter inet {PROBE_TABLE} p{port}\n\
-                 add rule inet {PROBE_TABLE} seen meta l4proto {{ tcp, udp }} th dport {port} counter name p{port}\n"
+                "table inet {PROBE_TABLE} {{\n chain {chain} {{\n type filter hook {hook};\n }}\n}}\n\
+                 add counter inet {PROBE_TABLE} {name}\n\
+                 add rule inet {PROBE_TABLE} {chain} {expr} counter name {name}\n"
             ));
         }
-        self.counter("inet", PROBE_TABLE, &format!("p{port}"))
+        self.counter("inet", PROBE_TABLE, name)
+    }
+
+    /// Waits until no IPv6 address of the namespace is tentative: until duplicate address
+    /// detection ends (a second or two after a link comes up) neighbours are not answered.
+    pub fn await_ipv6(&self) {
+        wait_for(&format!("the IPv6 addresses of {} to leave duplicate address detection", self.name), Duration::from_secs(5), || {
+            self.run("ip", &["-6", "address", "show", "tentative"], "").expect(0).stdout.trim().is_empty()
+        });
+    }
+
+    /// Sets a sysctl of this namespace (`net/*` ones are per namespace), named by its path
+    /// under /proc/sys (interface names may hold dots).
+    pub fn sysctl(&self, path: &str, value: &str) {
+        self.run("sh", &["-c", &format!("echo {value} > /proc/sys/{path}")], "").expect(0);
     }
 
     /// Makes sure something accepts TCP connections on `port` (IPv4 and IPv6) and reads them.
@@ -348,11 +406,21 @@ impl Netns {
     /// Runs vpn-firewall inside the namespace with another backend than the namespace's (but
     /// the namespace's iptables variant).
     pub fn firewall_with(&self, backend: Backend, dir: &Path, command: &str) -> Run {
+        let dir = dir.to_str().expect("temporary paths are UTF-8");
+        self.vpn_firewall_with(backend, &["--config-dir", dir, command])
+    }
+
+    /// Runs vpn-firewall inside the namespace, with its backend, with these arguments.
+    pub fn vpn_firewall(&self, args: &[&str]) -> Run {
+        self.vpn_firewall_with(self.backend(), args)
+    }
+
+    fn vpn_firewall_with(&self, backend: Backend, args: &[&str]) -> Run {
         let mut cmd = self.command("timeout");
         cmd.args(["-k", "5", COMMAND_TIMEOUT]).arg(binary());
         self.backend().host_iptables(&mut cmd);
         backend.select(&mut cmd);
-        cmd.arg("--config-dir").arg(dir).arg(command);
+        cmd.args(args);
         run(cmd, "")
     }
 
@@ -406,6 +474,12 @@ pub fn poll(within: Duration, mut ready: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(10));
     }
     true
+}
+
+/// A valid configuration for the stand-in tunnel of `Topology`: tun0 is the tunnel, no process
+/// may send outside it, then `extra` (a later assignment of a key replaces an earlier one).
+pub fn config(extra: &str) -> String {
+    format!("[tunnel]\ninterfaces = tun0\nuser =\n{extra}")
 }
 
 /// A configuration directory with one drop-in file, `50-test.conf`.

@@ -11,13 +11,17 @@
 //!      203.0.113.1  (VPN server)                                                       2001:db8:ff::10
 //!      2001:db8:ff::10
 //!                                      `Uplink` is the left half: router and host.
+//!
+//!  ws ns (behind the host: `Workstation`)          host ns
+//!  eth0 203.0.113.194/26, 2001:db8:3::2/64  <-veth->  eth1 (or vif3.0) 203.0.113.193/26, 2001:db8:3::1/64
 //! ```
 //!
 //! In `Topology` the "internet" address exists on both sides, so the host's default route
 //! decides where a packet to it goes: through tun0 (the VPN is up) or out of eth0 (the VPN is
 //! broken, or a more specific route was pushed). The VPN server is reached through eth0 only.
 //! Both far sides count, before routing, every TCP and UDP packet that arrives for a port: that
-//! count is what proves whether something left, and which way.
+//! count is what proves whether something left, and which way. Both far sides also have a DNS
+//! resolver's address, 203.0.113.53, where gateway mode redirects DNS from the workstation.
 
 use super::{Background, Backend, ConfigDir, Netns, Run, wait_for};
 use std::fmt;
@@ -34,6 +38,13 @@ pub const VPN_SERVER: &str = "203.0.113.1";
 pub const LAN: &str = "198.51.100.0/24";
 pub const ROUTER: &str = "198.51.100.1";
 pub const ROUTER6: &str = "2001:db8:1::1";
+/// Where gateway mode redirects DNS: a resolver on the internet, to be reached through the tunnel.
+pub const RESOLVER: &str = "203.0.113.53";
+/// The network behind the host, and the addresses of the workstation and of the host on it.
+pub const INSIDE: &str = "203.0.113.192/26";
+pub const WORKSTATION: &str = "203.0.113.194";
+pub const WORKSTATION6: &str = "2001:db8:3::2";
+pub const GATEWAY: &str = "203.0.113.193";
 
 /// The user that stands in for an ordinary unprivileged user.
 pub const USER: u32 = 4343;
@@ -56,6 +67,8 @@ pub struct Probe {
     pub uid: Option<u32>,
     /// `SO_BINDTODEVICE`, as `curl --interface` does.
     pub device: Option<&'static str>,
+    /// The source port, when it matters (DHCP).
+    pub sport: Option<u16>,
 }
 
 /// What every probe sends. Its first byte, `p`, starts no OpenVPN or WireGuard message, so a
@@ -64,11 +77,11 @@ pub const PROBE_PAYLOAD: &str = "probe\n";
 
 impl Probe {
     pub fn tcp(addr: &'static str, port: u16) -> Probe {
-        Probe { proto: Proto::Tcp, addr, port, uid: None, device: None }
+        Probe { proto: Proto::Tcp, addr, port, uid: None, device: None, sport: None }
     }
 
     pub fn udp(addr: &'static str, port: u16) -> Probe {
-        Probe { proto: Proto::Udp, addr, port, uid: None, device: None }
+        Probe { proto: Proto::Udp, addr, port, uid: None, device: None, sport: None }
     }
 
     pub fn as_uid(self, uid: u32) -> Probe {
@@ -79,6 +92,10 @@ impl Probe {
         Probe { device: Some(device), ..self }
     }
 
+    pub fn from_port(self, sport: u16) -> Probe {
+        Probe { sport: Some(sport), ..self }
+    }
+
     fn socat_address(&self) -> String {
         let v6 = self.addr.contains(':');
         let address = match (self.proto, v6) {
@@ -87,10 +104,12 @@ impl Probe {
             (Proto::Udp, false) => format!("UDP4:{}:{}", self.addr, self.port),
             (Proto::Udp, true) => format!("UDP6:[{}]:{}", self.addr, self.port),
         };
-        match self.device {
-            Some(device) => format!("{address},so-bindtodevice={device}"),
-            None => address,
+        let mut options: Vec<String> = self.device.iter().map(|d| format!("so-bindtodevice={d}")).collect();
+        options.extend(self.sport.map(|p| format!("sourceport={p}")));
+        if self.addr == "255.255.255.255" {
+            options.push("broadcast".into());
         }
+        std::iter::once(address).chain(options).collect::<Vec<_>>().join(",")
     }
 
     /// Sends the probe from `ns`; exit 0 when the sender succeeded.
@@ -116,6 +135,9 @@ impl fmt::Display for Probe {
         } else {
             write!(f, "{proto} to {}:{} as {who}", self.addr, self.port)?;
         }
+        if let Some(sport) = self.sport {
+            write!(f, " from port {sport}")?;
+        }
         match self.device {
             Some(device) => write!(f, " bound to {device}"),
             None => Ok(()),
@@ -139,8 +161,9 @@ pub enum Side {
     Uplink,
     /// Through tun0, at the VPN side.
     Tunnel,
-    /// Over loopback, inside the host.
-    Loopback,
+    /// To the host itself: over loopback from the host, to its inside address from a
+    /// workstation.
+    Host,
 }
 
 /// A host wired to a router: eth0 to wan, both IPv4 and IPv6, the host's default routes
@@ -156,7 +179,7 @@ impl Uplink {
         let u = Uplink { host: Netns::host(test, backend), router: Netns::new(&backend.qualify(test), "r") };
         u.host.ip(&format!("link add eth0 type veth peer name wan netns {}", u.router.name()));
         bring_up([(&u.host, "eth0", "198.51.100.2/24", "2001:db8:1::2/64"), (&u.router, "wan", "198.51.100.1/24", "2001:db8:1::1/64")]);
-        for addr in ["203.0.113.10/32", "203.0.113.1/32", "2001:db8:ff::10/128"] {
+        for addr in ["203.0.113.10/32", "203.0.113.1/32", "203.0.113.53/32", "2001:db8:ff::10/128"] {
             u.router.ip(&format!("addr add {addr} dev lo"));
         }
         u.route_via_uplink();
@@ -216,7 +239,7 @@ impl Topology {
         let t = Topology { uplink: Uplink::new(test, backend), vpn: Netns::new(&backend.qualify(test), "v") };
         t.host.ip(&format!("link add tun0 type veth peer name tun netns {}", t.vpn.name()));
         bring_up([(&t.host, "tun0", "192.0.2.2/24", "2001:db8:2::2/64"), (&t.vpn, "tun", "192.0.2.1/24", "2001:db8:2::1/64")]);
-        for addr in ["203.0.113.10/32", "2001:db8:ff::10/128"] {
+        for addr in ["203.0.113.10/32", "203.0.113.53/32", "2001:db8:ff::10/128"] {
             t.vpn.ip(&format!("addr add {addr} dev lo"));
         }
         t.host.ip("route add 203.0.113.1/32 via 198.51.100.1 dev eth0");
@@ -230,16 +253,16 @@ impl Topology {
         self.host.ip("-6 route replace default via 2001:db8:2::1 dev tun0");
     }
 
-    /// Sends the probe from the host and counts what arrived on each side, waiting up to
-    /// `patience` for a packet the sender did send to show up.
-    pub fn probe(&self, p: Probe, patience: Duration) -> Outcome {
+    /// Sends the probe from `from` (the host, or a workstation behind it) and counts what
+    /// arrived on each side, waiting up to `patience` for a packet the sender did send to show up.
+    pub fn probe(&self, from: &Netns, p: Probe, patience: Duration) -> Outcome {
         if p.proto == Proto::Tcp {
             for ns in [&self.host, &self.router, &self.vpn] {
                 ns.listen_tcp(p.port);
             }
         }
         let before = (self.router.arrivals(p.port), self.vpn.arrivals(p.port));
-        let run = p.send(&self.host);
+        let run = p.send(from);
         let sent = run.code == 0;
         // A packet that was sent may still be on its way through the veth; one that was refused
         // on the host was never sent, so a short pause is enough to see that nothing comes.
@@ -254,9 +277,14 @@ impl Topology {
         }
     }
 
-    /// Nothing of the probe leaves the host, either way; a TCP connection fails.
+    /// Nothing of the probe from the host leaves it, either way; a TCP connection fails.
     pub fn assert_blocked(&self, p: Probe, context: &str) {
-        let o = self.probe(p, Duration::from_secs(1));
+        self.assert_blocked_from(&self.host, p, context);
+    }
+
+    /// Nothing of the probe from `from` leaves the host, either way; a TCP connection fails.
+    pub fn assert_blocked_from(&self, from: &Netns, p: Probe, context: &str) {
+        let o = self.probe(from, p, Duration::from_secs(1));
         assert!(
             o.uplink == 0 && o.tunnel == 0,
             "LEAK ({context}): {p}: {} packets arrived at the router (out of eth0), {} at the VPN side (through tun0); sender: {}",
@@ -269,14 +297,19 @@ impl Topology {
         }
     }
 
-    /// The probe arrives on `side`, and only there.
+    /// The probe from the host arrives on `side`, and only there.
     pub fn assert_reaches(&self, p: Probe, side: Side, context: &str) {
-        let patience = if side == Side::Loopback { Duration::ZERO } else { Duration::from_secs(1) };
-        let o = self.probe(p, patience);
+        self.assert_reaches_from(&self.host, p, side, context);
+    }
+
+    /// The probe from `from` arrives on `side`, and only there.
+    pub fn assert_reaches_from(&self, from: &Netns, p: Probe, side: Side, context: &str) {
+        let patience = if side == Side::Host { Duration::ZERO } else { Duration::from_secs(1) };
+        let o = self.probe(from, p, patience);
         let expected = match side {
             Side::Uplink => o.uplink > 0 && o.tunnel == 0,
             Side::Tunnel => o.tunnel > 0 && o.uplink == 0,
-            Side::Loopback => o.tunnel == 0 && o.uplink == 0,
+            Side::Host => o.tunnel == 0 && o.uplink == 0,
         };
         assert!(
             o.sent && expected,
@@ -295,6 +328,31 @@ impl Topology {
     }
 }
 
+/// A machine behind the host, which is its gateway: a namespace of its own wired to an
+/// internal interface of the host, its default routes (IPv4 and IPv6) through the host. The
+/// host's kernel forwards, IPv4 and IPv6, as an admin turns it on: what passes is up to the
+/// firewall.
+pub struct Workstation {
+    pub ns: Netns,
+}
+
+impl Workstation {
+    /// Wires a new workstation to the host's interface `iface` (`eth1`; `vif3.0` on Qubes).
+    pub fn behind(host: &Netns, test: &str, iface: &str) -> Workstation {
+        let ws = Netns::new(test, "w");
+        host.ip(&format!("link add {iface} type veth peer name eth0 netns {}", ws.name()));
+        bring_up([(host, iface, "203.0.113.193/26", "2001:db8:3::1/64"), (&ws, "eth0", "203.0.113.194/26", "2001:db8:3::2/64")]);
+        ws.ip(&format!("route add default via {GATEWAY}"));
+        ws.ip("-6 route add default via 2001:db8:3::1");
+        for forwarding in ["net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding"] {
+            host.sysctl(forwarding, "1");
+        }
+        for ns in [host, &ws] {
+            ns.await_ipv6();
+        }
+        Workstation { ns: ws }
+    }
+}
 
 /// What the receiving side of a stream has read so far.
 #[derive(Debug, Default)]

@@ -2,7 +2,8 @@
 //! configuration, the capture that counts cleartext, and the traffic the host sends.
 
 use crate::common::capture::{Capture, NotALeak};
-use crate::common::topology::{INTERNET, INTERNET6, Probe, Stream, USER, Uplink};
+use crate::common::topology::{INTERNET, INTERNET6, Probe, RESOLVER, Stream, USER, Uplink, Workstation};
+use crate::common::Netns;
 use crate::common::vpn::{Kind, Vpn};
 use crate::common::{Background, Backend, ConfigDir, Run};
 use crate::summary::Ledger;
@@ -11,12 +12,16 @@ use std::process::Stdio;
 pub struct Bed<'a> {
     // Dropped in this order: the processes end before their namespaces go.
     capture: Option<Capture>,
+    /// In gateway scenarios, the workstation behind the host: the traffic comes from it.
+    pub inside: Option<Workstation>,
     pub vpn: Vpn,
     pub net: Uplink,
     pub conf: ConfigDir,
     /// More kinds of packet that are no leak in this scenario (the LAN it allows).
     allowed: Vec<NotALeak>,
     scenario: u8,
+    /// Unique to the scenario and VPN: part of the namespaces' names.
+    tag: String,
     ledger: &'a Ledger,
 }
 
@@ -27,21 +32,36 @@ impl<'a> Bed<'a> {
             Kind::OpenVpn => "o",
             Kind::WireGuard => "w",
         };
-        let net = Uplink::new(&format!("s{scenario}{tag}"), backend);
+        let tag = format!("s{scenario}{tag}");
+        let net = Uplink::new(&tag, backend);
         let vpn = Vpn::serve(&net, kind);
-        let conf = ConfigDir::new(Self::config_of(kind, ""));
-        Bed { capture: None, vpn, net, conf, allowed: Vec::new(), scenario, ledger }
+        let conf = ConfigDir::new(Self::config_of(kind, false, ""));
+        Bed { capture: None, inside: None, vpn, net, conf, allowed: Vec::new(), scenario, tag, ledger }
     }
 
-    /// The VPN's interface is the tunnel; its user is the default, `tunnel`; then `extra`
-    /// (a later key replaces an earlier one).
-    fn config_of(kind: Kind, extra: &str) -> String {
-        format!("[tunnel]\ninterfaces = {}\n{extra}", kind.interface())
+    /// The VPN's interface is the tunnel; its user is the default, `tunnel`; as a gateway,
+    /// forwarding from eth1 with DNS redirected to `RESOLVER`; then `extra` (a later key
+    /// replaces an earlier one).
+    fn config_of(kind: Kind, gateway: bool, extra: &str) -> String {
+        let forward = if gateway { format!("[forward]\nenable = yes\ninterfaces = eth1\ndns = {RESOLVER}\n") } else { String::new() };
+        format!("[tunnel]\ninterfaces = {}\n{forward}{extra}", kind.interface())
     }
 
     /// Sets the configuration to the base one plus `extra`.
     pub fn configure(&self, extra: &str) {
-        self.conf.set(Self::config_of(self.vpn.kind(), extra));
+        self.conf.set(Self::config_of(self.vpn.kind(), self.inside.is_some(), extra));
+    }
+
+    /// Makes the host the VPN gateway of a workstation on its eth1: from now on the
+    /// configuration forwards, and the traffic the bed sends comes from the workstation.
+    pub fn behind_gateway(&mut self) {
+        self.inside = Some(Workstation::behind(&self.net.host, &self.tag, "eth1"));
+        self.configure("");
+    }
+
+    /// Where the traffic comes from: the workstation behind the host, or the host itself.
+    pub fn client(&self) -> &Netns {
+        self.inside.as_ref().map_or(&self.net.host, |w| &w.ns)
     }
 
     /// Configures and `start`s (which must succeed).
@@ -89,21 +109,21 @@ impl<'a> Bed<'a> {
         self.vpn.connect(&self.net);
     }
 
-    /// Sends each probe from the host, whatever becomes of it: the capture judges.
+    /// Sends each probe from the client, whatever becomes of it: the capture judges.
     pub fn send(&self, probes: &[Probe]) {
         for p in probes {
-            p.send(&self.net.host);
+            p.send(self.client());
         }
     }
 
-    /// Sends `probe` from the host, which must succeed (it is allowed and works).
+    /// Sends `probe` from the client, which must succeed (it is allowed and works).
     pub fn reach(&self, probe: Probe, context: &str) {
-        let run = probe.send(&self.net.host);
+        let run = probe.send(self.client());
         assert_eq!(run.code, 0, "{probe} failed ({context}):\n{run}");
     }
 
-    /// New connections to the internet that leave in cleartext unless something stops them
-    /// (when the default route goes out of eth0): TCP and UDP, IPv4 and IPv6, as root and as
+    /// New connections from the client to the internet that leave in cleartext unless
+    /// something stops them (when the default route goes out of eth0): TCP and UDP, IPv4 and IPv6, as root and as
     /// an ordinary user.
     pub fn knock(&self) {
         self.send(&[
@@ -115,21 +135,21 @@ impl<'a> Bed<'a> {
         ]);
     }
 
-    /// An ordinary user's program that keeps sending to the internet: a UDP datagram and a
+    /// An ordinary user's program on the client that keeps sending to the internet: a UDP datagram and a
     /// TCP connection attempt every 10 ms or so, until dropped.
     pub fn chatter(&self) -> Background {
         let script = format!(
             "while :; do echo probe >/dev/udp/{INTERNET}/7001; timeout 1 bash -c 'echo probe >/dev/tcp/{INTERNET}/7000'; sleep 0.01; done"
         );
         let user = USER.to_string();
-        let mut cmd = self.net.host.command("setpriv");
+        let mut cmd = self.client().command("setpriv");
         cmd.args(["--reuid", &user, "--regid", &user, "--clear-groups", "bash", "-c", &script]);
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         Background::spawn(cmd)
     }
 
-    /// A TCP stream from the host to the internet on `port`, through the tunnel when it is up.
+    /// A TCP stream from the client to the internet on `port`, through the tunnel when it is up.
     pub fn stream(&self, port: u16) -> Stream {
-        Stream::open(&self.net.host, &self.net.router, INTERNET, port)
+        Stream::open(self.client(), &self.net.router, INTERNET, port)
     }
 }

@@ -4,7 +4,7 @@
 //! leaks come after the verdict, so that pointed at a stub the suite fails on what leaked.
 
 use crate::bed::Bed;
-use crate::common::topology::{INTERNET, INTERNET6, LAN, Probe, ROUTER, ROUTER6, USER, VPN_SERVER};
+use crate::common::topology::{GATEWAY, INSIDE, INTERNET, INTERNET6, LAN, Probe, RESOLVER, ROUTER, ROUTER6, USER, VPN_SERVER, WORKSTATION};
 use crate::common::vpn::{Kind, tunnel_user};
 use crate::common::{require_tools, wait_for};
 use nix::sys::signal::Signal;
@@ -39,6 +39,11 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { number: 11, name: "foreign_accept_all", title: "another tool's accept-all rules", vpns: OPENVPN, run: foreign_accept_all },
     Scenario { number: 12, name: "bound_sockets", title: "sockets bound to the uplink", vpns: BOTH, run: bound_sockets },
     Scenario { number: 13, name: "flush", title: "flush removes only vpn-firewall's objects", vpns: OPENVPN, run: flush },
+    Scenario { number: 14, name: "gateway_works", title: "gateway: the inside reaches the tunnel only", vpns: BOTH, run: gateway_works },
+    Scenario { number: 15, name: "gateway_client_killed", title: "gateway: VPN client killed", vpns: BOTH, run: gateway_client_killed },
+    Scenario { number: 16, name: "gateway_tunnel_vision", title: "gateway: TunnelVision route", vpns: BOTH, run: gateway_tunnel_vision },
+    Scenario { number: 17, name: "gateway_tunnel_deleted", title: "gateway: tunnel interface deleted", vpns: BOTH, run: gateway_tunnel_deleted },
+    Scenario { number: 18, name: "gateway_unsolicited", title: "gateway: unsolicited from the uplink", vpns: OPENVPN, run: gateway_unsolicited },
 ];
 
 /// Long enough for a stream's and a chatterer's packets to try the new way out many times.
@@ -334,4 +339,83 @@ fn flush(bed: &mut Bed) {
     assert_eq!(bed.net.host.foreign_rules(), foreign, "flush changed what other tools loaded");
     assert_eq!(bed.net.host.firewall_objects(), Vec::<String>::new(), "flush left vpn-firewall's objects");
     bed.reach(Probe::tcp(INTERNET, 7000), "through the tunnel after the flush");
+}
+
+/// Scenario 14: The host is the VPN gateway of a workstation on eth1. The workstation reaches
+/// the internet through the tunnel, and its DNS, to whatever address, reaches the redirect
+/// target (a resolver on the internet) through the tunnel; it reaches neither the LAN, though
+/// in lan.allow, nor the VPN server outside the tunnel, nor the gateway's own services.
+fn gateway_works(bed: &mut Bed) {
+    bed.behind_gateway();
+    for port in [53, 80] {
+        bed.net.router.listen_tcp(port);
+    }
+    bed.net.host.listen_tcp(22);
+    let at_resolver = |bed: &Bed| {
+        let dns = format!("iifname != \"wan\" ip daddr {RESOLVER} meta l4proto {{ tcp, udp }} th dport 53");
+        bed.net.router.arrivals_matching("resolver", &dns)
+    };
+    bed.start(&format!("[lan]\nallow = {LAN}\n"));
+    bed.watch();
+    bed.connect();
+    let queries = at_resolver(bed);
+    for p in [Probe::tcp(INTERNET, 7000), Probe::tcp(INTERNET, 7000).as_uid(USER), Probe::tcp(ROUTER, 53), Probe::tcp(INTERNET, 53)] {
+        bed.reach(p, "from the inside, through the tunnel");
+    }
+    let arrived = bed.net.router.arrivals(7001);
+    bed.send(&[Probe::udp(INTERNET, 7001), Probe::udp(ROUTER, 53), Probe::udp(INTERNET, 53).as_uid(USER)]);
+    wait_for("the UDP datagram and the DNS queries from the inside through the tunnel", Duration::from_secs(2), || {
+        bed.net.router.arrivals(7001) > arrived && at_resolver(bed) >= queries + 4
+    });
+    bed.send(&[Probe::tcp(ROUTER, 80), Probe::udp(ROUTER, 7001), Probe::udp(VPN_SERVER, bed.vpn.kind().port()), Probe::tcp(ROUTER6, 80)]);
+    let service = Probe::tcp(GATEWAY, 22).send(bed.client());
+    bed.verdict();
+    assert_ne!(service.code, 0, "the workstation reached a service of the gateway itself:\n{service}");
+}
+
+/// Scenario 15: Behind the gateway, the VPN client is killed (SIGKILL) while the workstation
+/// streams and chatters: nothing of the workstation's leaves in cleartext.
+fn gateway_client_killed(bed: &mut Bed) {
+    bed.behind_gateway();
+    client_killed(bed);
+}
+
+/// Scenario 16: Behind the gateway, a route more specific than the tunnel's appears on the
+/// host (TunnelVision) mid-stream.
+fn gateway_tunnel_vision(bed: &mut Bed) {
+    bed.behind_gateway();
+    tunnel_vision(bed);
+}
+
+/// Scenario 17: Behind the gateway, the tunnel interface is deleted under the VPN client
+/// mid-stream.
+fn gateway_tunnel_deleted(bed: &mut Bed) {
+    bed.behind_gateway();
+    mid_traffic(bed, |bed| bed.net.host.ip(&format!("link delete {}", bed.vpn.kind().interface())));
+}
+
+/// Scenario 18: The router sends new connections and datagrams to the workstation, routed
+/// through the gateway: none reaches the inside, and nothing of the inside leaks.
+fn gateway_unsolicited(bed: &mut Bed) {
+    bed.behind_gateway();
+    bed.net.router.ip(&format!("route add {INSIDE} via 198.51.100.2"));
+    let before = knock_inside(bed);
+    wait_for("the router's packets at the workstation before the ruleset", Duration::from_secs(2), || bed.client().arrivals(7500) >= before + 2);
+    bed.start("");
+    bed.watch();
+    bed.connect();
+    let before = knock_inside(bed);
+    bed.knock();
+    bed.verdict();
+    assert_eq!(bed.client().arrivals(7500), before, "unsolicited packets from the uplink reached the inside");
+}
+
+/// The router sends a datagram and a new TCP connection to the workstation; returns how many
+/// of the router's packets had arrived there before.
+fn knock_inside(bed: &Bed) -> u64 {
+    let before = bed.client().arrivals(7500);
+    for p in [Probe::udp(WORKSTATION, 7500), Probe::tcp(WORKSTATION, 7500)] {
+        p.send(&bed.net.router);
+    }
+    before
 }
