@@ -36,7 +36,7 @@ impl<'a> Bed<'a> {
         let net = Uplink::new(&tag, backend);
         let vpn = Vpn::serve(&net, kind);
         let conf = ConfigDir::new(Self::config_of(kind, false, ""));
-        Bed { capture: None, inside: None, vpn, net, conf, allowed: Vec::new(), scenario, tag, ledger }
+        Bed { capture: None, inside: None, vpn, net, conf, allowed: Vec::new(), scenario, tag: backend.qualify(&tag), ledger }
     }
 
     /// The VPN's interface is the tunnel; its user is the default, `tunnel`; as a gateway,
