@@ -15,13 +15,13 @@ const LONG_ABOUT: &str = "\
 Fail-closed VPN kill switch: nothing leaves the machine outside the VPN tunnel.
 
 vpn-firewall reads the drop-in files /etc/vpn-firewall/*.conf and loads a policy-drop ruleset
-in one atomic transaction. Only the VPN client (its user, group or firewall mark) may reach the
+atomically, with nftables or iptables. Only the VPN client (its user, group or firewall mark) may reach the
 outside directly; everything else leaves through the tunnel interface or not at all. When the
 VPN breaks, traffic stops instead of leaking.
 
-Exit codes: 0 success; 1 could not apply (not root, nft missing, kernel refused), or (selftest) a
-claim failed; 2 invalid configuration or command line; 3 (status) not loaded; 4 (status) cannot
-tell.";
+Exit codes: 0 success; 1 could not apply (not root, nft or iptables missing, kernel refused), or
+(selftest) a claim failed; 2 invalid configuration or command line; 3 (status) not loaded; 4
+(status) cannot tell.";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -59,8 +59,10 @@ pub enum Cmd {
     #[command(
         visible_aliases = ["restart", "reload"],
         long_about = "Validate the configuration, then load its ruleset in one atomic transaction that \
-replaces a loaded one: there is no moment without rules, and connections through the tunnel keep \
-flowing. The loaded table is read back and compared with what was sent.\n\n\
+replaces a loaded one (with iptables, one per table and address family): there is no moment \
+without rules, and connections through the tunnel keep flowing. What was loaded is read back and \
+compared with what was sent. A switch of backend removes the other backend's rules once the new \
+ones are loaded.\n\n\
 If the configuration is invalid nothing of it is applied: a loaded ruleset stays exactly as it was; \
 if none is loaded (first start, boot), the lockdown ruleset is loaded, which lets only loopback \
 pass. Exit 0 loaded; 1 could not apply; 2 invalid configuration.",
@@ -75,9 +77,11 @@ the VPN client and the network go down at shutdown. To remove them, use flush. E
     Stop,
 
     /// Remove every table, chain and rule vpn-firewall loaded, and nothing else (root)
-    #[command(long_about = "Remove vpn-firewall's table (inet vpn_firewall) and with it every chain, \
-set and rule it loaded. Other tools' tables are not touched. Afterwards nothing of vpn-firewall \
-protects the machine. Exit 0.",
+    #[command(long_about = "Remove what vpn-firewall loaded, whichever backend loaded it: with \
+nftables its table (inet vpn_firewall) and with it every chain, set and rule; with iptables its \
+VPN_FIREWALL_* chains, the jumps to them and its ipsets, and the built-in chains' policies it set \
+to DROP go back to ACCEPT where they were ACCEPT before. Other tools' tables, chains and rules are \
+not touched. Afterwards nothing of vpn-firewall protects the machine. Exit 0.",
         after_help = "Example:\n  sudo vpn-firewall flush")]
     Flush,
 
@@ -92,7 +96,9 @@ To change the rules, edit a drop-in in the configuration directory and reload. E
     #[command(long_about = "Show whether the ruleset is loaded (and whether it is the lockdown \
 ruleset, or one that differs from today's configuration), which backend holds it, whether the \
 tunnel interfaces are up, and how many packets were blocked in each direction since it was loaded. \
-Exit 0 loaded; 3 not loaded; 4 cannot tell (not root, nft missing).",
+With iptables it warns when another rule comes before vpn-firewall's jump in a built-in chain (that \
+rule can accept traffic vpn-firewall never sees; a reload puts the jump first again). Exit 0 \
+loaded; 3 not loaded; 4 cannot tell (not root, neither nft nor iptables installed).",
         after_help = "Example:\n  sudo vpn-firewall status")]
     Status,
 
@@ -104,9 +110,13 @@ line each, naming FILE:LINE. Needs no root and touches nothing. Exit 0 valid; 2 
     Check,
 
     /// Print the exact ruleset start would load, without touching the kernel
-    #[command(long_about = "Print the exact nft transaction that start would load for the current \
-configuration. Needs no root and touches nothing. Exit 0; 2 invalid configuration.",
-        after_help = "Example:\n  vpn-firewall show > ruleset.nft && sudo nft -c -f ruleset.nft")]
+    #[command(long_about = "Print the exact ruleset that start would load for the current \
+configuration: with nftables the nft transaction; with iptables the ipset restore input for long \
+lists, then the iptables-restore and ip6tables-restore input, as on a machine where nothing of \
+vpn-firewall is loaded (start moves its jumps to the head of the built-in chains as it finds them, \
+and keeps the built-in policies it recorded at the first start). Needs no root and touches \
+nothing. Exit 0; 2 invalid configuration.",
+        after_help = "Example:\n  vpn-firewall show > ruleset.nft && sudo nft -c -f ruleset.nft\n  vpn-firewall --backend iptables show")]
     Show,
 
     /// Prove the configuration fails closed, in throwaway network namespaces (root)

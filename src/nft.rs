@@ -6,10 +6,9 @@ mod netlink;
 
 use crate::policy::{Hook, Policy, SetId};
 use crate::render_nft::{FAMILY, TABLE, nat_chain, table_comment};
-use anyhow::{Context, Result, bail};
-use std::io::Write;
+use crate::tools;
+use anyhow::{Result, bail};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 pub struct Nft {
     path: PathBuf,
@@ -38,33 +37,13 @@ impl LoadedTable {
 }
 
 impl Nft {
-    /// Finds `nft` in the sbin directories, then in the absolute directories of `PATH`: a
-    /// relative `PATH` entry (or an empty one, meaning the current directory) could make root
-    /// run whatever `nft` lies where it happens to stand.
+    /// Finds `nft` (see `tools::locate`).
     pub fn locate() -> Result<Nft> {
-        crate::tools::locate("nft", "nftables").map(|path| Nft { path })
+        tools::locate("nft", "nftables").map(|path| Nft { path })
     }
 
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {
-        let mut child = Command::new(&self.path)
-            .args(args)
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("cannot run {}", self.path.display()))?;
-        if let Some(text) = stdin {
-            let mut pipe = child.stdin.take().expect("stdin is piped");
-            pipe.write_all(text.as_bytes()).context("cannot write the ruleset to nft")?;
-        }
-        let out = child.wait_with_output().context("nft did not finish")?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let first: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).take(2).collect();
-            let hint = if stderr.contains("Operation not permitted") { " (are you root?)" } else { "" };
-            bail!("nft {} failed{hint}: {}", args.join(" "), first.join(" | "));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        tools::run(&self.path, args, stdin)
     }
 
     /// Loads a transaction; the kernel applies all of it or none of it.

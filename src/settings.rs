@@ -19,7 +19,7 @@ pub enum BackendChoice {
 }
 
 impl BackendChoice {
-    fn parse(value: &str) -> Parsed<Self> {
+    pub fn parse(value: &str) -> Parsed<Self> {
         match value.to_ascii_lowercase().as_str() {
             "auto" => Ok(BackendChoice::Auto),
             "nftables" | "nft" => Ok(BackendChoice::Nftables),

@@ -16,6 +16,7 @@ use vpn_firewall::accounts::SystemAccounts;
 use vpn_firewall::config::schema::KEYS;
 use vpn_firewall::config::RawConfig;
 use vpn_firewall::policy::Policy;
+use vpn_firewall::render_iptables::{ipsets, render_all};
 use vpn_firewall::render_nft::render_nft;
 use vpn_firewall::settings::Settings;
 
@@ -270,18 +271,25 @@ fn usage_errors_exit_2_with_one_error_line() {
 }
 
 #[test]
-fn the_iptables_backend_is_refused_clearly() {
-    let plain = config_dir(&[]);
-    let configured = config_dir(&[("50-local.conf", "[firewall]\nbackend = iptables\n")]);
-    for mut cmd in [with_config(plain.path(), &["--backend", "iptables", "show"]), with_config(configured.path(), &["show"])] {
-        let assert = cmd.assert().failure().stdout("");
-        let errors = errors(&assert.get_output().stderr);
-        assert!(
-            matches!(&errors[..], [e] if e.starts_with("vpn-firewall: error: the iptables backend is not available in this version")),
-            "{errors:#?}"
-        );
-    }
-    with_config(configured.path(), &["--backend", "nftables", "show"]).assert().code(0);
+fn show_prints_the_iptables_input_when_the_backend_is_iptables() {
+    let plain = config_dir(&[("50-local.conf", "[lan]\nallow = 192.168.1.0/24\n")]);
+    let configured = config_dir(&[("50-local.conf", "[lan]\nallow = 192.168.1.0/24\n[firewall]\nbackend = iptables\n")]);
+    let outputs: Vec<String> = [with_config(plain.path(), &["--backend", "iptables", "show"]), with_config(configured.path(), &["show"])]
+        .into_iter()
+        .map(|mut cmd| String::from_utf8(cmd.assert().code(0).get_output().stdout.clone()).expect("UTF-8 output"))
+        .collect();
+    // Exactly what the library renders, as with ipset installed or not, as it is here.
+    let raw = RawConfig::load(configured.path()).expect("valid");
+    let policy = Policy::from_settings(&Settings::validate(&raw, &SystemAccounts).expect("valid").settings);
+    let ipset_here = ["/usr/sbin/ipset", "/sbin/ipset"].iter().any(|p| Path::new(p).exists());
+    assert_eq!(outputs[1], render_all(&policy, &ipsets(&policy, ipset_here)));
+    assert_eq!(outputs[0], outputs[1], "--backend iptables and [firewall] backend = iptables show the same");
+    let commits: Vec<&str> = outputs[0].lines().filter(|l| l.starts_with('*') || *l == "COMMIT").collect();
+    assert_eq!(commits, ["*filter", "COMMIT", "*mangle", "COMMIT", "*filter", "COMMIT", "*mangle", "COMMIT"], "IPv4 then IPv6, each filter and mangle");
+    assert!(outputs[0].contains("-A VPN_FIREWALL_OUTPUT -d 192.168.1.0/24 -m comment --comment \"the LAN\" -j ACCEPT"), "{}", outputs[0]);
+    // --backend overrides the configuration.
+    let nft = with_config(configured.path(), &["--backend", "nftables", "show"]).assert().code(0).get_output().stdout.clone();
+    assert_eq!(String::from_utf8(nft).expect("UTF-8 output"), render_nft(&policy));
 }
 
 #[test]

@@ -2,15 +2,21 @@
 //! tests/common/topology.rs), the stand-in tunnel of `Topology`, real rules and real packets,
 //! counted where they arrive. Each test first shows, without the ruleset, that the network would
 //! carry what the ruleset then must stop. The real VPNs are in the leak suite (tests/leaks.rs).
+//! Each test runs once per backend: `nftables::NAME`, `iptables_nft::NAME`,
+//! `iptables_legacy::NAME`.
 //!
-//! Needs root, nftables, iproute2, socat and util-linux; a missing one fails the test with the
-//! package to install.
+//! Needs root, nftables, iptables, iproute2, socat and util-linux; a missing one fails the test
+//! with the package to install.
 
+#[macro_use]
 mod common;
 
 use common::topology::{GATEWAY, INSIDE, INTERNET, INTERNET6, LAN, Probe, RESOLVER, ROUTER, ROUTER6, Side, Topology, VPN_SERVER, WORKSTATION, WORKSTATION6, Workstation};
-use common::{ConfigDir, Netns, config};
+use common::{Backend, ConfigDir, Netns, config};
 use std::io::Read;
+use vpn_firewall::policy::{Hook, NatHook};
+use vpn_firewall::render_iptables::PREFIX;
+use vpn_firewall::render_nft;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -23,8 +29,8 @@ fn gateway_config(extra: &str) -> String {
 /// The stand-in topology with a workstation on the host's eth1, and both far sides able to
 /// reach the inside through the host (the router via eth0, the VPN side via tun0): whether
 /// they do is the firewall's to decide.
-fn behind_gateway(test: &str) -> (Topology, Workstation) {
-    let t = Topology::new(test);
+fn behind_gateway(test: &str, backend: Backend) -> (Topology, Workstation) {
+    let t = Topology::new(test, backend);
     let ws = Workstation::behind(&t.host, test, "eth1");
     t.router.ip(&format!("route add {INSIDE} via 198.51.100.2"));
     t.router.ip("-6 route add 2001:db8:3::/64 via 2001:db8:1::2");
@@ -41,9 +47,8 @@ fn at_resolver(t: &Topology) -> u64 {
     t.vpn.arrivals_matching("resolver", &format!("ip daddr {RESOLVER} meta l4proto {{ tcp, udp }} th dport 53"))
 }
 
-#[test]
-fn the_inside_reaches_the_tunnel_and_nothing_else() {
-    let (t, ws) = behind_gateway("gwfwd");
+fn the_inside_reaches_the_tunnel_and_nothing_else(backend: Backend) {
+    let (t, ws) = behind_gateway("gwfwd", backend);
     let tunnel = [Probe::tcp(INTERNET, 7000), Probe::udp(INTERNET, 7001)];
     let uplink = [Probe::udp(ROUTER, 7003), Probe::tcp(ROUTER, 7002), Probe::udp(VPN_SERVER, 1194), Probe::udp(ROUTER6, 7003)];
     for p in tunnel.into_iter().chain([Probe::tcp(INTERNET6, 7000)]) {
@@ -58,15 +63,15 @@ fn the_inside_reaches_the_tunnel_and_nothing_else() {
     for p in tunnel {
         t.assert_reaches_from(&ws.ns, p, Side::Tunnel, "from the inside into the tunnel");
     }
-    let blocked = |hook: &str| t.host.counter("inet", "vpn_firewall", &format!("blocked_{hook}"));
-    let (forward, postrouting) = (blocked("forward"), blocked("postrouting"));
+    let blocked = |hook: Hook| t.host.blocked(hook);
+    let (forward, postrouting) = (blocked(Hook::Forward), blocked(Hook::Postrouting));
     for p in uplink {
         t.assert_blocked_from(&ws.ns, p, "from the inside to the uplink, lan.allow included");
     }
     t.assert_blocked_from(&ws.ns, Probe::tcp(INTERNET6, 7000), "IPv6 from the inside with tunnel.ipv6 = no");
     // Stopped in the forward chain, where the workstation can be told at once; postrouting
     // is the second line, and had nothing left to do.
-    assert!(blocked("forward") >= forward + 5 && blocked("postrouting") == postrouting, "not blocked in the forward chain");
+    assert!(blocked(Hook::Forward) >= forward + 5 && blocked(Hook::Postrouting) == postrouting, "not blocked in the forward chain");
     t.assert_blocked_from(&ws.ns, Probe::tcp(GATEWAY, 22), "a service of the gateway itself");
     for p in [Probe::tcp(ROUTER, 7002), Probe::udp(ROUTER, 7003)] {
         t.assert_reaches(p, Side::Uplink, "the gateway's own traffic to lan.allow");
@@ -92,9 +97,8 @@ fn the_inside_reaches_the_tunnel_and_nothing_else() {
     }
 }
 
-#[test]
-fn without_masquerade_the_inside_keeps_its_address_and_ipv6_passes_with_tunnel_ipv6() {
-    let (t, ws) = behind_gateway("gwv6");
+fn without_masquerade_the_inside_keeps_its_address_and_ipv6_passes_with_tunnel_ipv6(backend: Backend) {
+    let (t, ws) = behind_gateway("gwv6", backend);
     t.start(&ConfigDir::new(gateway_config("masquerade = no\n[tunnel]\nipv6 = yes\n")));
     let from_ws = || t.vpn.arrivals_matching("fromws", &format!("ip saddr {WORKSTATION} udp dport 7001"));
     let before = from_ws();
@@ -109,9 +113,8 @@ fn without_masquerade_the_inside_keeps_its_address_and_ipv6_passes_with_tunnel_i
     }
 }
 
-#[test]
-fn dns_from_the_inside_reaches_the_redirect_target_through_the_tunnel_only() {
-    let (t, ws) = behind_gateway("gwdns");
+fn dns_from_the_inside_reaches_the_redirect_target_through_the_tunnel_only(backend: Backend) {
+    let (t, ws) = behind_gateway("gwdns", backend);
     let queries = [Probe::udp(ROUTER, 53), Probe::tcp(ROUTER, 53), Probe::udp(INTERNET, 53), Probe::tcp(VPN_SERVER, 53)];
     t.start(&ConfigDir::new(gateway_config(&format!("dns = {RESOLVER}\n[tunnel]\nipv6 = yes\n"))));
     for p in queries {
@@ -131,9 +134,8 @@ fn dns_from_the_inside_reaches_the_redirect_target_through_the_tunnel_only() {
     assert_eq!(at_resolver(&t), before, "DNS reached the resolver with the VPN down");
 }
 
-#[test]
-fn nothing_unsolicited_reaches_the_inside_from_the_uplink_or_the_tunnel() {
-    let (t, ws) = behind_gateway("gwin");
+fn nothing_unsolicited_reaches_the_inside_from_the_uplink_or_the_tunnel(backend: Backend) {
+    let (t, ws) = behind_gateway("gwin", backend);
     let knocks = |from: &Netns, port: u16| {
         for p in [Probe::udp(WORKSTATION, port), Probe::tcp(WORKSTATION, port), Probe::udp(WORKSTATION6, port)] {
             p.send(from);
@@ -155,23 +157,27 @@ fn nothing_unsolicited_reaches_the_inside_from_the_uplink_or_the_tunnel() {
     t.assert_reaches_from(&ws.ns, Probe::tcp(INTERNET, 7000), Side::Tunnel, "replies from the tunnel still reach the inside");
 }
 
-#[test]
-fn postrouting_lets_forwarded_packets_out_only_through_the_tunnel() {
-    let (t, ws) = behind_gateway("gwpost");
+fn postrouting_lets_forwarded_packets_out_only_through_the_tunnel(backend: Backend) {
+    let (t, ws) = behind_gateway("gwpost", backend);
     t.start(&ConfigDir::new(gateway_config(&format!("[lan]\nallow = {LAN}\n"))));
     // As if the forward chain accepted everything: postrouting must hold on its own.
-    t.host.nft(&["insert", "rule", "inet", "vpn_firewall", "forward", "accept"]);
-    let blocked = t.host.counter("inet", "vpn_firewall", "blocked_postrouting");
+    if backend.is_iptables() {
+        for ipv6 in [false, true] {
+            t.host.iptables(ipv6, &["-I", &format!("{PREFIX}FORWARD"), "1", "-j", "ACCEPT"]).expect(0);
+        }
+    } else {
+        t.host.nft(&["insert", "rule", "inet", "vpn_firewall", "forward", "accept"]);
+    }
+    let blocked = t.host.blocked(Hook::Postrouting);
     for p in [Probe::udp(ROUTER, 7003), Probe::tcp(ROUTER, 7002), Probe::udp(VPN_SERVER, 1194)] {
         t.assert_blocked_from(&ws.ns, p, "forwarded to the uplink (lan.allow included), past a forward chain that accepts all");
     }
-    assert!(t.host.counter("inet", "vpn_firewall", "blocked_postrouting") > blocked, "postrouting blocked nothing: this test proves nothing");
+    assert!(t.host.blocked(Hook::Postrouting) > blocked, "postrouting blocked nothing: this test proves nothing");
     t.assert_reaches_from(&ws.ns, Probe::tcp(INTERNET, 7000), Side::Tunnel, "forwarded into the tunnel");
 }
 
-#[test]
-fn the_gateway_answers_the_inside_only_as_dhcp_server_and_redirected_resolver() {
-    let (t, ws) = behind_gateway("gwsrv");
+fn the_gateway_answers_the_inside_only_as_dhcp_server_and_redirected_resolver(backend: Backend) {
+    let (t, ws) = behind_gateway("gwsrv", backend);
     let conf = ConfigDir::new(gateway_config(&format!("dns = {GATEWAY}\n")));
     t.start(&conf);
     for p in [Probe::tcp(ROUTER, 53), Probe::tcp(INTERNET, 53), Probe::tcp(GATEWAY, 53)] {
@@ -205,9 +211,8 @@ fn the_gateway_answers_the_inside_only_as_dhcp_server_and_redirected_resolver() 
     t.assert_blocked_from(&ws.ns, Probe::tcp(GATEWAY, 22), "lan.incoming, from the inside");
 }
 
-#[test]
-fn path_mtu_discovery_works_from_the_inside_through_a_narrower_tunnel() {
-    let (t, ws) = behind_gateway("gwmtu");
+fn path_mtu_discovery_works_from_the_inside_through_a_narrower_tunnel(backend: Backend) {
+    let (t, ws) = behind_gateway("gwmtu", backend);
     // Larger packets from the workstation must be refused with "fragmentation needed", which
     // the gateway itself sends to the inside; without it the transfer stalls.
     t.host.ip("link set tun0 mtu 1280");
@@ -242,9 +247,8 @@ fn start_on_qubes(t: &Topology, root: &Path, conf: &ConfigDir) {
     t.host.vpn_firewall(&["--root", root, "--config-dir", dir, "start"]).expect(0);
 }
 
-#[test]
-fn on_qubes_dns_of_the_qubes_behind_goes_to_forward_dns_through_the_tunnel() {
-    let t = Topology::new("gwqubes");
+fn on_qubes_dns_of_the_qubes_behind_goes_to_forward_dns_through_the_tunnel(backend: Backend) {
+    let t = Topology::new("gwqubes", backend);
     let ws = Workstation::behind(&t.host, "gwqubes", "vif3.0");
     // Qubes' own redirect of its virtual DNS addresses, to the upstream resolver (the router):
     // outside the tunnel.
@@ -277,9 +281,8 @@ fn on_qubes_dns_of_the_qubes_behind_goes_to_forward_dns_through_the_tunnel() {
     assert_eq!(at_resolver(&t), before);
 }
 
-#[test]
-fn check_status_and_start_warn_when_the_kernel_does_not_forward() {
-    let ns = Netns::new("gwsysctl", "h");
+fn check_status_and_start_warn_when_the_kernel_does_not_forward(backend: Backend) {
+    let ns = Netns::host("gwsysctl", backend);
     let conf = ConfigDir::new(gateway_config(""));
     let warns = |command: &str, sysctl: &str| ns.firewall(conf.path(), command).stderr.contains(&format!("but {sysctl} = 0"));
     for command in ["check", "start", "status"] {
@@ -296,4 +299,82 @@ fn check_status_and_start_warn_when_the_kernel_does_not_forward() {
     assert!(status.stdout.contains("forward:   from eth1 into the tunnel only"), "{status}");
 }
 
+/// vpn-firewall's NAT chains in the namespace, and the jumps of the nat table's built-in chains
+/// to them: "IPv4 nat CHAIN", "IPv4 nat PREROUTING -j CHAIN"; with nftables, its NAT chains.
+fn nat_of_ours(ns: &Netns) -> Vec<String> {
+    if !ns.backend().is_iptables() {
+        let listed = ns.nft(&["list", "ruleset"]);
+        let hooks = NatHook::ALL.map(|h| format!("chain {} {{", render_nft::nat_chain(h)));
+        return hooks.into_iter().filter(|c| listed.contains(c.as_str())).collect();
+    }
+    let mut found = Vec::new();
+    for (ipv6, family) in [(false, "IPv4"), (true, "IPv6")] {
+        let saved = ns.iptables_save(ipv6);
+        let Some(nat) = saved.table("nat") else { continue };
+        for chain in &nat.chains {
+            if chain.name.starts_with(PREFIX) {
+                found.push(format!("{family} nat {}", chain.name));
+            }
+            let jumps = chain.rules.iter().filter(|r| r.spec.contains(PREFIX));
+            found.extend(jumps.map(|r| format!("{family} nat {} {}", chain.name, r.spec)));
+        }
+    }
+    found
+}
 
+fn a_reload_without_gateway_mode_leaves_no_nat_behind(backend: Backend) {
+    let ns = Netns::host("gwnat", backend);
+    let conf = ConfigDir::new(gateway_config(&format!("dns = {RESOLVER}
+")));
+    ns.firewall(conf.path(), "start").expect(0);
+    let expected: Vec<String> = if backend.is_iptables() {
+        let mut all = Vec::new();
+        for family in ["IPv4", "IPv6"] {
+            all.extend([
+                format!("{family} nat POSTROUTING -j {PREFIX}NAT_POST"),
+                format!("{family} nat PREROUTING -j {PREFIX}PREROUTING"),
+                format!("{family} nat {PREFIX}NAT_POST"),
+                format!("{family} nat {PREFIX}PREROUTING"),
+            ]);
+        }
+        all
+    } else {
+        let mut chains = NatHook::ALL.map(|h| format!("chain {} {{", render_nft::nat_chain(h))).to_vec();
+        chains.sort();
+        chains
+    };
+    let mut loaded = nat_of_ours(&ns);
+    loaded.sort();
+    assert_eq!(loaded, expected, "gateway mode's NAT, each reached once");
+    let status = ns.firewall(conf.path(), "status").expect(0);
+    assert!(status.stdout.contains("up to date") && !status.stdout.contains("WARNING"), "status in gateway mode:\n{status}");
+
+    conf.set(config(""));
+    ns.firewall(conf.path(), "reload").expect(0);
+    assert_eq!(nat_of_ours(&ns), Vec::<String>::new(), "NAT left behind by the reload");
+    assert_eq!(ns.firewall_objects(), backend.loaded_objects(), "what the reload leaves loaded");
+    let status = ns.firewall(conf.path(), "status").expect(0);
+    assert!(status.stdout.contains("up to date") && !status.stdout.contains("WARNING"), "status after the reload:\n{status}");
+
+    conf.set(gateway_config(""));
+    ns.firewall(conf.path(), "reload").expect(0);
+    ns.firewall(conf.path(), "flush").expect(0);
+    assert_eq!(nat_of_ours(&ns), Vec::<String>::new(), "NAT left behind by flush");
+    assert_eq!(ns.firewall_objects(), Vec::<String>::new(), "what flush leaves loaded");
+}
+
+backend_tests! {
+    every: [
+    the_inside_reaches_the_tunnel_and_nothing_else,
+    without_masquerade_the_inside_keeps_its_address_and_ipv6_passes_with_tunnel_ipv6,
+    dns_from_the_inside_reaches_the_redirect_target_through_the_tunnel_only,
+    nothing_unsolicited_reaches_the_inside_from_the_uplink_or_the_tunnel,
+    postrouting_lets_forwarded_packets_out_only_through_the_tunnel,
+    the_gateway_answers_the_inside_only_as_dhcp_server_and_redirected_resolver,
+    path_mtu_discovery_works_from_the_inside_through_a_narrower_tunnel,
+    on_qubes_dns_of_the_qubes_behind_goes_to_forward_dns_through_the_tunnel,
+    check_status_and_start_warn_when_the_kernel_does_not_forward,
+    a_reload_without_gateway_mode_leaves_no_nat_behind,
+    ],
+    iptables: [],
+}

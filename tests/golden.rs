@@ -1,7 +1,11 @@
-//! Golden rulesets: representative configurations rendered through the library, compared with
-//! tests/golden/NAME.nft, and each golden file checked by nft itself (`nft -c`, in a fresh
-//! network namespace). A change to the rendered rules shows up as a diff of these files, to be
-//! read as a security review.
+//! Golden rulesets: representative configurations rendered through the library for each backend,
+//! compared with tests/golden/NAME.nft and tests/golden/NAME.iptables, and each checked by the
+//! backend's own tools in a fresh network namespace: `nft -c`; ipset, iptables-restore and
+//! ip6tables-restore of both iptables variants, loading for real in a namespace thrown away
+//! after. A change to the rendered rules shows up as a diff of these files, to be read as a
+//! security review.
+//!
+//! The iptables files are rendered as with ipset installed, so that long lists show as sets.
 //!
 //! `UPDATE_GOLDEN=1 cargo test --test golden` (re)writes the files instead of comparing.
 
@@ -10,8 +14,9 @@ mod sandbox;
 use std::path::PathBuf;
 use vpn_firewall::accounts::FixedAccounts;
 use vpn_firewall::config::RawConfig;
-use vpn_firewall::policy::Policy;
+use vpn_firewall::policy::{Family, Policy};
 use vpn_firewall::qubes::{self, Qubes};
+use vpn_firewall::render_iptables::{Found, ipsets, render_all, render_ipset, render_iptables};
 use vpn_firewall::render_nft::render_nft;
 use vpn_firewall::settings::Settings;
 
@@ -54,11 +59,59 @@ fn policy_of(raw: &RawConfig, text: &str) -> Policy {
     Policy::from_settings(&validated.settings)
 }
 
-/// Compares the rendering of `policy` with tests/golden/NAME.nft (or writes it, with
-/// UPDATE_GOLDEN=1), then has nft check the golden file.
-fn golden(name: &str, policy: &Policy) {
-    let rendered = render_nft(policy);
-    let path = golden_dir().join(format!("{name}.nft"));
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Nftables,
+    Iptables,
+}
+
+impl Backend {
+    fn extension(self) -> &'static str {
+        match self {
+            Backend::Nftables => "nft",
+            Backend::Iptables => "iptables",
+        }
+    }
+
+    fn render(self, policy: &Policy) -> String {
+        match self {
+            Backend::Nftables => render_nft(policy),
+            Backend::Iptables => render_all(policy, &ipsets(policy, true)),
+        }
+    }
+
+    /// The backend's tools' word on the rendering of `policy`, golden in `path`.
+    fn check(self, policy: &Policy, path: &std::path::Path) -> Result<(), String> {
+        match self {
+            Backend::Nftables => sandbox::nft_check_file(path),
+            Backend::Iptables => {
+                let sets = ipsets(policy, true);
+                let [v4, v6] = [Family::V4, Family::V6].map(|f| render_iptables(policy, f, &sets, &Found::fresh()));
+                ["nft", "legacy"].into_iter().try_for_each(|variant| sandbox::iptables_load(&render_ipset(&sets, false), &v4, &v6, variant))
+            }
+        }
+    }
+}
+
+/// More LAN networks (IPv4, not adjacent so that they stay apart) and servers (IPv6) than the
+/// iptables backend matches rule by rule, and more incoming ports than one multiport match takes.
+fn many_entries() -> String {
+    let lan: Vec<String> = (0..20).map(|i| format!("10.{}.0.0/16", 2 * i)).collect();
+    let servers: Vec<String> = (1..=18).map(|i| format!("[2001:db8::{i:x}]:51820/udp")).collect();
+    let incoming: Vec<String> = (1..=20).map(|i| format!("{}/tcp", 1000 * i)).collect();
+    format!(
+        "[tunnel]\nuser = vpn\nipv6 = yes\nservers = {}\nincoming = {} 30000-30100/udp\n[lan]\nallow = {}\nincoming = 22/tcp\n",
+        servers.join(" "),
+        incoming.join(" "),
+        lan.join(" ")
+    )
+}
+
+/// Compares the rendering of `policy` for `backend` with tests/golden/NAME.EXTENSION (or writes
+/// it, with UPDATE_GOLDEN=1), then has the backend's tools check it.
+fn golden(backend: Backend, name: &str, policy: &Policy) {
+    let rendered = backend.render(policy);
+    let path = golden_dir().join(format!("{name}.{}", backend.extension()));
     if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
         std::fs::create_dir_all(golden_dir()).expect("create tests/golden");
         std::fs::write(&path, &rendered).expect("write the golden file");
@@ -82,21 +135,36 @@ fn golden(name: &str, policy: &Policy) {
             line + 1
         );
     }
-    if let Err(complaint) = sandbox::nft_check_file(&path) {
+    if let Err(complaint) = backend.check(policy, &path) {
         panic!("{}: {complaint}", path.display());
     }
 }
 
-/// One test per golden file: `test_name: "file name" => policy;`. `ALL` lists the file names.
+/// `MODULE::TEST` for each golden case, rendered for one backend.
+macro_rules! golden_tests {
+    ($module:ident, $backend:expr, $($test:ident: $name:literal => $policy:expr;)*) => {
+        mod $module {
+            use super::*;
+            $(
+                #[test]
+                fn $test() {
+                    golden($backend, $name, &$policy);
+                }
+            )*
+        }
+    };
+}
+
+/// One test per golden case and backend: `test_name: "file name" => policy;`. `ALL` lists the
+/// file names.
 macro_rules! goldens {
-    ($($test:ident: $name:literal => $policy:expr;)*) => {
-        $(
-            #[test]
-            fn $test() {
-                golden($name, &$policy);
-            }
-        )*
+    (@names $($test:ident: $name:literal => $policy:expr;)*) => {
         const ALL: &[&str] = &[$($name),*];
+    };
+    ($($cases:tt)*) => {
+        golden_tests!(nft, Backend::Nftables, $($cases)*);
+        golden_tests!(iptables, Backend::Iptables, $($cases)*);
+        goldens!(@names $($cases)*);
     };
 }
 
@@ -124,6 +192,7 @@ goldens! {
          TUNNEL_USER=vpn\nINT_IF=\"eth1\"\nFORWARDING=yes\n",
     );
     multiple_tunnels: "multiple-tunnels" => configured("[tunnel]\ninterfaces = tun0, wg+, tun0 ppp+\nincoming = 51413/tcp\n");
+    long_lists: "long-lists" => configured(&many_entries());
     gateway: "gateway" => configured(
         "[tunnel]\nservers = 198.51.100.7:1194/udp\n[lan]\nallow = 192.168.1.0/24\nincoming = 22/tcp\n\
          [forward]\nenable = yes\ninterfaces = eth1\ndns = 10.8.0.1\n",
@@ -142,7 +211,8 @@ fn no_stale_golden_files() {
     let mut stale = Vec::new();
     for entry in std::fs::read_dir(golden_dir()).expect("tests/golden exists") {
         let name = entry.expect("list tests/golden").file_name().to_string_lossy().into_owned();
-        if !name.strip_suffix(".nft").is_some_and(|n| ALL.contains(&n)) {
+        let case = name.strip_suffix(".nft").or_else(|| name.strip_suffix(".iptables"));
+        if !case.is_some_and(|n| ALL.contains(&n)) {
             stale.push(name);
         }
     }

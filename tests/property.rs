@@ -2,6 +2,10 @@
 //! - any valid configuration renders to a ruleset nft accepts (`nft -c`, in a fresh network
 //!   namespace) that keeps the kill switch's shape: every base chain drops by policy and ends in
 //!   its block chain, and the output chain never accepts by connection state;
+//! - and to iptables rules, with ipset or without, that iptables-nft or iptables-legacy loads
+//!   (for real, in a fresh network namespace thrown away after) with the same shape: each of our
+//!   chains ends in its block chain and is jumped to first from its built-in chain, the filter
+//!   chains' policies become DROP, and the egress chains never match connection state;
 //! - in gateway mode, no accept rule of postrouting lets a forwarded packet out of an interface
 //!   that is neither the tunnel nor the inside;
 //! - any file content at all gives a configuration or errors that name the file and the line,
@@ -16,7 +20,9 @@ use vpn_firewall::accounts::FixedAccounts;
 use vpn_firewall::config::schema::{KEYS, LEGACY};
 use vpn_firewall::config::{ConfigErrors, RawConfig};
 use ipnet::Ipv6Net;
-use vpn_firewall::policy::{Match, Policy, Rule, Verdict};
+use vpn_firewall::iptables::saved;
+use vpn_firewall::policy::{Family, Hook, Match, Policy, Rule, Verdict};
+use vpn_firewall::render_iptables::{Found, block_chain, builtin, chain as our_chain, ipsets, jump, render_ipset, render_iptables};
 use vpn_firewall::values::Interface;
 use vpn_firewall::render_nft::render_nft;
 use vpn_firewall::settings::Settings;
@@ -156,10 +162,11 @@ fn valid_config() -> impl Strategy<Value = String> {
         maybe("tunnel", "user", account()),
         maybe("tunnel", "group", account()),
         maybe("tunnel", "fwmark", fwmark()),
-        maybe("tunnel", "servers", list(endpoint(), 5)),
+        // Up to more entries than the iptables backend matches rule by rule.
+        maybe("tunnel", "servers", list(endpoint(), 20)),
         maybe("tunnel", "ipv6", boolean()),
         maybe("tunnel", "incoming", list(port_range(), 6)),
-        maybe("lan", "allow", list(network(), 8)),
+        maybe("lan", "allow", list(network(), 24)),
         maybe("lan", "dns", boolean()),
         maybe("lan", "dhcp", boolean()),
         maybe("lan", "incoming", list(port_range(), 6)),
@@ -208,6 +215,37 @@ proptest! {
         }
         if let Err(complaint) = sandbox::nft_check_text(&ruleset) {
             panic!("{complaint}\n--- config ---\n{config}\n--- ruleset ---\n{ruleset}");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_valid_configuration_renders_rules_iptables_loads(config in valid_config(), ipset: bool, legacy: bool) {
+        let (_dir, policy) = load(config.as_bytes());
+        let (_, policy) = policy.unwrap_or_else(|e| panic!("a valid configuration was refused:\n{e}\n--- config ---\n{config}"));
+        let sets = ipsets(&policy, ipset);
+        let [v4, v6] = [Family::V4, Family::V6].map(|f| render_iptables(&policy, f, &sets, &Found::fresh()));
+        for text in [&v4, &v6] {
+            let rules = saved::parse(text);
+            for hook in Hook::ALL {
+                let (table, builtin) = builtin(hook);
+                let ours = rules.chain(table.name(), &our_chain(hook)).map(|c| c.rules.clone()).unwrap_or_default();
+                prop_assert_eq!(ours.last().map(|r| r.spec.clone()), Some(format!("-g {}", block_chain(hook))), "{}", text);
+                if matches!(hook, Hook::Output | Hook::Postrouting) {
+                    prop_assert!(!ours.iter().any(|r| r.spec.contains("conntrack")), "{} accepts by state:\n{}", hook.name(), text);
+                }
+                prop_assert!(text.contains(&format!("\n-I {builtin} 1 {}\n", jump(hook))), "no jump from {}:\n{}", builtin, text);
+            }
+            for builtin in ["INPUT", "FORWARD", "OUTPUT"] {
+                prop_assert!(text.contains(&format!("\n-P {builtin} DROP\n")), "{} is not set to DROP:\n{}", builtin, text);
+            }
+        }
+        let variant = if legacy { "legacy" } else { "nft" };
+        if let Err(complaint) = sandbox::iptables_load(&render_ipset(&sets, false), &v4, &v6, variant) {
+            panic!("{complaint}\n--- config ---\n{config}\n--- IPv4 ---\n{v4}\n--- IPv6 ---\n{v6}");
         }
     }
 }

@@ -1,12 +1,13 @@
 //! `start` (restart, reload) and `flush`: the commands that change the kernel's rules.
 
 use super::{backend, exit, load_settings, print_config_errors, require_root, warn_if_not_forwarding};
+use crate::backend::Backend;
 use crate::cli::Cli;
+use crate::config::{RawConfig, schema};
 use crate::lock;
-use crate::nft::{Nft, verify};
 use crate::policy::{Hook, Kind, Policy};
-use crate::render_nft::{FAMILY, TABLE, render_flush, render_nft};
-use anyhow::{Context, Result, anyhow};
+use crate::settings::BackendChoice;
+use anyhow::{Context, Result, bail};
 use std::time::Instant;
 
 pub fn start(cli: &Cli) -> Result<i32> {
@@ -19,19 +20,35 @@ pub fn start(cli: &Cli) -> Result<i32> {
         Err(errors) => {
             // Said first, so that no failure below can hide what is wrong.
             print_config_errors(&errors);
-            lock_down_unless_loaded("the configuration is invalid");
+            lock_down_unless_loaded(lockdown_backend(cli), "the configuration is invalid");
             return Ok(exit::INVALID);
         }
     };
-    let nft = backend(cli, validated.settings.firewall.backend).inspect_err(|_| lock_down_unless_loaded("no backend can load it"))?;
-    let loaded_before = nft.exists().context("cannot tell whether a ruleset is loaded")?;
+    let configured = validated.settings.firewall.backend;
+    let backend = backend(cli, configured)
+        .inspect_err(|_| lock_down_unless_loaded(cli.backend.unwrap_or(configured), "no backend can load it"))?;
+    let (installed, _) = Backend::installed();
+    // Another backend's rules count as loaded only when it says so for sure: when in doubt, a
+    // failed load ends in lockdown.
+    let others: Vec<&Backend> = installed.iter().filter(|b| !b.same_kind(&backend) && b.exists().unwrap_or(false)).collect();
+    let loaded_before = !others.is_empty() || backend.exists().context("cannot tell whether a ruleset is loaded")?;
     let policy = Policy::from_settings(&validated.settings);
-    apply(&nft, &policy, !loaded_before)?;
+    apply(&backend, &policy, !loaded_before)?;
+    // Another backend's rules go only now that this one's hold: a switch of backends leaves no
+    // moment without rules.
+    for other in others {
+        match other.flush() {
+            Ok(said) => println!("vpn-firewall: {said}: the configuration uses {} now", backend.name()),
+            Err(e) => eprintln!("vpn-firewall: warning: cannot remove what {} loaded before: {e:#}", other.name()),
+        }
+    }
     warn_if_not_forwarding(&validated.settings);
     let rules = Hook::ALL.iter().map(|h| policy.rules(*h).len()).sum::<usize>()
         + policy.nat.hooks().map(|h| policy.nat.rules(h).len()).sum::<usize>();
     println!(
-        "vpn-firewall: loaded table {FAMILY} {TABLE} (nftables, {rules} rules, {} LAN networks, {} servers) in {} ms",
+        "vpn-firewall: loaded {} ({}, {rules} rules, {} LAN networks, {} servers) in {} ms",
+        backend.objects(),
+        backend.name(),
         validated.settings.lan.allow.len(),
         validated.settings.tunnel.servers.len(),
         began.elapsed().as_millis()
@@ -39,37 +56,52 @@ pub fn start(cli: &Cli) -> Result<i32> {
     Ok(exit::OK)
 }
 
+/// The backend for a lockdown when the configuration is invalid: the command line's, else the
+/// configuration's `[firewall] backend` when that value is valid itself, else auto.
+fn lockdown_backend(cli: &Cli) -> BackendChoice {
+    let configured = || {
+        let raw = RawConfig::load(&cli.config_dir).ok()?;
+        BackendChoice::parse(&raw.get(schema::find("firewall", "backend")?).value).ok()
+    };
+    cli.backend.or_else(configured).unwrap_or_default()
+}
+
 /// When no vpn-firewall ruleset is loaded (first start, boot), loads the lockdown ruleset with
-/// nftables, whichever backend was asked for: the machine must not stay open because the
-/// configuration cannot be applied. A loaded ruleset is left exactly as it is.
-fn lock_down_unless_loaded(reason: &str) {
-    let outcome = Nft::locate().and_then(|nft| match nft.exists()? {
-        true => Ok(false),
-        false => apply(&nft, &Policy::lockdown(), true).map(|()| true),
-    });
-    match outcome {
-        Ok(false) => eprintln!("vpn-firewall: {reason}: the loaded ruleset was left exactly as it was"),
-        Ok(true) => eprintln!("vpn-firewall: {reason} and nothing was loaded: loaded the lockdown ruleset (only loopback passes)"),
+/// the `preferred` backend, or with any that works when that one cannot: the machine must not
+/// stay open because the configuration cannot be applied. A loaded ruleset, whichever backend
+/// loaded it, is left exactly as it is.
+fn lock_down_unless_loaded(preferred: BackendChoice, reason: &str) {
+    let outcome = || -> Result<Option<String>> {
+        let (installed, _) = Backend::installed();
+        if installed.iter().any(|b| b.exists().unwrap_or(false)) {
+            return Ok(None);
+        }
+        let backend = Backend::choose(preferred).or_else(|_| Backend::choose(BackendChoice::Auto))?;
+        if backend.exists()? {
+            return Ok(None);
+        }
+        apply(&backend, &Policy::lockdown(), true)?;
+        Ok(Some(backend.name().to_string()))
+    };
+    match outcome() {
+        Ok(None) => eprintln!("vpn-firewall: {reason}: the loaded ruleset was left exactly as it was"),
+        Ok(Some(name)) => eprintln!("vpn-firewall: {reason} and nothing was loaded: loaded the lockdown ruleset with {name} (only loopback passes)"),
         Err(e) => eprintln!("vpn-firewall: error: {reason}, and the lockdown ruleset could not be loaded: {e:#}"),
     }
 }
 
 /// Loads `policy` and reads it back. A failed start must not leave the machine open: when the
-/// kernel refuses the transaction (it then changed nothing) and nothing was loaded before
-/// (`nothing_before`), or when what was loaded is not what was sent, the lockdown ruleset is
-/// loaded instead.
-fn apply(nft: &Nft, policy: &Policy, nothing_before: bool) -> Result<()> {
-    let outcome = match nft.load(&render_nft(policy)) {
+/// kernel refuses the rules and nothing was loaded before (`nothing_before`), or when what was
+/// loaded is not what was sent, the lockdown ruleset is loaded instead.
+fn apply(backend: &Backend, policy: &Policy, nothing_before: bool) -> Result<()> {
+    let outcome = match backend.load(policy) {
         Err(e) if !nothing_before => return Err(e),
         Err(e) => Err(e),
-        Ok(()) => nft
-            .table()
-            .and_then(|t| t.ok_or_else(|| anyhow!("table {FAMILY} {TABLE} is missing right after loading it")))
-            .and_then(|loaded| verify(&loaded, policy)),
+        Ok(()) => backend.verify(policy),
     };
     let Err(e) = outcome else { return Ok(()) };
     if policy.kind != Kind::Lockdown {
-        match nft.load(&render_nft(&Policy::lockdown())) {
+        match backend.load(&Policy::lockdown()) {
             Ok(()) => eprintln!("vpn-firewall: loaded the lockdown ruleset instead (only loopback passes)"),
             Err(l) => eprintln!("vpn-firewall: error: the lockdown ruleset could not be loaded either: {l:#}"),
         }
@@ -77,26 +109,38 @@ fn apply(nft: &Nft, policy: &Policy, nothing_before: bool) -> Result<()> {
     Err(e)
 }
 
-/// Removes vpn-firewall's table whichever backend is configured or asked for: what is loaded
-/// decides what there is to remove.
+/// Removes what vpn-firewall loaded, whichever backend is configured or asked for: what is
+/// loaded decides what there is to remove.
 pub fn flush() -> Result<i32> {
     require_root("flush")?;
-    let nft = match Nft::locate() {
-        Ok(nft) => nft,
-        Err(e) => {
-            println!("vpn-firewall: nothing to flush: {e:#}");
-            return Ok(exit::OK);
-        }
-    };
-    let _lock = lock::acquire()?;
-    if !nft.exists()? {
-        println!("vpn-firewall: nothing to flush: no table {FAMILY} {TABLE} is loaded");
+    let (installed, missing) = Backend::installed();
+    if installed.is_empty() {
+        let why: Vec<String> = missing.iter().map(|e| format!("{e:#}")).collect();
+        println!("vpn-firewall: nothing to flush: {}", why.join("; "));
         return Ok(exit::OK);
     }
-    nft.load(&render_flush())?;
-    if nft.exists()? {
-        return Err(anyhow!("table {FAMILY} {TABLE} is still loaded after deleting it"));
+    let _lock = lock::acquire()?;
+    let mut removed = 0;
+    let mut failed = Vec::new();
+    // Each backend on its own: one that cannot be read must not keep the other's rules loaded.
+    for backend in &installed {
+        match backend.exists().and_then(|loaded| if loaded { backend.flush().map(Some) } else { Ok(None) }) {
+            Ok(Some(said)) => {
+                println!("vpn-firewall: {said}");
+                removed += 1;
+            }
+            Ok(None) => {}
+            Err(e) => failed.push(format!("{}: {e:#}", backend.name())),
+        }
     }
-    println!("vpn-firewall: removed table {FAMILY} {TABLE}; vpn-firewall no longer blocks anything");
+    if !failed.is_empty() {
+        bail!("cannot flush what is loaded with {}", failed.join("; "));
+    }
+    if removed == 0 {
+        let looked: Vec<String> = installed.iter().map(|b| format!("no {} ({})", b.objects(), b.name())).collect();
+        println!("vpn-firewall: nothing to flush: {} is loaded", looked.join(", "));
+    } else {
+        println!("vpn-firewall: vpn-firewall no longer blocks anything");
+    }
     Ok(exit::OK)
 }

@@ -7,8 +7,9 @@ mod status;
 use crate::accounts::SystemAccounts;
 use crate::cli::{Cli, Cmd};
 use crate::config::{ConfigErrors, RawConfig};
+use crate::backend::Backend;
 use crate::forwarding;
-use crate::nft::Nft;
+use crate::iptables;
 use crate::policy::Policy;
 use crate::qubes::{self, Qubes};
 use crate::render_nft::render_nft;
@@ -144,16 +145,8 @@ fn warn_if_not_forwarding(settings: &Settings) {
 }
 
 /// The backend to use: the command line's choice, else the configuration's.
-pub(crate) fn backend(cli: &Cli, configured: BackendChoice) -> Result<Nft> {
-    match cli.backend.unwrap_or(configured) {
-        BackendChoice::Nftables => Nft::locate(),
-        BackendChoice::Iptables => {
-            bail!("the iptables backend is not available in this version of vpn-firewall; use --backend nftables")
-        }
-        BackendChoice::Auto => Nft::locate().map_err(|e| {
-            e.context("no backend found (auto tries nftables; the iptables backend is not available in this version)")
-        }),
-    }
+pub(crate) fn backend(cli: &Cli, configured: BackendChoice) -> Result<Backend> {
+    Backend::choose(cli.backend.unwrap_or(configured))
 }
 
 fn require_root(what: &str) -> Result<()> {
@@ -166,9 +159,12 @@ fn require_root(what: &str) -> Result<()> {
 fn show(cli: &Cli) -> Result<i32> {
     let validated = load_settings(cli)?.validated;
     let policy = Policy::from_settings(&validated.settings);
-    if cli.backend.unwrap_or(validated.settings.firewall.backend) == BackendChoice::Iptables {
-        backend(cli, BackendChoice::Iptables)?;
-    }
-    emit(&render_nft(&policy));
+    // Rendering needs no backend installed, unless auto has to find out which one it is.
+    let text = match cli.backend.unwrap_or(validated.settings.firewall.backend) {
+        BackendChoice::Nftables => render_nft(&policy),
+        BackendChoice::Iptables => iptables::render(&policy),
+        BackendChoice::Auto => backend(cli, BackendChoice::Auto)?.render(&policy),
+    };
+    emit(&text);
     Ok(exit::OK)
 }

@@ -2,10 +2,10 @@
 
 use super::{exit, load_settings, warn_if_not_forwarding};
 use crate::cli::Cli;
-use crate::nft::LoadedTable;
-use crate::policy::{Hook, Policy};
-use crate::render_nft::{FAMILY, TABLE, table_comment};
-use crate::nft::Nft;
+use crate::backend::{Backend, Loaded};
+use crate::config::ConfigErrors;
+use crate::policy::Policy;
+use crate::settings::Settings;
 use crate::values::Interface;
 use nix::net::if_::InterfaceFlags;
 
@@ -18,26 +18,48 @@ pub fn status(cli: &Cli) -> i32 {
     if let Ok(s) = &settings {
         warn_if_not_forwarding(s);
     }
-    // What is loaded, whichever backend is configured: a lockdown is loaded with nftables.
-    let loaded = Nft::locate().and_then(|nft| nft.table());
-    let table = match loaded {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            println!("vpn-firewall: not loaded (no table {FAMILY} {TABLE}): nothing is blocked");
-            return exit::NOT_LOADED;
+    // What is loaded, whichever backend is configured: a lockdown may have been loaded with
+    // another, and a switch of backends leaves the old one's rules until the next start.
+    let (installed, missing) = Backend::installed();
+    if installed.is_empty() {
+        let why: Vec<String> = missing.iter().map(|e| format!("{e:#}")).collect();
+        eprintln!("vpn-firewall: error: cannot tell whether the ruleset is loaded: {}", why.join("; "));
+        return exit::UNKNOWN;
+    }
+    let mut loaded = Vec::new();
+    let mut unreadable = Vec::new();
+    for backend in &installed {
+        match backend.read() {
+            Ok(Some(what)) => loaded.push((backend, what)),
+            Ok(None) => {}
+            Err(e) => unreadable.push(format!("{}: {e:#}", backend.name())),
         }
-        Err(e) => {
-            eprintln!("vpn-firewall: error: cannot tell whether the ruleset is loaded: {e:#}");
-            return exit::UNKNOWN;
-        }
-    };
+    }
+    if loaded.is_empty() && !unreadable.is_empty() {
+        eprintln!("vpn-firewall: error: cannot tell whether the ruleset is loaded: {}", unreadable.join("; "));
+        return exit::UNKNOWN;
+    }
+    for what in &unreadable {
+        eprintln!("vpn-firewall: warning: cannot read what is loaded with {what}");
+    }
+    if loaded.is_empty() {
+        let looked: Vec<String> = installed.iter().map(|b| format!("no {} ({})", b.objects(), b.name())).collect();
+        println!("vpn-firewall: not loaded ({}): nothing is blocked", looked.join(", "));
+        return exit::NOT_LOADED;
+    }
+    for (backend, what) in loaded {
+        report(backend, &what, &settings);
+    }
+    exit::OK
+}
 
-    println!("vpn-firewall: loaded (nftables, table {FAMILY} {TABLE})");
-    let state = if table.is_lockdown() {
+fn report(backend: &Backend, loaded: &Loaded, settings: &Result<Settings, ConfigErrors>) {
+    println!("vpn-firewall: loaded ({}, {})", backend.name(), backend.objects());
+    let state = if loaded.is_lockdown() {
         "LOCKDOWN: the configuration was invalid at start; only loopback passes".to_string()
     } else {
-        match &settings {
-            Ok(s) if table.comment.as_deref() == Some(table_comment(&Policy::from_settings(s)).as_str()) => {
+        match settings {
+            Ok(s) if loaded.label.as_deref() == Some(backend.label(&Policy::from_settings(s)).as_str()) => {
                 "the configuration's ruleset, up to date".to_string()
             }
             Ok(_) => "the ruleset of an earlier configuration; run: vpn-firewall reload".to_string(),
@@ -45,7 +67,7 @@ pub fn status(cli: &Cli) -> i32 {
         }
     };
     println!("  ruleset:   {state}");
-    match &settings {
+    match settings {
         Ok(s) => {
             println!("  tunnel:    {}", tunnels(&s.tunnel.interfaces));
             if s.forward.enable {
@@ -55,17 +77,17 @@ pub fn status(cli: &Cli) -> i32 {
         }
         Err(_) => println!("  tunnel:    unknown (the configuration is invalid)"),
     }
-    println!("  blocked:   {} (since the last load)", counters(&table));
-    exit::OK
+    println!("  blocked:   {} (since the last load)", counters(loaded));
+    for warning in &loaded.warnings {
+        println!("  WARNING:   {warning}");
+    }
 }
 
-fn counters(table: &LoadedTable) -> String {
-    Hook::ALL
+fn counters(loaded: &Loaded) -> String {
+    loaded
+        .blocked
         .iter()
-        .map(|h| {
-            let packets = table.packets(&format!("blocked_{}", h.name()));
-            format!("{} {}", h.name(), packets.map_or("?".into(), |p| format!("{p} packets")))
-        })
+        .map(|(hook, packets)| format!("{} {}", hook.name(), packets.map_or("?".into(), |p| format!("{p} packets"))))
         .collect::<Vec<_>>()
         .join(", ")
 }

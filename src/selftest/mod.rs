@@ -20,7 +20,7 @@ pub use probe::probe_command;
 use crate::cli::{Cli, SelftestArgs};
 use crate::commands::{backend, exit, load_settings};
 use crate::config::schema;
-use crate::nft::{LoadedTable, Nft};
+use crate::backend::{Backend, Loaded};
 use anyhow::{Context, Result, bail};
 use claims::{Check, Claim, Fact, Observed, Stage};
 use clap::ValueEnum;
@@ -54,7 +54,7 @@ pub fn selftest(cli: &Cli, args: &SelftestArgs) -> Result<i32> {
     let began = Instant::now();
     let crate::commands::Configuration { raw, validated, .. } = load_settings(cli)?;
     let settings = validated.settings;
-    let nft = backend(cli, settings.firewall.backend)?;
+    let backend = backend(cli, settings.firewall.backend)?;
     let ip = crate::tools::locate("ip", "iproute2")?;
     let plan = Plan::new(&settings, args.uplink.as_ref());
     let user = raw.get(schema::find("tunnel", "user").expect("[tunnel] user is in the schema")).value.clone();
@@ -62,7 +62,7 @@ pub fn selftest(cli: &Cli, args: &SelftestArgs) -> Result<i32> {
 
     let topology = Topology::build(Sandbox::new(ip)?, plan)?;
     let observer = Observer::install(&topology.net, &topology.tun)?;
-    let run = Run { cli, nft: &nft, topology: &topology, observer, sent: AtomicU16::new(0) };
+    let run = Run { cli, backend: &backend, topology: &topology, observer, sent: AtomicU16::new(0) };
 
     let control = run.control(&claims)?;
     let started = run.vpn_firewall(&cli.config_dir, "start")?;
@@ -98,7 +98,7 @@ fn checks(claims: &[Claim]) -> impl Iterator<Item = &Check> {
 
 struct Run<'a> {
     cli: &'a Cli,
-    nft: &'a Nft,
+    backend: &'a Backend,
     topology: &'a Topology,
     observer: Observer,
     /// Probes sent so far, for their source ports.
@@ -189,9 +189,9 @@ impl Run<'_> {
         })
     }
 
-    /// The loaded vpn-firewall table of the host namespace.
-    fn loaded(&self) -> Result<Option<LoadedTable>> {
-        self.topology.host.within(|| self.nft.table())
+    /// What vpn-firewall has loaded in the host namespace.
+    fn loaded(&self) -> Result<Option<Loaded>> {
+        self.topology.host.within(|| self.backend.read())
     }
 
     /// The configuration directory with a broken drop-in added: `start` with it must leave the
@@ -204,10 +204,11 @@ impl Run<'_> {
         }
         std::fs::write(dir.path().join(BROKEN_FILE), BROKEN).context("cannot write the broken drop-in")?;
         let code = |o: &Output| o.status.code().map_or("none (killed)".into(), |c| c.to_string());
-        let rules = |t: &Option<LoadedTable>| t.as_ref().map(|t| (t.comment.clone(), t.chains.clone(), t.sets.clone()));
-        let describe = |t: &Option<LoadedTable>| match t {
-            Some(t) => format!("table {:?}", t.comment.as_deref().unwrap_or("without a comment")),
-            None => "no table".into(),
+        // The label holds a digest of the rules.
+        let rules = |t: &Option<Loaded>| t.as_ref().map(|t| t.label.clone());
+        let describe = |t: &Option<Loaded>| match t {
+            Some(t) => format!("{:?}", t.label.as_deref().unwrap_or("rules without a label")),
+            None => "nothing".into(),
         };
 
         let before = self.loaded()?;
@@ -229,7 +230,7 @@ impl Run<'_> {
         let after = self.loaded()?;
         facts.push(Fact {
             text: format!("start with {BROKEN_FILE}, nothing loaded (as at boot): exit {} (expected 2); {} loaded", code(&locked), describe(&after)),
-            holds: locked.status.code() == Some(2) && after.as_ref().is_some_and(LoadedTable::is_lockdown),
+            holds: locked.status.code() == Some(2) && after.as_ref().is_some_and(Loaded::is_lockdown),
         });
         Ok(facts)
     }

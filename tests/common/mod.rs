@@ -9,9 +9,38 @@
 //! test panics.
 #![allow(dead_code)] // each test binary uses its own part
 
+/// `MODULE::NAME` calling `NAME(backend)` for each function name listed.
+#[allow(unused_macros)] // each test binary uses its own part
+macro_rules! tests_with {
+    ($module:ident, $backend:expr, $($test:ident),* $(,)?) => {
+        mod $module {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test($backend)
+                }
+            )*
+        }
+    };
+}
+
+/// The `every` test functions once with each backend, the `iptables` ones once with each
+/// iptables variant.
+#[allow(unused_macros)]
+macro_rules! backend_tests {
+    (every: [$($every:ident),* $(,)?], iptables: [$($only:ident),* $(,)?] $(,)?) => {
+        tests_with!(nftables, super::Backend::Nftables, $($every),*);
+        tests_with!(iptables_nft, super::Backend::IptablesNft, $($every,)* $($only),*);
+        tests_with!(iptables_legacy, super::Backend::IptablesLegacy, $($every,)* $($only),*);
+    };
+}
+
+pub mod backend;
 pub mod capture;
 pub mod topology;
 pub mod vpn;
+
+pub use backend::Backend;
 
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -46,6 +75,9 @@ const TOOLS: &[(&str, &str)] = &[
     ("timeout", "coreutils"),
     ("bash", "bash"),
     ("nsenter", "util-linux"),
+    ("iptables-nft-restore", "iptables"),
+    ("iptables-legacy-restore", "iptables"),
+    ("ipset", "ipset"),
 ];
 
 /// Fails (never skips) when the tests cannot run here: not root, or a tool missing.
@@ -194,6 +226,8 @@ impl Drop for Background {
 /// A network namespace made for one test, deleted (with its interfaces) when dropped.
 pub struct Netns {
     name: String,
+    /// The backend vpn-firewall uses here: set for a host (`Netns::host`), where it runs.
+    backend: Option<Backend>,
     /// Listeners (by port) and counters (by name) set up on demand.
     listening: RefCell<HashSet<u16>>,
     counted: RefCell<HashSet<String>>,
@@ -210,9 +244,21 @@ impl Netns {
         let name = format!("{PREFIX}{}-{test}-{role}", std::process::id());
         let add = run(host_command("ip", &["netns", "add", &name]), "");
         assert_eq!(add.code, 0, "cannot create the network namespace {name}:\n{add}");
-        let ns = Netns { name, listening: Default::default(), counted: Default::default(), children: Default::default() };
+        let ns = Netns { name, backend: None, listening: Default::default(), counted: Default::default(), children: Default::default() };
         ns.ip("link set lo up");
         ns
+    }
+
+    /// A namespace in which vpn-firewall runs with `backend`: `vpnfwk-PID-TEST.BACKEND-h`.
+    pub fn host(test: &str, backend: Backend) -> Netns {
+        let mut ns = Netns::new(&backend.qualify(test), "h");
+        ns.backend = Some(backend);
+        ns
+    }
+
+    /// The backend vpn-firewall runs with here.
+    pub fn backend(&self) -> Backend {
+        self.backend.unwrap_or_else(|| panic!("{} is no host: vpn-firewall does not run there", self.name))
     }
 
     pub fn name(&self) -> &str {
@@ -255,9 +301,18 @@ impl Netns {
         self.run("nft", &["-f", "-"], script).expect(0);
     }
 
-    /// The whole ruleset, with handles (so that a reload of the same rules shows too).
+    /// The whole ruleset, with handles (so that a reload of the same rules shows too) but
+    /// without counter values (iptables-nft counts on every rule, and traffic is no change);
+    /// with iptables-legacy, which nft does not see, its rules too (without handles).
     pub fn ruleset(&self) -> String {
-        self.nft(&["-a", "list", "ruleset"])
+        let mut ruleset = self.nft(&["-a", "-s", "list", "ruleset"]);
+        if self.backend() == Backend::IptablesLegacy {
+            for program in ["iptables-legacy-save", "ip6tables-legacy-save"] {
+                let saved = self.run(program, &[], "").expect(0).stdout;
+                ruleset.extend(saved.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")));
+            }
+        }
+        ruleset
     }
 
     /// `nft list tables`, one `FAMILY NAME` a line.
@@ -342,15 +397,31 @@ impl Netns {
         });
     }
 
-    /// Runs vpn-firewall inside the namespace with `dir` as its configuration directory.
+    /// Runs vpn-firewall inside the namespace, with its backend and with `dir` as its
+    /// configuration directory.
     pub fn firewall(&self, dir: &Path, command: &str) -> Run {
-        let dir = dir.to_str().expect("temporary paths are UTF-8");
-        self.vpn_firewall(&["--config-dir", dir, command])
+        self.firewall_with(self.backend(), dir, command)
     }
 
-    /// Runs vpn-firewall inside the namespace with these arguments.
+    /// Runs vpn-firewall inside the namespace with another backend than the namespace's (but
+    /// the namespace's iptables variant).
+    pub fn firewall_with(&self, backend: Backend, dir: &Path, command: &str) -> Run {
+        let dir = dir.to_str().expect("temporary paths are UTF-8");
+        self.vpn_firewall_with(backend, &["--config-dir", dir, command])
+    }
+
+    /// Runs vpn-firewall inside the namespace, with its backend, with these arguments.
     pub fn vpn_firewall(&self, args: &[&str]) -> Run {
-        self.run(binary(), args, "")
+        self.vpn_firewall_with(self.backend(), args)
+    }
+
+    fn vpn_firewall_with(&self, backend: Backend, args: &[&str]) -> Run {
+        let mut cmd = self.command("timeout");
+        cmd.args(["-k", "5", COMMAND_TIMEOUT]).arg(binary());
+        self.backend().host_iptables(&mut cmd);
+        backend.select(&mut cmd);
+        cmd.args(args);
+        run(cmd, "")
     }
 
     /// `firewall`, with `stand_in` mounted over the system's `nft` (vpn-firewall looks in the

@@ -23,12 +23,13 @@
 //! count is what proves whether something left, and which way. Both far sides also have a DNS
 //! resolver's address, 203.0.113.53, where gateway mode redirects DNS from the workstation.
 
-use super::{Background, ConfigDir, Netns, Run, wait_for};
+use super::{Background, Backend, ConfigDir, Netns, Run, wait_for};
 use std::fmt;
 use std::io::Read;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use vpn_firewall::policy::Hook;
 
 pub const INTERNET: &str = "203.0.113.10";
 pub const INTERNET6: &str = "2001:db8:ff::10";
@@ -173,8 +174,9 @@ pub struct Uplink {
 }
 
 impl Uplink {
-    pub fn new(test: &str) -> Uplink {
-        let u = Uplink { host: Netns::new(test, "h"), router: Netns::new(test, "r") };
+    /// The host, where vpn-firewall runs with `backend`, and its router.
+    pub fn new(test: &str, backend: Backend) -> Uplink {
+        let u = Uplink { host: Netns::host(test, backend), router: Netns::new(&backend.qualify(test), "r") };
         u.host.ip(&format!("link add eth0 type veth peer name wan netns {}", u.router.name()));
         bring_up([(&u.host, "eth0", "198.51.100.2/24", "2001:db8:1::2/64"), (&u.router, "wan", "198.51.100.1/24", "2001:db8:1::1/64")]);
         for addr in ["203.0.113.10/32", "203.0.113.1/32", "203.0.113.53/32", "2001:db8:ff::10/128"] {
@@ -202,7 +204,7 @@ impl Uplink {
 
     /// Packets the loaded ruleset blocked on output so far.
     pub fn blocked_output(&self) -> u64 {
-        self.host.counter("inet", "vpn_firewall", "blocked_output")
+        self.host.blocked(Hook::Output)
     }
 }
 
@@ -233,8 +235,8 @@ impl std::ops::Deref for Topology {
 
 impl Topology {
     /// The three namespaces, wired and addressed; the default routes go through the tunnel.
-    pub fn new(test: &str) -> Topology {
-        let t = Topology { uplink: Uplink::new(test), vpn: Netns::new(test, "v") };
+    pub fn new(test: &str, backend: Backend) -> Topology {
+        let t = Topology { uplink: Uplink::new(test, backend), vpn: Netns::new(&backend.qualify(test), "v") };
         t.host.ip(&format!("link add tun0 type veth peer name tun netns {}", t.vpn.name()));
         bring_up([(&t.host, "tun0", "192.0.2.2/24", "2001:db8:2::2/64"), (&t.vpn, "tun", "192.0.2.1/24", "2001:db8:2::1/64")]);
         for addr in ["203.0.113.10/32", "203.0.113.53/32", "2001:db8:ff::10/128"] {

@@ -5,7 +5,7 @@ use crate::common::capture::{Capture, NotALeak};
 use crate::common::topology::{INTERNET, INTERNET6, Probe, RESOLVER, Stream, USER, Uplink, Workstation};
 use crate::common::Netns;
 use crate::common::vpn::{Kind, Vpn};
-use crate::common::{Background, ConfigDir, Run};
+use crate::common::{Background, Backend, ConfigDir, Run};
 use crate::summary::Ledger;
 use std::process::Stdio;
 
@@ -27,16 +27,16 @@ pub struct Bed<'a> {
 
 impl<'a> Bed<'a> {
     /// The network and the VPN server; nothing loaded, no client, no capture yet.
-    pub fn new(scenario: u8, kind: Kind, ledger: &'a Ledger) -> Bed<'a> {
+    pub fn new(scenario: u8, kind: Kind, backend: Backend, ledger: &'a Ledger) -> Bed<'a> {
         let tag = match kind {
             Kind::OpenVpn => "o",
             Kind::WireGuard => "w",
         };
         let tag = format!("s{scenario}{tag}");
-        let net = Uplink::new(&tag);
+        let net = Uplink::new(&tag, backend);
         let vpn = Vpn::serve(&net, kind);
         let conf = ConfigDir::new(Self::config_of(kind, false, ""));
-        Bed { capture: None, inside: None, vpn, net, conf, allowed: Vec::new(), scenario, tag, ledger }
+        Bed { capture: None, inside: None, vpn, net, conf, allowed: Vec::new(), scenario, tag: backend.qualify(&tag), ledger }
     }
 
     /// The VPN's interface is the tunnel; its user is the default, `tunnel`; as a gateway,
@@ -70,6 +70,10 @@ impl<'a> Bed<'a> {
         self.firewall("start").expect(0);
     }
 
+    pub fn backend(&self) -> Backend {
+        self.net.host.backend()
+    }
+
     pub fn firewall(&self, command: &str) -> Run {
         self.net.firewall(&self.conf, command)
     }
@@ -94,9 +98,10 @@ impl<'a> Bed<'a> {
         self.ledger.set(cleartext.count());
         assert!(
             cleartext.count() == 0,
-            "LEAK in scenario {} with {}: {cleartext}",
+            "LEAK in scenario {} with {} and {}: {cleartext}",
             self.scenario,
-            self.vpn.kind().name()
+            self.vpn.kind().name(),
+            self.backend().name()
         );
     }
 

@@ -1,10 +1,10 @@
-//! The table of scenario × VPN × leaked packets, printed once every scenario has ended and
+//! The table of scenario × VPN × backend × leaked packets, printed once every scenario has ended and
 //! written to target/leaks-summary.txt.
 //!
 //! Why a table printed by the harness: cargo shows what a passing test prints only with
 //! `--nocapture`, so a count per test would vanish from the log exactly when all is well.
 
-use crate::common::{binary, vpn::Kind};
+use crate::common::{Backend, binary, vpn::Kind};
 use crate::scenarios::Scenario;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -30,6 +30,7 @@ struct Row {
     number: u8,
     title: &'static str,
     vpn: &'static str,
+    backend: &'static str,
     /// None: the test failed before its capture ended.
     leaked: Option<usize>,
     passed: bool,
@@ -37,8 +38,8 @@ struct Row {
 
 static ROWS: Mutex<Vec<Row>> = Mutex::new(Vec::new());
 
-pub fn record(scenario: &Scenario, kind: Kind, leaked: Option<usize>, passed: bool) {
-    let row = Row { number: scenario.number, title: scenario.title, vpn: kind.name(), leaked, passed };
+pub fn record(scenario: &Scenario, kind: Kind, backend: Backend, leaked: Option<usize>, passed: bool) {
+    let row = Row { number: scenario.number, title: scenario.title, vpn: kind.name(), backend: backend.name(), leaked, passed };
     ROWS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(row);
 }
 
@@ -48,14 +49,14 @@ pub fn report() {
     if rows.is_empty() {
         return;
     }
-    rows.sort_by_key(|r| (r.number, r.vpn));
+    rows.sort_by_key(|r| (r.number, r.vpn, r.backend));
     let mut table = format!("\nLeak suite: cleartext packets from the host on the uplink, binary under test {}\n\n", binary().display());
     let width = rows.iter().map(|r| r.title.len()).max().unwrap_or(0);
-    let _ = writeln!(table, "{:>3}  {:<width$}  {:<9}  {:>6}  result", "#", "scenario", "VPN", "leaked");
+    let _ = writeln!(table, "{:>3}  {:<width$}  {:<9}  {:<15}  {:>6}  result", "#", "scenario", "VPN", "backend", "leaked");
     for r in &rows {
         let leaked = r.leaked.map_or("-".to_string(), |n| n.to_string());
         let result = if r.passed { "ok" } else { "FAILED" };
-        let _ = writeln!(table, "{:>3}  {:<width$}  {:<9}  {:>6}  {result}", r.number, r.title, r.vpn, leaked);
+        let _ = writeln!(table, "{:>3}  {:<width$}  {:<9}  {:<15}  {:>6}  {result}", r.number, r.title, r.vpn, r.backend, leaked);
     }
     let total: usize = rows.iter().filter_map(|r| r.leaked).sum();
     let _ = writeln!(table, "\n{} scenarios run, {total} packets leaked in all ('-': failed before counting)", rows.len());

@@ -78,3 +78,36 @@ fn nft_check(args: &[&OsStr], stdin: Option<&str>) -> Result<(), String> {
         Err(format!("nft -c refused the ruleset ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr)))
     }
 }
+
+/// Loads an `ipset restore` input, then IPv4 and IPv6 `iptables-restore --noflush` inputs, with
+/// iptables' `variant` (`nft` or `legacy`), for real but in a fresh network namespace that is
+/// thrown away after: iptables' and the kernel's word on whether they would take the rules
+/// (`--test` would leave out the kernel's checks). `Err` holds the complaint.
+pub fn iptables_load(ipset: &str, v4: &str, v6: &str, variant: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let files: Vec<PathBuf> = [("ipset", ipset), ("v4", v4), ("v6", v6)]
+        .into_iter()
+        .map(|(name, text)| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).expect("write a restore input");
+            path
+        })
+        .collect();
+    let script = format!(
+        "{} restore < \"$1\" && {} --noflush < \"$2\" && {} --noflush < \"$3\"",
+        tool("ipset", "ipset").display(),
+        tool(&format!("iptables-{variant}-restore"), "iptables").display(),
+        tool(&format!("ip6tables-{variant}-restore"), "iptables").display(),
+    );
+    let out = in_netns(tool("sh", "dash"))
+        .args(["-c", &script, "sh"])
+        .args(&files)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run unshare");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("iptables-{variant} refused the rules ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr)))
+    }
+}
