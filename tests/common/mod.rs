@@ -309,7 +309,13 @@ impl Netns {
         if self.backend() == Backend::IptablesLegacy {
             for program in ["iptables-legacy-save", "ip6tables-legacy-save"] {
                 let saved = self.run(program, &[], "").expect(0).stdout;
-                ruleset.extend(saved.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")));
+                // A chain's line ends in its packet and byte counters (`:INPUT DROP [12:2735]`),
+                // which traffic changes; the ruleset is the rest.
+                let without_counters = |l: &str| match l.rsplit_once(" [") {
+                    Some((chain, _)) if l.starts_with(':') => chain.to_string(),
+                    _ => l.to_string(),
+                };
+                ruleset.extend(saved.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{}\n", without_counters(l))));
             }
         }
         ruleset
