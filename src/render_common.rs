@@ -59,9 +59,16 @@ pub fn icmp(t: Icmp) -> &'static str {
     }
 }
 
-/// An ICMPv6 type's names: nft's, then ip6tables' (its number where ip6tables has no name).
-pub fn icmpv6(t: Icmpv6) -> (&'static str, &'static str) {
-    match t {
+/// An ICMPv6 type's names, which differ between nft and ip6tables.
+pub struct Icmpv6Names {
+    pub nft: &'static str,
+    /// The type's number where ip6tables has no name for it.
+    pub ip6tables: &'static str,
+}
+
+/// The names of an ICMPv6 type in each backend.
+pub fn icmpv6(t: Icmpv6) -> Icmpv6Names {
+    let (nft, ip6tables) = match t {
         Icmpv6::RouterSolicit => ("nd-router-solicit", "router-solicitation"),
         Icmpv6::RouterAdvert => ("nd-router-advert", "router-advertisement"),
         Icmpv6::NeighborSolicit => ("nd-neighbor-solicit", "neighbour-solicitation"),
@@ -73,5 +80,6 @@ pub fn icmpv6(t: Icmpv6) -> (&'static str, &'static str) {
         Icmpv6::PacketTooBig => ("packet-too-big", "packet-too-big"),
         Icmpv6::TimeExceeded => ("time-exceeded", "time-exceeded"),
         Icmpv6::ParameterProblem => ("parameter-problem", "parameter-problem"),
-    }
+    };
+    Icmpv6Names { nft, ip6tables }
 }

@@ -154,7 +154,7 @@ fn render_match(m: &Match) -> String {
         Match::SrcPorts { protos, ports } => format!("{} th sport {}", l4protos(protos), port_ranges(ports)),
         Match::Udp { sport, dport } => format!("udp sport {sport} udp dport {dport}"),
         Match::CtState(states) => format!("ct state {}", states.iter().map(|s| ct_state(*s)).collect::<Vec<_>>().join(",")),
-        Match::Icmpv6(types) => format!("icmpv6 type {}", one_or_set(&types.iter().map(|t| icmpv6(*t).0).collect::<Vec<_>>())),
+        Match::Icmpv6(types) => format!("icmpv6 type {}", one_or_set(&types.iter().map(|t| icmpv6(*t).nft).collect::<Vec<_>>())),
         Match::Icmp(types) => format!("icmp type {}", one_or_set(&types.iter().map(|t| icmp(*t)).collect::<Vec<_>>())),
         Match::HopLimit255 => "ip6 hoplimit 255".into(),
         Match::IpDaddr(nets) => format!("ip daddr {}", networks(nets)),

@@ -58,7 +58,7 @@ pub(super) fn alternatives(policy: &Policy, m: &Match, family: Family, ipsets: &
             vec![any(format!("-m conntrack --ctstate {}", names.join(",")))]
         }
         Match::Icmpv6(types) => {
-            let alts = types.iter().map(|t| with_proto("ipv6-icmp", any(format!("-m icmp6 --icmpv6-type {}", icmpv6(*t).1)))).collect();
+            let alts = types.iter().map(|t| with_proto("ipv6-icmp", any(format!("-m icmp6 --icmpv6-type {}", icmpv6(*t).ip6tables)))).collect();
             return only(Family::V6, alts);
         }
         Match::HopLimit255 => return only(Family::V6, vec![any("-m hl --hl-eq 255")]),
