@@ -22,4 +22,5 @@ pub mod render_nft;
 pub mod selftest;
 pub mod settings;
 pub mod tools;
+pub mod uplink;
 pub mod values;

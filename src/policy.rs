@@ -13,9 +13,14 @@
 //! forwarded packets: none of the egress exceptions outside the tunnel applies to them.
 //!
 //! Gateway mode (`[forward]`, see `gateway`) adds forwarding from the inside into the tunnel, the
-//! few services the gateway gives the inside, and address translation (`Nat`).
+//! few services the gateway gives the inside, and address translation (`Nat`). Local interfaces
+//! (`[lan] interfaces`, see `local_interfaces`: container and VM bridges) are exchanged with as
+//! with the LAN, and their machines are forwarded into the tunnel the same way. `[lan] multicast`
+//! (see `multicast`) adds mDNS and SSDP on the LAN's links.
 
 mod gateway;
+mod local_interfaces;
+mod multicast;
 
 use crate::settings::{DEFAULT_RATE, Settings};
 use crate::values::{Interface, PortRange, Proto, Rate, interface};
@@ -165,6 +170,13 @@ pub enum Match {
     /// broadcast or multicast address): the CVE-2019-14899 probe, sent from the LAN to the
     /// tunnel's address.
     DaddrNotOnInIface,
+    /// A connection whose destination was translated (a port another tool publishes by DNAT),
+    /// first addressed to one of `ports` of `proto` (inclusive ranges).
+    DnatFromPorts { proto: Proto, ports: Vec<(u16, u16)> },
+    /// A packet in the reply direction of a connection whose destination was translated.
+    DnatReply,
+    /// IGMP: IPv4 multicast group membership.
+    Igmp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -341,10 +353,14 @@ impl Policy {
     pub fn from_settings(s: &Settings) -> Self {
         let sets = sets(s);
         let present = |id: SetId| sets.len(id) > 0;
+        let lan_sets: Vec<SetId> = [SetId::Lan4, SetId::Lan6].into_iter().filter(|id| present(*id)).collect();
         let gateway = gateway::Gateway::of(s);
-        // In gateway mode the exceptions outside the tunnel are for this machine's own packets:
-        // postrouting sees forwarded ones too, which may leave through the tunnel only.
-        let own = || gateway.as_ref().map(|_| Match::SaddrLocal);
+        let local = local_interfaces::LocalInterfaces::of(s, &lan_sets);
+        // When this machine forwards (gateway mode, local interfaces) the exceptions outside the
+        // tunnel are for its own packets: postrouting sees forwarded ones too, which may leave
+        // through the tunnel only (or to a local interface, or as the replies let through).
+        let forwards = gateway.is_some() || local.is_some();
+        let own = || forwards.then_some(Match::SaddrLocal);
 
         let mut output = vec![rule(vec![Match::OutIface(loopback())], Verdict::Accept, "loopback")];
         for iface in &s.tunnel.interfaces {
@@ -352,6 +368,8 @@ impl Policy {
             m.extend(tunnel_family(s));
             output.push(rule(m, Verdict::Accept, "through the tunnel"));
         }
+        // Before the LAN's rules: a bridge's network inside `[lan] allow` is still local, DNS too.
+        output.extend(local.iter().flat_map(|l| l.output.iter().cloned()));
         let identities = s.tunnel.user.iter().map(|u| Match::Uid(u.id))
             .chain(s.tunnel.group.iter().map(|g| Match::Gid(g.id)))
             .chain(s.tunnel.fwmark.map(Match::Mark));
@@ -394,6 +412,8 @@ impl Policy {
             }
             output.push(rule([Match::DaddrIn(id)].into_iter().chain(own()).collect(), Verdict::Accept, "the LAN"));
         }
+        let multicast = multicast::Multicast::of(s, own(), &lan_sets);
+        output.extend(multicast.iter().flat_map(|m| m.output.iter().cloned()));
 
         let mut input = vec![
             rule(vec![Match::InIface(loopback())], Verdict::Accept, "loopback"),
@@ -422,14 +442,19 @@ impl Policy {
         }
         for (proto, ports) in by_proto(&s.lan.incoming) {
             for id in [SetId::Lan4, SetId::Lan6].into_iter().filter(|id| present(*id)) {
-                // A LAN source address arriving through the tunnel, or from the machines behind
-                // this gateway, is not the LAN. The ports come before the set: most packets fail
-                // them and never pay for the lookup.
+                // A LAN source address arriving through the tunnel, from the machines behind this
+                // gateway or from a local interface, is not the LAN. The ports come before the
+                // set: most packets fail them and never pay for the lookup.
                 let inside = gateway.iter().flat_map(|_| &s.forward.interfaces);
-                let mut m: Vec<Match> = s.tunnel.interfaces.iter().chain(inside).cloned().map(Match::NotInIface).collect();
+                let others = s.tunnel.interfaces.iter().chain(inside).chain(&s.lan.interfaces);
+                let mut m: Vec<Match> = others.cloned().map(Match::NotInIface).collect();
                 m.extend([Match::DstPorts { protos: vec![proto], ports: ports.clone() }, Match::SaddrIn(id)]);
                 input.push(rule(m, Verdict::Accept, "incoming from the LAN"));
             }
+        }
+
+        if let Some(m) = multicast {
+            input.extend(m.input);
         }
 
         let (mut forward, mut forwarded_out, mut nat) = (Vec::new(), Vec::new(), Nat::default());
@@ -437,6 +462,17 @@ impl Policy {
             input.extend(g.input);
             output.extend(g.answers);
             (forward, forwarded_out, nat) = (g.forward, g.forwarded_out, g.nat);
+        }
+        if let Some(l) = local {
+            input.extend(l.input);
+            if forward.is_empty() {
+                forward.push(rule(vec![Match::CtState(vec![CtState::Invalid])], Verdict::Drop, "invalid"));
+            }
+            forward.extend(l.forward);
+            forwarded_out.extend(l.forwarded_out);
+            if nat.postrouting.is_empty() {
+                nat.postrouting = gateway::masquerade(s);
+            }
         }
         let postrouting = output.iter().cloned().chain(forwarded_out).collect();
         Policy {

@@ -170,6 +170,9 @@ fn render_match(m: &Match) -> String {
         Match::Fragment(Family::V4) => "ip frag-off & 0x1fff != 0".into(),
         Match::Fragment(Family::V6) => "exthdr frag exists".into(),
         Match::DaddrNotOnInIface => "fib daddr . iif type != { local, broadcast, multicast }".into(),
+        Match::DnatFromPorts { proto, ports } => format!("meta l4proto {} ct status dnat ct original proto-dst {}", proto.name(), port_ranges(ports)),
+        Match::DnatReply => "ct direction reply ct status dnat".into(),
+        Match::Igmp => "meta l4proto igmp".into(),
     }
 }
 

@@ -53,6 +53,9 @@ pub struct Lan {
     pub dns: bool,
     pub dhcp: bool,
     pub incoming: Vec<PortRange>,
+    /// Local interfaces (container and VM bridges), exchanged with as with the LAN.
+    pub interfaces: Vec<Interface>,
+    pub multicast: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,8 +200,13 @@ impl Validator<'_> {
 }
 
 impl Settings {
-    /// Validates every key of `raw`; all problems are returned together.
+    /// Validates every key of `raw` on this machine; all problems are returned together.
     pub fn validate(raw: &RawConfig, accounts: &dyn Accounts) -> Result<Validated, ConfigErrors> {
+        Self::validate_with(raw, accounts, &crate::uplink::uplinks())
+    }
+
+    /// Validates every key of `raw`, `uplinks` being the interfaces of the default routes.
+    pub fn validate_with(raw: &RawConfig, accounts: &dyn Accounts, uplinks: &[String]) -> Result<Validated, ConfigErrors> {
         let mut v = Validator { raw, errors: Vec::new(), warnings: Vec::new() };
         let tunnel = Tunnel {
             interfaces: v.list("tunnel", "interfaces", values::interface),
@@ -214,6 +222,8 @@ impl Settings {
             dns: v.one("lan", "dns", values::boolean),
             dhcp: v.one("lan", "dhcp", values::boolean),
             incoming: v.list("lan", "incoming", values::port_range),
+            interfaces: v.list("lan", "interfaces", values::interface),
+            multicast: v.one("lan", "multicast", values::boolean),
         };
         let forward = Forward {
             enable: v.one("forward", "enable", values::boolean),
@@ -229,6 +239,7 @@ impl Settings {
         };
         let settings = Settings { tunnel, lan, forward, firewall };
         settings.cross_check(&mut v);
+        settings.check_local_interfaces(&mut v, uplinks);
         if v.errors.is_empty() {
             return Ok(Validated { settings, warnings: v.warnings });
         }
@@ -289,6 +300,36 @@ impl Settings {
                     v.warn(spec, "has no effect: forwarding is not enabled ([forward] enable = no)".into());
                 }
             }
+        }
+    }
+}
+
+impl Settings {
+    /// `[lan] interfaces` are local: neither the tunnel, nor the inside of gateway mode, nor an
+    /// uplink (everything would leave through it in the clear). `[lan] multicast` is announced.
+    fn check_local_interfaces(&self, v: &mut Validator, uplinks: &[String]) {
+        let spec = key("lan", "interfaces");
+        let expected = "expected the bridges of containers and VMs on this machine, like docker0 or virbr+";
+        for local in &self.lan.interfaces {
+            if let Some(tunnel) = self.tunnel.interfaces.iter().find(|t| t.overlaps(local)) {
+                v.error(spec, format!("{local} also matches the tunnel interface {tunnel}: a local interface is never the tunnel ({expected})"));
+            }
+            if let Some(inside) = self.forward.interfaces.iter().find(|x| self.forward.enable && x.overlaps(local)) {
+                v.error(spec, format!(
+                    "{local} also matches [forward] interfaces {inside}: list an interface in one of them \
+                     ([lan] interfaces for containers and VMs on this machine, [forward] interfaces for the machines behind it)"
+                ));
+            }
+            if let Some(uplink) = uplinks.iter().find(|u| local.matches(u)) {
+                v.error(spec, format!(
+                    "{local} matches {uplink}, the interface of this machine's default route: everything would leave through it \
+                     in the clear ({expected}; list the uplink's network in [lan] allow instead)"
+                ));
+            }
+        }
+        if self.lan.multicast {
+            v.warn(key("lan", "multicast"), "announces this machine to the LAN: mDNS and SSDP let any program on it tell \
+                the link its name and services, outside the tunnel".into());
         }
     }
 }
@@ -395,6 +436,35 @@ mod tests {
         assert!(v.warnings.iter().any(|w| w.contains("this is no kill switch")), "{:?}", v.warnings);
         let v = validate("[tunnel]\ninterfaces =\n", &ACCOUNTS).unwrap();
         assert!(v.warnings.iter().any(|w| w.contains("no tunnel interface")), "{:?}", v.warnings);
+    }
+
+    #[test]
+    fn local_interfaces_are_neither_the_tunnel_nor_the_inside_nor_the_uplink() {
+        let on = |text: &str, uplinks: &[&str]| {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("50-test.conf"), text).unwrap();
+            let uplinks: Vec<String> = uplinks.iter().map(ToString::to_string).collect();
+            Settings::validate_with(&RawConfig::load(dir.path()).unwrap(), &ACCOUNTS, &uplinks)
+        };
+        let v = on("[lan]\ninterfaces = docker0 br-+ virbr+\n", &["eth0"]).unwrap();
+        assert_eq!(v.settings.lan.interfaces.len(), 3);
+        assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+        let e = on("[lan]\ninterfaces = docker0 br+\n", &["br0"]).unwrap_err();
+        assert!(e.to_string().ends_with("50-test.conf:2: [lan] interfaces: br+ matches br0, the interface of this machine's default route: \
+            everything would leave through it in the clear (expected the bridges of containers and VMs on this machine, like docker0 or virbr+; \
+            list the uplink's network in [lan] allow instead)"), "{e}");
+        let e = on("[lan]\ninterfaces = tun9\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("[lan] interfaces: tun9 also matches the tunnel interface tun+"), "{e}");
+        let e = on("[lan]\ninterfaces = docker0\n[forward]\nenable = yes\ninterfaces = docker0\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("[lan] interfaces: docker0 also matches [forward] interfaces docker0"), "{e}");
+    }
+
+    #[test]
+    fn multicast_is_off_by_default_and_warns_when_on() {
+        assert!(!validate("", &ACCOUNTS).unwrap().settings.lan.multicast);
+        let v = validate("[lan]\nmulticast = yes\n", &ACCOUNTS).unwrap();
+        assert!(v.settings.lan.multicast);
+        assert!(v.warnings.iter().any(|w| w.contains("50-test.conf:2: [lan] multicast: announces this machine to the LAN")), "{:?}", v.warnings);
     }
 
     #[test]

@@ -202,6 +202,15 @@ goldens! {
          [forward]\nenable = yes\ninterfaces = eth1 br-lan+\nmasquerade = no\ndns = fd00:53::1\n",
     );
     gateway_qubes: "gateway-qubes" => configured_on_qubes("[forward]\nenable = yes\n", "[forward]\ndns = 203.0.113.53\n");
+    containers: "containers" => configured(
+        "[tunnel]\nincoming = 8443/tcp\n[lan]\nallow = 192.168.1.0/24 fd00:1::/64\nincoming = 22/tcp 8080/tcp\n\
+         interfaces = docker0 br-+ virbr+\n",
+    );
+    containers_gateway: "containers-gateway" => configured(
+        "[tunnel]\ninterfaces = wg0\nuser =\nfwmark = 0xca6c\nipv6 = yes\n[lan]\ninterfaces = lxcbr0 podman+\n\
+         [forward]\nenable = yes\ninterfaces = eth1\ndns = 10.8.0.1\nmasquerade = no\n",
+    );
+    multicast: "multicast" => configured("[lan]\nallow = 192.168.1.0/24\nmulticast = yes\n");
     lockdown: "lockdown" => Policy::lockdown();
 }
 

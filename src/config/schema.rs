@@ -29,6 +29,8 @@ pub const KEYS: &[KeySpec] = &[
     spec("lan", "dns", "no", "let DNS (53, 853) reach the allowed networks"),
     spec("lan", "dhcp", "yes", "let DHCP and DHCPv6 client traffic out and in"),
     spec("lan", "incoming", "", "PORT/PROTO accepted as new connections from allowed networks"),
+    spec("lan", "interfaces", "", "local interfaces (container and VM bridges) exchanged with as with the LAN"),
+    spec("lan", "multicast", "no", "mDNS and SSDP to their groups on the LAN's links"),
     spec("forward", "enable", "no", "route traffic from the internal interfaces into the tunnel"),
     spec("forward", "interfaces", "", "internal interfaces of the machines behind this gateway"),
     spec("forward", "masquerade", "yes", "masquerade forwarded traffic leaving through the tunnel"),

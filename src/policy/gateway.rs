@@ -142,18 +142,24 @@ fn nat(s: &Settings) -> Nat {
             comment: "DNS from the inside to [forward] dns",
         }).collect();
     }
-    if s.forward.masquerade {
-        nat.postrouting = s.tunnel.interfaces.iter().map(|t| NatRule {
-            matches: [Match::OutIface(t.clone())].into_iter().chain(tunnel_family(s)).collect(),
-            action: NatAction::Masquerade,
-            comment: "through the tunnel, with the tunnel's address",
-        }).collect();
-    }
+    nat.postrouting = masquerade(s);
     nat
 }
 
+/// With `[forward] masquerade`, forwarded packets leave through the tunnel with its address.
+pub(super) fn masquerade(s: &Settings) -> Vec<NatRule> {
+    if !s.forward.masquerade {
+        return Vec::new();
+    }
+    s.tunnel.interfaces.iter().map(|t| NatRule {
+        matches: [Match::OutIface(t.clone())].into_iter().chain(tunnel_family(s)).collect(),
+        action: NatAction::Masquerade,
+        comment: "through the tunnel, with the tunnel's address",
+    }).collect()
+}
+
 /// DNS queries: port 53, TCP and UDP.
-fn dns() -> Match {
+pub(super) fn dns() -> Match {
     Match::DstPorts { protos: vec![Proto::Tcp, Proto::Udp], ports: vec![(53, 53)] }
 }
 

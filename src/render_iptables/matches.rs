@@ -90,6 +90,16 @@ pub(super) fn alternatives(policy: &Policy, m: &Match, family: Family, ipsets: &
             Family::V4 => "-m addrtype ! --dst-type LOCAL,BROADCAST,MULTICAST --limit-iface-in",
             Family::V6 => "-m addrtype ! --dst-type LOCAL --limit-iface-in -m addrtype ! --dst-type MULTICAST",
         })],
+        // conntrack's DNAT state is nft's `ct status dnat`; one range per option.
+        Match::DnatFromPorts { proto, ports } => ports
+            .iter()
+            .map(|(low, high)| {
+                let range = if low == high { low.to_string() } else { format!("{low}:{high}") };
+                with_proto(proto.name(), any(format!("-m conntrack --ctstate DNAT --ctorigdstport {range}")))
+            })
+            .collect(),
+        Match::DnatReply => vec![any("-m conntrack --ctstate DNAT --ctdir REPLY")],
+        Match::Igmp => return only(Family::V4, vec![with_proto("igmp", any(""))]),
     })
 }
 

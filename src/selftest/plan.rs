@@ -15,10 +15,9 @@
 //! routes through the uplink, as a VPN client sets them.
 
 use crate::settings::Settings;
-use crate::values::{Endpoint, Interface, interface};
+use crate::values::{Endpoint, Interface};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::Path;
 
 /// The link between the host and the uplink side: the host has .2, the uplink side .1.
 pub const UPLINK_NET4: &str = "198.51.100.0/30";
@@ -234,33 +233,16 @@ fn usable(addr: IpAddr) -> bool {
     }
 }
 
-/// The first interface with a default route (IPv4, then IPv6) that is neither loopback nor a
-/// tunnel (a tun/tap or WireGuard device): the machine's real uplink. Only reads /proc and /sys.
+/// The first of this machine's uplinks (`crate::uplink`).
 fn this_machines_uplink() -> Option<String> {
-    let v4 = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-    let v4 = v4.lines().skip(1).filter_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        (f.len() > 7 && f[1] == "00000000" && f[7] == "00000000").then(|| f[0].to_string())
-    });
-    let v6 = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
-    let v6 = v6.lines().filter_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        (f.len() == 10 && f[0].bytes().all(|b| b == b'0') && f[1] == "00").then(|| f[9].to_string())
-    });
-    v4.collect::<Vec<_>>().into_iter().chain(v6).find(|name| {
-        let sys = Path::new("/sys/class/net").join(name);
-        let uevent = std::fs::read_to_string(sys.join("uevent")).unwrap_or_default();
-        name != "lo"
-            && interface(name).is_ok()
-            && !sys.join("tun_flags").exists()
-            && !uevent.lines().any(|l| l == "DEVTYPE=wireguard")
-    })
+    crate::uplink::uplinks().into_iter().next()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::selftest::tests::settings;
+    use crate::values::interface;
 
     fn plan(text: &str, uplink: &str) -> Plan {
         Plan::new(&settings(text), Some(&interface(uplink).unwrap()))

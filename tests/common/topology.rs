@@ -354,6 +354,58 @@ impl Workstation {
     }
 }
 
+/// Machines on a bridge of the host, as containers are on Docker's docker0 and VMs on libvirt's
+/// virbr0: the bridge holds the host's address `NET.1/24`, each machine is a namespace of its own
+/// with eth0 on a port of the bridge (`BRIDGEpN` on the host), addressed `NET.(N+1)` with its
+/// default route through the host, or left for DHCP to address (`Bridge::unaddressed`). The
+/// host's kernel forwards IPv4, as Docker and libvirt turn it on.
+///
+/// ```text
+///  host ns                                  cN ns (N = 1, 2, ...)
+///  BRIDGE NET.1/24 ── BRIDGEpN  <-veth->  eth0 NET.(N+1)/24, default via NET.1
+/// ```
+pub struct Bridge {
+    pub name: &'static str,
+    net: &'static str,
+    pub machines: Vec<Netns>,
+}
+
+impl Bridge {
+    /// The bridge `name` on the host, with `count` addressed machines on `net` (`172.17.0`).
+    pub fn on(host: &Netns, test: &str, name: &'static str, net: &'static str, count: usize) -> Bridge {
+        let bridge = Bridge::unaddressed(host, test, name, net, count);
+        for (i, machine) in bridge.machines.iter().enumerate() {
+            machine.ip(&format!("addr add {}/24 dev eth0", bridge.address(i)));
+            machine.ip(&format!("route add default via {net}.1"));
+        }
+        bridge
+    }
+
+    /// The same, with machines whose eth0 is up but has no IPv4 address yet.
+    pub fn unaddressed(host: &Netns, test: &str, name: &'static str, net: &'static str, count: usize) -> Bridge {
+        host.ip(&format!("link add {name} type bridge"));
+        host.ip(&format!("addr add {net}.1/24 dev {name}"));
+        host.ip(&format!("link set {name} up"));
+        let machines: Vec<Netns> = (1..=count)
+            .map(|n| {
+                let machine = Netns::new(test, &format!("c{n}"));
+                host.ip(&format!("link add {name}p{n} type veth peer name eth0 netns {}", machine.name()));
+                host.ip(&format!("link set {name}p{n} master {name} up"));
+                machine.ip("link set eth0 up");
+                machine
+            })
+            .collect();
+        host.sysctl("net/ipv4/ip_forward", "1");
+        Bridge { name, net, machines }
+    }
+
+    /// The address of machine `i` (from 0).
+    pub fn address(&self, i: usize) -> String {
+        format!("{}.{}", self.net, i + 2)
+    }
+
+}
+
 /// What the receiving side of a stream has read so far.
 #[derive(Debug, Default)]
 struct Progress {
