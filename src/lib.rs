@@ -6,10 +6,13 @@
 //! [`iptables`] touch the kernel; [`commands`] ties the steps together for each command.
 
 pub mod accounts;
+pub mod args;
 pub mod backend;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod configuration;
+pub mod exit;
 pub mod forwarding;
 pub mod iptables;
 pub mod lock;

@@ -18,13 +18,9 @@ pub fn table_comment(policy: &Policy) -> String {
 }
 
 fn comment_of(kind: Kind, body: &str) -> String {
-    let kind = match kind {
-        Kind::Configured => "ruleset",
-        Kind::Lockdown => "lockdown",
-    };
     let digest = Sha256::digest(body.as_bytes());
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("vpn-firewall {kind} {hex}")
+    kind.label(&hex)
 }
 
 /// The text `start` loads with `nft -f -`, and `show` prints.
