@@ -19,8 +19,11 @@
 //! (see `multicast`) adds mDNS and SSDP on the LAN's links.
 
 mod gateway;
+mod loaded;
 mod local_interfaces;
 mod multicast;
+
+pub use loaded::Loaded;
 
 use crate::settings::{DEFAULT_RATE, Settings};
 use crate::values::{Interface, PortRange, Proto, Rate, interface};
