@@ -14,7 +14,7 @@
 mod common;
 
 use common::capture::{Capture, NotALeak};
-use common::topology::{Bridge, INTERNET, LAN, Probe, RESOLVER, ROUTER, Side, Topology, VPN_SERVER};
+use common::topology::{Bridge, INTERNET, LAN, Probe, RESOLVER, ROUTER, Side, Topology, Uplink, VPN_SERVER};
 use common::{Background, Backend, ConfigDir, Netns, config, require_tools, wait_for};
 use std::process::Stdio;
 use std::time::Duration;
@@ -274,12 +274,36 @@ fn multicast_discovery_passes_on_the_lan_only_when_enabled(backend: Backend) {
     assert!(check.stderr.contains("[lan] multicast: announces this machine to the LAN"), "check did not warn:\n{check}");
 }
 
+fn a_local_interface_that_is_the_uplink_is_refused_and_forwarding_off_is_said(backend: Backend) {
+    let u = Uplink::new("ctrup", backend);
+    let conf = ConfigDir::new(config("[lan]\ninterfaces = docker0 eth+\n"));
+    let expected = "[lan] interfaces: eth+ matches eth0, the interface of this machine's default route: everything would leave through it in the clear";
+    for command in ["check", "start"] {
+        let run = u.firewall(&conf, command).expect(2);
+        assert!(run.stderr.contains(expected), "{command} did not refuse the uplink as a local interface:\n{run}");
+    }
+    assert_eq!(u.host.firewall_objects(), backend.loaded_objects(), "the lockdown, at a first start with an invalid configuration");
+    let sent = Probe::udp(ROUTER, 7003).send(&u.host);
+    assert_ne!(sent.code, 0, "LEAK: the lockdown let a datagram out of the uplink");
+
+    conf.set(config("[lan]\ninterfaces = docker0\n"));
+    u.host.sysctl("net/ipv4/ip_forward", "0");
+    let check = u.firewall(&conf, "check").expect(0);
+    assert!(check.stderr.contains("[lan] interfaces is set, but net.ipv4.ip_forward = 0"), "check did not say that the kernel does not forward:\n{check}");
+    let status = {
+        u.start(&conf);
+        u.firewall(&conf, "status").expect(0)
+    };
+    assert!(status.stdout.contains("local:     docker0"), "status does not name the local interfaces:\n{status}");
+}
+
 backend_tests! {
     every: [
     containers_reach_the_host_each_other_and_the_tunnel_only,
     beside_dockers_rules_published_ports_follow_lan_incoming_and_nothing_leaks,
     a_libvirt_guest_gets_dhcp_and_dns_from_dnsmasq_on_the_host_and_resolves_through_the_tunnel,
     multicast_discovery_passes_on_the_lan_only_when_enabled,
+    a_local_interface_that_is_the_uplink_is_refused_and_forwarding_off_is_said,
     ],
     iptables: [],
 }

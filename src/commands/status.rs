@@ -75,6 +75,10 @@ fn report(backend: &Backend, loaded: &Loaded, settings: &Result<Settings, Config
                 let inside: Vec<String> = s.forward.interfaces.iter().map(ToString::to_string).collect();
                 println!("  forward:   from {} into the tunnel only", inside.join(" "));
             }
+            if !s.lan.interfaces.is_empty() {
+                let local: Vec<String> = s.lan.interfaces.iter().map(ToString::to_string).collect();
+                println!("  local:     {} (containers and VMs: to the host, and into the tunnel only)", local.join(" "));
+            }
         }
         Err(_) => println!("  tunnel:    unknown (the configuration is invalid)"),
     }
