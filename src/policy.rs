@@ -185,6 +185,10 @@ pub enum Match {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Accept,
+    /// Not blocked here, and left for the other rules of the hook to decide: another tool's
+    /// (its isolation of its networks, say) must accept it too. nftables asks every table
+    /// anyway; in iptables, where ACCEPT would end the built-in chain, it returns to the rest.
+    Pass,
     Drop,
     /// Count, log and reject or drop, as the blocking settings say.
     Block,

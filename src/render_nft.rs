@@ -112,7 +112,7 @@ fn element(entry: &Entry) -> String {
 fn render_rule(rule: &Rule, hook: Hook) -> String {
     let mut parts: Vec<String> = rule.matches.iter().map(render_match).collect();
     parts.push(match rule.verdict {
-        Verdict::Accept => "accept".into(),
+        Verdict::Accept | Verdict::Pass => "accept".into(),
         Verdict::Drop => "drop".into(),
         Verdict::Block => format!("goto block_{}", hook.name()),
     });

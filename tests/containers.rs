@@ -36,10 +36,11 @@ fn with_docker(test: &str, backend: Backend, count: usize) -> (Topology, Bridge)
     (t, docker)
 }
 
-/// Docker's rules (the fixture) loaded beside everyone else's with the host's iptables, as
-/// Docker loads them at its start.
-fn load_docker_rules(host: &Netns) {
-    let rules = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/docker-engine-28.rules")).expect("the Docker fixture");
+/// Docker's rules, a fixture in tests/fixtures/, loaded beside everyone else's with the host's
+/// iptables, as Docker loads them at its start.
+fn load_docker_rules(host: &Netns, fixture: &str) {
+    let path = format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"));
+    let rules = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     host.run(format!("{}-restore", host.backend().iptables(false)), &["-w", "--noflush"], &rules).expect(0);
 }
 
@@ -123,7 +124,7 @@ fn beside_dockers_rules_published_ports_follow_lan_incoming_and_nothing_leaks(ba
     let (t, docker) = with_docker("ctrdock", backend, 1);
     let c1 = &docker.machines[0];
     c1.listen_tcp(80);
-    load_docker_rules(&t.host);
+    load_docker_rules(&t.host, "docker-engine-28.rules");
     let published = |from: &Netns, addr: &'static str| Probe::tcp(addr, 8080).send(from).code == 0;
     assert!(published(&t.router, HOST), "no ruleset yet: the LAN does not reach the port Docker publishes (is the fixture loaded?)");
 
@@ -155,6 +156,25 @@ fn beside_dockers_rules_published_ports_follow_lan_incoming_and_nothing_leaks(ba
     }
     let cleartext = capture.finish();
     assert_eq!(cleartext.count(), 0, "LEAK: a container sent cleartext out of the uplink beside Docker's rules: {cleartext}");
+}
+
+fn a_pattern_keeps_dockers_networks_apart_and_each_one_together(backend: Backend) {
+    let t = Topology::new("ctrnets", backend);
+    let test = backend.qualify("ctrnets");
+    let a = Bridge::on(&t.host, &format!("{test}a"), "br-0a1b2c3d4e5f", "172.18.0", 2);
+    let b = Bridge::on(&t.host, &format!("{test}b"), "br-9f8e7d6c5b4a", "172.19.0", 1);
+    t.host.sysctl("net/bridge/bridge-nf-call-iptables", "1");
+    let (a1, a2, b1) = (&a.machines[0], &a.machines[1], &b.machines[0]);
+    for c in [a2, b1] {
+        c.listen_tcp(7100);
+    }
+    t.assert_reaches_from(a1, Probe::tcp("172.19.0.2", 7100), Side::Host, "no ruleset yet: the host routes between the bridges");
+    load_docker_rules(&t.host, "docker-engine-28-networks.rules");
+    t.start(&ConfigDir::new(config("[lan]\ninterfaces = br-+\n")));
+    t.assert_reaches_from(a1, Probe::tcp("172.18.0.3", 7100), Side::Host, "within one of Docker's networks");
+    t.assert_blocked_from(a1, Probe::tcp("172.19.0.2", 7100), "from one of Docker's networks to another, which Docker keeps apart");
+    t.assert_blocked_from(b1, Probe::tcp("172.18.0.3", 7100), "from one of Docker's networks to another, which Docker keeps apart");
+    t.assert_reaches_from(b1, Probe::tcp(INTERNET, 7000), Side::Tunnel, "a network matched by the pattern through the tunnel");
 }
 
 /// dnsmasq, in the foreground, with `args` and no configuration file of the machine's.
@@ -301,6 +321,7 @@ backend_tests! {
     every: [
     containers_reach_the_host_each_other_and_the_tunnel_only,
     beside_dockers_rules_published_ports_follow_lan_incoming_and_nothing_leaks,
+    a_pattern_keeps_dockers_networks_apart_and_each_one_together,
     a_libvirt_guest_gets_dhcp_and_dns_from_dnsmasq_on_the_host_and_resolves_through_the_tunnel,
     multicast_discovery_passes_on_the_lan_only_when_enabled,
     a_local_interface_that_is_the_uplink_is_refused_and_forwarding_off_is_said,

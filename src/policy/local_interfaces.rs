@@ -60,9 +60,13 @@ impl LocalInterfaces {
 fn forward(s: &Settings, lan_sets: &[SetId]) -> Vec<Rule> {
     let (locals, tunnels, family) = (&s.lan.interfaces, &s.tunnel.interfaces, tunnel_family(s));
     let pairs = || locals.iter().flat_map(|x| tunnels.iter().map(move |t| (x, t)));
+    // One bridge's machines, as br_netfilter shows their packets (or routed back to the bridge
+    // they came from). A pattern also matches packets routed between two of its bridges, which
+    // their tool may keep apart (Docker's networks): those it passes to the tool's rules.
+    let within = |x: &Interface| if x.prefix().1 { Verdict::Pass } else { Verdict::Accept };
     let mut forward: Vec<Rule> = locals
         .iter()
-        .map(|x| rule(vec![Match::InIface(x.clone()), Match::OutIface(x.clone())], Verdict::Accept, "between the machines of one local interface"))
+        .map(|x| rule(vec![Match::InIface(x.clone()), Match::OutIface(x.clone())], within(x), "between the machines of one local interface"))
         .collect();
     for (x, t) in pairs() {
         let m = [Match::InIface(x.clone()), Match::OutIface(t.clone())].into_iter().chain(family.clone()).collect();

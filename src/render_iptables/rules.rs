@@ -84,7 +84,8 @@ fn verdict(verdict: Verdict, hook: Hook, nested: bool) -> String {
         // Accepted by us, and the built-in chain's other rules still see it; from a helper
         // chain RETURN would only go back to our chain, so there it accepts outright.
         (Verdict::Accept, Table::Mangle) if !nested => "-j RETURN".to_string(),
-        (Verdict::Accept, _) => "-j ACCEPT".to_string(),
+        (Verdict::Pass, _) if !nested => "-j RETURN".to_string(),
+        (Verdict::Accept | Verdict::Pass, _) => "-j ACCEPT".to_string(),
         (Verdict::Drop, _) => "-j DROP".to_string(),
         (Verdict::Block, _) => format!("-g {}", block_chain(hook)),
     }

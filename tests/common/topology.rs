@@ -356,7 +356,7 @@ impl Workstation {
 
 /// Machines on a bridge of the host, as containers are on Docker's docker0 and VMs on libvirt's
 /// virbr0: the bridge holds the host's address `NET.1/24`, each machine is a namespace of its own
-/// with eth0 on a port of the bridge (`BRIDGEpN` on the host), addressed `NET.(N+1)` with its
+/// with eth0 on a port of the bridge (`BRIDGEpN` on the host, the name cut to 12 bytes), addressed `NET.(N+1)` with its
 /// default route through the host, or left for DHCP to address (`Bridge::unaddressed`). The
 /// host's kernel forwards IPv4, as Docker and libvirt turn it on.
 ///
@@ -389,8 +389,10 @@ impl Bridge {
         let machines: Vec<Netns> = (1..=count)
             .map(|n| {
                 let machine = Netns::new(test, &format!("c{n}"));
-                host.ip(&format!("link add {name}p{n} type veth peer name eth0 netns {}", machine.name()));
-                host.ip(&format!("link set {name}p{n} master {name} up"));
+                // Interface names have at most 15 bytes: Docker's br-<12 hex digits> has 15.
+                let port = format!("{}p{n}", &name[..name.len().min(12)]);
+                host.ip(&format!("link add {port} type veth peer name eth0 netns {}", machine.name()));
+                host.ip(&format!("link set {port} master {name} up"));
                 machine.ip("link set eth0 up");
                 machine
             })
