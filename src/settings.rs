@@ -312,7 +312,7 @@ impl Settings {
     /// uplink (everything would leave through it in the clear). `[lan] multicast` is announced.
     fn check_local_interfaces(&self, v: &mut Validator, uplinks: &[String]) {
         let spec = Key::LanInterfaces;
-        let expected = "expected the bridges of containers and VMs on this machine, like docker0 or virbr+";
+        let expected = "expected the bridges of containers and VMs on this machine, like docker0, br-+ or virbr0";
         for local in &self.lan.interfaces {
             if let Some(tunnel) = self.tunnel.interfaces.iter().find(|t| t.overlaps(local)) {
                 v.error(spec, format!("{local} also matches the tunnel interface {tunnel}: a local interface is never the tunnel ({expected})"));
@@ -454,7 +454,7 @@ mod tests {
         assert!(v.warnings.is_empty(), "{:?}", v.warnings);
         let e = on("[lan]\ninterfaces = docker0 br+\n", &["br0"]).unwrap_err();
         assert!(e.to_string().ends_with("50-test.conf:2: [lan] interfaces: br+ matches br0, the interface of this machine's default route: \
-            everything would leave through it in the clear (expected the bridges of containers and VMs on this machine, like docker0 or virbr+; \
+            everything would leave through it in the clear (expected the bridges of containers and VMs on this machine, like docker0, br-+ or virbr0; \
             list the uplink's network in [lan] allow instead)"), "{e}");
         let e = on("[lan]\ninterfaces = tun9\n", &[]).unwrap_err();
         assert!(e.to_string().contains("[lan] interfaces: tun9 also matches the tunnel interface tun+"), "{e}");

@@ -212,7 +212,7 @@ fn a_libvirt_guest_gets_dhcp_and_dns_from_dnsmasq_on_the_host_and_resolves_throu
         &lease_file,
     ]);
     t.host.wait_listening(53);
-    t.start(&ConfigDir::new(config(&format!("[lan]\nallow = {LAN}\ninterfaces = virbr+\n"))));
+    t.start(&ConfigDir::new(config(&format!("[lan]\nallow = {LAN}\ninterfaces = virbr0\n"))));
 
     // The guest configures itself from dnsmasq's answer, as a VM's DHCP client does.
     let script = tempfile::NamedTempFile::new().expect("a udhcpc script");

@@ -1,5 +1,5 @@
 //! `[lan] interfaces`: local interfaces, such as the bridges of containers and VMs on this
-//! machine (`docker0`, `br-+`, `virbr+`, `podman+`, `lxcbr0`), exchanged with as with the LAN,
+//! machine (`docker0`, `br-+`, `virbr0`, `podman0`, `lxcbr0`), exchanged with as with the LAN,
 //! and whose machines reach the outside through the tunnel only.
 //!
 //! - This machine to them: everything (DNS included: a resolver in a container resolves through
