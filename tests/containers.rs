@@ -3,7 +3,8 @@
 //! tests/common/topology.rs) as Docker's containers on docker0 and libvirt's guests on virbr0
 //! are, real rules and real packets. Docker's own rules come from a reconstructed
 //! `iptables-save` of a Docker Engine 28 host (tests/fixtures/docker-engine-28.rules: no Docker
-//! engine runs where these tests run); libvirt's DHCP and DNS is a real dnsmasq on the bridge.
+//! engine runs where these tests run), netavark's table and libvirt's chains likewise from
+//! reconstructed fixtures; libvirt's DHCP and DNS is a real dnsmasq on the bridge.
 //! Each test runs once per backend: `nftables::NAME`, `iptables_nft::NAME`,
 //! `iptables_legacy::NAME`.
 //!
@@ -36,12 +37,16 @@ fn with_docker(test: &str, backend: Backend, count: usize) -> (Topology, Bridge)
     (t, docker)
 }
 
-/// Docker's rules, a fixture in tests/fixtures/, loaded beside everyone else's with the host's
-/// iptables, as Docker loads them at its start.
-fn load_docker_rules(host: &Netns, fixture: &str) {
-    let path = format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"));
-    let rules = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    host.run(format!("{}-restore", host.backend().iptables(false)), &["-w", "--noflush"], &rules).expect(0);
+/// A fixture of tests/fixtures/.
+fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Another tool's iptables rules (Docker's, libvirt's), a fixture, loaded beside everyone
+/// else's with the host's iptables, as the tool loads them at its start.
+fn load_tool_rules(host: &Netns, name: &str) {
+    host.run(format!("{}-restore", host.backend().iptables(false)), &["-w", "--noflush"], &fixture(name)).expect(0);
 }
 
 /// Docker started again after vpn-firewall: its jumps come first in FORWARD, before
@@ -124,7 +129,7 @@ fn beside_dockers_rules_published_ports_follow_lan_incoming_and_nothing_leaks(ba
     let (t, docker) = with_docker("ctrdock", backend, 1);
     let c1 = &docker.machines[0];
     c1.listen_tcp(80);
-    load_docker_rules(&t.host, "docker-engine-28.rules");
+    load_tool_rules(&t.host, "docker-engine-28.rules");
     let published = |from: &Netns, addr: &'static str| Probe::tcp(addr, 8080).send(from).code == 0;
     assert!(published(&t.router, HOST), "no ruleset yet: the LAN does not reach the port Docker publishes (is the fixture loaded?)");
 
@@ -169,12 +174,36 @@ fn a_pattern_keeps_dockers_networks_apart_and_each_one_together(backend: Backend
         c.listen_tcp(7100);
     }
     t.assert_reaches_from(a1, Probe::tcp("172.19.0.2", 7100), Side::Host, "no ruleset yet: the host routes between the bridges");
-    load_docker_rules(&t.host, "docker-engine-28-networks.rules");
+    load_tool_rules(&t.host, "docker-engine-28-networks.rules");
     t.start(&ConfigDir::new(config("[lan]\ninterfaces = br-+\n")));
     t.assert_reaches_from(a1, Probe::tcp("172.18.0.3", 7100), Side::Host, "within one of Docker's networks");
     t.assert_blocked_from(a1, Probe::tcp("172.19.0.2", 7100), "from one of Docker's networks to another, which Docker keeps apart");
     t.assert_blocked_from(b1, Probe::tcp("172.18.0.3", 7100), "from one of Docker's networks to another, which Docker keeps apart");
     t.assert_reaches_from(b1, Probe::tcp(INTERNET, 7000), Side::Tunnel, "a network matched by the pattern through the tunnel");
+}
+
+fn beside_netavarks_table_podman_containers_reach_the_tunnel_only(backend: Backend) {
+    let t = Topology::new("ctrpod", backend);
+    let podman0 = Bridge::on(&t.host, &backend.qualify("ctrpod"), "podman0", "10.88.0", 1);
+    let c1 = &podman0.machines[0];
+    c1.listen_tcp(80);
+    // Podman's own table accepts what its containers send, and publishes 8080 by DNAT.
+    t.host.nft_load(&fixture("netavark-nftables.nft"));
+    let conf = ConfigDir::new(config(&format!("[lan]\nallow = {LAN}\nincoming = 8080/tcp 7200/tcp\ninterfaces = podman0\n")));
+    t.start(&conf);
+    let arrived = c1.arrivals(80);
+    assert_eq!(Probe::tcp(HOST, 8080).send(&t.router).code, 0, "the LAN did not reach the port Podman publishes, in [lan] incoming");
+    assert!(c1.arrivals(80) > arrived, "the published port was not the container's");
+    t.assert_reaches_from(c1, Probe::tcp(INTERNET, 7000), Side::Tunnel, "a Podman container through the tunnel");
+    // (8080 on any address of the host is the published port, netavark's DNAT says.)
+    t.assert_reaches_from(c1, Probe::tcp("10.88.0.1", 7200), Side::Host, "a Podman container to [lan] incoming of the host");
+    let capture = watch_the_uplink(&t);
+    t.route_via_uplink();
+    for p in [Probe::tcp(INTERNET, 7000), Probe::udp(INTERNET, 7001), Probe::udp(RESOLVER, 53), Probe::udp(ROUTER, 7003)] {
+        t.assert_blocked_from(c1, p, "the VPN is down, netavark's table loaded");
+    }
+    let cleartext = capture.finish();
+    assert_eq!(cleartext.count(), 0, "LEAK: a Podman container sent cleartext out of the uplink: {cleartext}");
 }
 
 /// dnsmasq, in the foreground, with `args` and no configuration file of the machine's.
@@ -213,6 +242,9 @@ fn a_libvirt_guest_gets_dhcp_and_dns_from_dnsmasq_on_the_host_and_resolves_throu
     ]);
     t.host.wait_listening(53);
     t.start(&ConfigDir::new(config(&format!("[lan]\nallow = {LAN}\ninterfaces = virbr0\n"))));
+    // libvirtd started after vpn-firewall, as at boot: its jumps come first, and its FORWARD
+    // rules accept whatever leaves virbr0 from its network.
+    load_tool_rules(&t.host, "libvirt-network-default.rules");
 
     // The guest configures itself from dnsmasq's answer, as a VM's DHCP client does.
     let script = tempfile::NamedTempFile::new().expect("a udhcpc script");
@@ -322,6 +354,7 @@ backend_tests! {
     containers_reach_the_host_each_other_and_the_tunnel_only,
     beside_dockers_rules_published_ports_follow_lan_incoming_and_nothing_leaks,
     a_pattern_keeps_dockers_networks_apart_and_each_one_together,
+    beside_netavarks_table_podman_containers_reach_the_tunnel_only,
     a_libvirt_guest_gets_dhcp_and_dns_from_dnsmasq_on_the_host_and_resolves_through_the_tunnel,
     multicast_discovery_passes_on_the_lan_only_when_enabled,
     a_local_interface_that_is_the_uplink_is_refused_and_forwarding_off_is_said,
