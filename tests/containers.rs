@@ -295,11 +295,13 @@ fn multicast_discovery_passes_on_the_lan_only_when_enabled(backend: Backend) {
         Probe::udp(group, port).from_port(port).bound_to("wan").send(&t.router).expect(0);
         common::poll(Duration::from_millis(500), || t.host.delivered(port) > before)
     };
-    let ssdp_answer = || {
-        let before = t.host.delivered(40123);
-        Probe::udp(HOST, 40123).from_port(1900).send(&t.router).expect(0);
-        common::poll(Duration::from_millis(500), || t.host.delivered(40123) > before)
+    let answer = |from: u16, to: u16| {
+        let before = t.host.delivered(to);
+        Probe::udp(HOST, to).from_port(from).send(&t.router).expect(0);
+        common::poll(Duration::from_millis(500), || t.host.delivered(to) > before)
     };
+    let ssdp_answer = || answer(1900, 40123);
+    let mdns_answer = || answer(5353, 5353);
     let groups = [("224.0.0.251", 5353), ("239.255.255.250", 1900)];
     for (group, port) in groups {
         assert!(sent(group, port) && received(group, port), "no ruleset yet: {group}:{port} does not cross the link");
@@ -320,10 +322,17 @@ fn multicast_discovery_passes_on_the_lan_only_when_enabled(backend: Backend) {
         assert!(received(group, port), "{group}:{port} was not accepted with [lan] multicast = yes");
     }
     assert!(ssdp_answer(), "an SSDP answer from the LAN was not accepted with [lan] multicast = yes");
+    assert!(mdns_answer(), "a unicast mDNS answer from the LAN was not accepted with [lan] multicast = yes");
     assert!(!sent("224.0.0.251", 7000), "LEAK: another port of the mDNS group left");
     t.assert_blocked(Probe::udp(INTERNET, 5353).bound_to("eth0"), "mDNS's port to a unicast address outside the tunnel");
     let check = t.firewall(&conf, "check");
     assert!(check.stderr.contains("[lan] multicast: announces this machine to the LAN"), "check did not warn:\n{check}");
+
+    // Answers to this machine's own address only from [lan] allow: the router is outside it now.
+    conf.set(config("[lan]\nallow = 10.9.9.0/24\nmulticast = yes\n"));
+    t.start(&conf);
+    assert!(!ssdp_answer() && !mdns_answer(), "an answer from outside [lan] allow was accepted");
+    assert!(received("224.0.0.251", 5353), "mDNS to its group was not accepted with [lan] multicast = yes");
 }
 
 fn a_local_interface_that_is_the_uplink_is_refused_and_forwarding_off_is_said(backend: Backend) {

@@ -6,9 +6,9 @@
 //! - Out: to the groups only (mDNS answers are multicast too), and IGMP reports for them (an
 //!   IGMP-snooping switch forwards a group only to the ports that joined it; MLD reports pass
 //!   already, policy.rs).
-//! - In, from any interface but the tunnel: what is sent to the groups; mDNS answers sent to this
-//!   machine (port 5353 to 5353); SSDP answers (from port 1900) only from `[lan] allow`, where the
-//!   devices found must be anyway to be used; IGMP queries.
+//! - In, from any interface but the tunnel: what is sent to the groups; IGMP queries; answers
+//!   sent to this machine's own address (mDNS from port 5353 to 5353, SSDP from port 1900) only
+//!   from `[lan] allow`, where the devices found must be anyway to be used.
 //!
 //! Finding a device is all this gives: talking to it afterwards needs it in `[lan] allow`.
 
@@ -68,11 +68,14 @@ impl Multicast {
         output.push(rule([Match::Igmp, Match::IpDaddr(joined)].into_iter().chain(own).collect(), Verdict::Accept, "IGMP reports of the mDNS and SSDP groups ([lan] multicast)"));
         let queried = ["224.0.0.1/32", MDNS.v4, SSDP.v4].map(net).to_vec();
         input.push(rule(not_tunnel.iter().cloned().chain([Match::Igmp, Match::IpDaddr(queried)]).collect(), Verdict::Accept, "IGMP queries of the mDNS and SSDP groups ([lan] multicast)"));
-        let answer = Match::Udp { sport: MDNS.port, dport: MDNS.port };
-        input.push(rule(not_tunnel.iter().cloned().chain([answer]).collect(), Verdict::Accept, "mDNS answers to this machine ([lan] multicast)"));
+        // Answers sent to this machine's own address come from the devices' own (no link-local
+        // group proves them on the link): only from `[lan] allow`, or the uplink would be open
+        // to the internet from these source ports.
         for id in lan_sets {
-            let answer = Match::SrcPorts { protos: vec![Proto::Udp], ports: vec![(SSDP.port, SSDP.port)] };
-            input.push(rule(not_tunnel.iter().cloned().chain([answer, Match::SaddrIn(*id)]).collect(), Verdict::Accept, "SSDP answers from the LAN ([lan] multicast)"));
+            let mdns = Match::Udp { sport: MDNS.port, dport: MDNS.port };
+            input.push(rule(not_tunnel.iter().cloned().chain([mdns, Match::SaddrIn(*id)]).collect(), Verdict::Accept, "mDNS answers from the LAN ([lan] multicast)"));
+            let ssdp = Match::SrcPorts { protos: vec![Proto::Udp], ports: vec![(SSDP.port, SSDP.port)] };
+            input.push(rule(not_tunnel.iter().cloned().chain([ssdp, Match::SaddrIn(*id)]).collect(), Verdict::Accept, "SSDP answers from the LAN ([lan] multicast)"));
         }
         Some(Multicast { input, output })
     }
