@@ -16,7 +16,7 @@ mod common;
 
 use common::capture::{Capture, NotALeak};
 use common::topology::{Bridge, INTERNET, LAN, Probe, RESOLVER, ROUTER, Side, Topology, Uplink, VPN_SERVER};
-use common::{Background, Backend, ConfigDir, Netns, config, require_tools, wait_for};
+use common::{Background, Backend, ConfigDir, Netns, config, fixtures, require_tools, wait_for};
 use std::process::Stdio;
 use std::time::Duration;
 use vpn_firewall::policy::Hook;
@@ -35,18 +35,6 @@ fn with_docker(test: &str, backend: Backend, count: usize) -> (Topology, Bridge)
     let docker = Bridge::on(&t.host, &backend.qualify(test), "docker0", "172.17.0", count);
     t.host.sysctl("net/bridge/bridge-nf-call-iptables", "1");
     (t, docker)
-}
-
-/// A fixture of tests/fixtures/.
-fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// Another tool's iptables rules (Docker's, libvirt's), a fixture, loaded beside everyone
-/// else's with the host's iptables, as the tool loads them at its start.
-fn load_tool_rules(host: &Netns, name: &str) {
-    host.run(format!("{}-restore", host.backend().iptables(false)), &["-w", "--noflush"], &fixture(name)).expect(0);
 }
 
 /// Docker started again after vpn-firewall: its jumps come first in FORWARD, before
@@ -129,7 +117,7 @@ fn beside_dockers_rules_published_ports_follow_lan_incoming_and_nothing_leaks(ba
     let (t, docker) = with_docker("ctrdock", backend, 1);
     let c1 = &docker.machines[0];
     c1.listen_tcp(80);
-    load_tool_rules(&t.host, "docker-engine-28.rules");
+    fixtures::load_iptables(&t.host, "docker-engine-28.rules");
     let published = |from: &Netns, addr: &'static str| Probe::tcp(addr, 8080).send(from).code == 0;
     assert!(published(&t.router, HOST), "no ruleset yet: the LAN does not reach the port Docker publishes (is the fixture loaded?)");
 
@@ -174,7 +162,7 @@ fn a_pattern_keeps_dockers_networks_apart_and_each_one_together(backend: Backend
         c.listen_tcp(7100);
     }
     t.assert_reaches_from(a1, Probe::tcp("172.19.0.2", 7100), Side::Host, "no ruleset yet: the host routes between the bridges");
-    load_tool_rules(&t.host, "docker-engine-28-networks.rules");
+    fixtures::load_iptables(&t.host, "docker-engine-28-networks.rules");
     t.start(&ConfigDir::new(config("[lan]\ninterfaces = br-+\n")));
     t.assert_reaches_from(a1, Probe::tcp("172.18.0.3", 7100), Side::Host, "within one of Docker's networks");
     t.assert_blocked_from(a1, Probe::tcp("172.19.0.2", 7100), "from one of Docker's networks to another, which Docker keeps apart");
@@ -188,7 +176,7 @@ fn beside_netavarks_table_podman_containers_reach_the_tunnel_only(backend: Backe
     let c1 = &podman0.machines[0];
     c1.listen_tcp(80);
     // Podman's own table accepts what its containers send, and publishes 8080 by DNAT.
-    t.host.nft_load(&fixture("netavark-nftables.nft"));
+    t.host.nft_load(&fixtures::text("netavark-nftables.nft"));
     let conf = ConfigDir::new(config(&format!("[lan]\nallow = {LAN}\nincoming = 8080/tcp 7200/tcp\ninterfaces = podman0\n")));
     t.start(&conf);
     let arrived = c1.arrivals(80);
@@ -244,7 +232,7 @@ fn a_libvirt_guest_gets_dhcp_and_dns_from_dnsmasq_on_the_host_and_resolves_throu
     t.start(&ConfigDir::new(config(&format!("[lan]\nallow = {LAN}\ninterfaces = virbr0\n"))));
     // libvirtd started after vpn-firewall, as at boot: its jumps come first, and its FORWARD
     // rules accept whatever leaves virbr0 from its network.
-    load_tool_rules(&t.host, "libvirt-network-default.rules");
+    fixtures::load_iptables(&t.host, "libvirt-network-default.rules");
 
     // The guest configures itself from dnsmasq's answer, as a VM's DHCP client does.
     let script = tempfile::NamedTempFile::new().expect("a udhcpc script");

@@ -2,10 +2,10 @@
 //! configuration, the capture that counts cleartext, and the traffic the host sends.
 
 use crate::common::capture::{Capture, NotALeak};
-use crate::common::topology::{INTERNET, INTERNET6, Probe, RESOLVER, Stream, USER, Uplink, Workstation};
+use crate::common::topology::{Bridge, INTERNET, INTERNET6, Probe, RESOLVER, Stream, USER, Uplink, Workstation};
 use crate::common::Netns;
 use crate::common::vpn::{Kind, Vpn};
-use crate::common::{Background, Backend, ConfigDir, Run};
+use crate::common::{Background, Backend, ConfigDir, Run, fixtures};
 use crate::summary::Ledger;
 use std::process::Stdio;
 
@@ -14,6 +14,8 @@ pub struct Bed<'a> {
     capture: Option<Capture>,
     /// In gateway scenarios, the workstation behind the host: the traffic comes from it.
     pub inside: Option<Workstation>,
+    /// In container scenarios, Docker's docker0 with a container: the traffic comes from it.
+    pub containers: Option<Bridge>,
     pub vpn: Vpn,
     pub net: Uplink,
     pub conf: ConfigDir,
@@ -35,21 +37,22 @@ impl<'a> Bed<'a> {
         let tag = format!("s{scenario}{tag}");
         let net = Uplink::new(&tag, backend);
         let vpn = Vpn::serve(&net, kind);
-        let conf = ConfigDir::new(Self::config_of(kind, false, ""));
-        Bed { capture: None, inside: None, vpn, net, conf, allowed: Vec::new(), scenario, tag: backend.qualify(&tag), ledger }
+        let conf = ConfigDir::new(Self::config_of(kind, false, false, ""));
+        Bed { capture: None, inside: None, containers: None, vpn, net, conf, allowed: Vec::new(), scenario, tag: backend.qualify(&tag), ledger }
     }
 
     /// The VPN's interface is the tunnel; its user is the default, `tunnel`; as a gateway,
-    /// forwarding from eth1 with DNS redirected to `RESOLVER`; then `extra` (a later key
-    /// replaces an earlier one).
-    fn config_of(kind: Kind, gateway: bool, extra: &str) -> String {
+    /// forwarding from eth1 with DNS redirected to `RESOLVER`; with containers, docker0 a local
+    /// interface; then `extra` (a later key replaces an earlier one).
+    fn config_of(kind: Kind, gateway: bool, containers: bool, extra: &str) -> String {
         let forward = if gateway { format!("[forward]\nenable = yes\ninterfaces = eth1\ndns = {RESOLVER}\n") } else { String::new() };
-        format!("[tunnel]\ninterfaces = {}\n{forward}{extra}", kind.interface())
+        let local = if containers { "[lan]\ninterfaces = docker0\n" } else { "" };
+        format!("[tunnel]\ninterfaces = {}\n{forward}{local}{extra}", kind.interface())
     }
 
     /// Sets the configuration to the base one plus `extra`.
     pub fn configure(&self, extra: &str) {
-        self.conf.set(Self::config_of(self.vpn.kind(), self.inside.is_some(), extra));
+        self.conf.set(Self::config_of(self.vpn.kind(), self.inside.is_some(), self.containers.is_some(), extra));
     }
 
     /// Makes the host the VPN gateway of a workstation on its eth1: from now on the
@@ -59,9 +62,21 @@ impl<'a> Bed<'a> {
         self.configure("");
     }
 
-    /// Where the traffic comes from: the workstation behind the host, or the host itself.
+    /// Runs Docker on the host: a container on docker0 (with br_netfilter in effect) and
+    /// Docker's own rules (tests/fixtures/docker-engine-28.rules); from now on docker0 is a
+    /// local interface, and the traffic the bed sends comes from the container.
+    pub fn in_containers(&mut self) {
+        self.containers = Some(Bridge::on(&self.net.host, &self.tag, "docker0", "172.17.0", 1));
+        self.net.host.sysctl("net/bridge/bridge-nf-call-iptables", "1");
+        fixtures::load_iptables(&self.net.host, "docker-engine-28.rules");
+        self.configure("");
+    }
+
+    /// Where the traffic comes from: the workstation behind the host, the container on it, or
+    /// the host itself.
     pub fn client(&self) -> &Netns {
-        self.inside.as_ref().map_or(&self.net.host, |w| &w.ns)
+        let container = self.containers.as_ref().map(|b| &b.machines[0]);
+        self.inside.as_ref().map(|w| &w.ns).or(container).unwrap_or(&self.net.host)
     }
 
     /// Configures and `start`s (which must succeed).

@@ -44,6 +44,8 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { number: 16, name: "gateway_tunnel_vision", title: "gateway: TunnelVision route", vpns: BOTH, run: gateway_tunnel_vision },
     Scenario { number: 17, name: "gateway_tunnel_deleted", title: "gateway: tunnel interface deleted", vpns: BOTH, run: gateway_tunnel_deleted },
     Scenario { number: 18, name: "gateway_unsolicited", title: "gateway: unsolicited from the uplink", vpns: OPENVPN, run: gateway_unsolicited },
+    Scenario { number: 19, name: "container_client_killed", title: "container on docker0: VPN client killed", vpns: BOTH, run: container_client_killed },
+    Scenario { number: 20, name: "container_tunnel_deleted", title: "container on docker0: tunnel deleted", vpns: BOTH, run: container_tunnel_deleted },
 ];
 
 /// Long enough for a stream's and a chatterer's packets to try the new way out many times.
@@ -408,6 +410,19 @@ fn gateway_unsolicited(bed: &mut Bed) {
     bed.knock();
     bed.verdict();
     assert_eq!(bed.client().arrivals(7500), before, "unsolicited packets from the uplink reached the inside");
+}
+
+/// Scenario 19: A container on docker0, beside Docker's own rules (which accept whatever leaves
+/// docker0), streams and chatters through the tunnel; the VPN client is killed (SIGKILL).
+fn container_client_killed(bed: &mut Bed) {
+    bed.in_containers();
+    client_killed(bed);
+}
+
+/// Scenario 20: The same, and the tunnel interface is deleted under the VPN client.
+fn container_tunnel_deleted(bed: &mut Bed) {
+    bed.in_containers();
+    mid_traffic(bed, |bed| bed.net.host.ip(&format!("link delete {}", bed.vpn.kind().interface())));
 }
 
 /// The router sends a datagram and a new TCP connection to the workstation; returns how many
