@@ -54,6 +54,18 @@ fn watch_the_uplink(t: &Topology) -> Capture {
     Capture::start(&t.router, "wan", &NotALeak::link())
 }
 
+/// The default routes go out of eth0 (the VPN is down): nothing `machine` sends to the internet,
+/// its DNS or the LAN leaves the host, and tcpdump on the uplink counts no cleartext.
+fn nothing_leaks_with_the_vpn_down(t: &Topology, machine: &Netns, context: &str) {
+    let capture = watch_the_uplink(t);
+    t.route_via_uplink();
+    for p in [Probe::tcp(INTERNET, 7000), Probe::udp(INTERNET, 7001), Probe::udp(RESOLVER, 53), Probe::udp(ROUTER, 7003)] {
+        t.assert_blocked_from(machine, p, &format!("the VPN is down, {context}"));
+    }
+    let cleartext = capture.finish();
+    assert_eq!(cleartext.count(), 0, "LEAK: a container sent cleartext out of the uplink with the VPN down, {context}: {cleartext}");
+}
+
 fn containers_reach_the_host_each_other_and_the_tunnel_only(backend: Backend) {
     let (t, docker) = with_docker("ctr", backend, 2);
     let (c1, c2) = (&docker.machines[0], &docker.machines[1]);
@@ -142,13 +154,7 @@ fn beside_dockers_rules_published_ports_follow_lan_incoming_and_nothing_leaks(ba
     } else {
         assert!(!published(&t.vpn, "192.0.2.2"), "the tunnel reached a published port beside Docker's restarted rules");
     }
-    let capture = watch_the_uplink(&t);
-    t.route_via_uplink();
-    for p in [Probe::tcp(INTERNET, 7000), Probe::udp(INTERNET, 7001), Probe::udp(RESOLVER, 53), Probe::udp(ROUTER, 7003)] {
-        t.assert_blocked_from(c1, p, "the VPN is down, Docker's rules loaded and first");
-    }
-    let cleartext = capture.finish();
-    assert_eq!(cleartext.count(), 0, "LEAK: a container sent cleartext out of the uplink beside Docker's rules: {cleartext}");
+    nothing_leaks_with_the_vpn_down(&t, c1, "Docker's rules loaded and first");
 }
 
 fn a_pattern_keeps_dockers_networks_apart_and_each_one_together(backend: Backend) {
@@ -185,13 +191,7 @@ fn beside_netavarks_table_podman_containers_reach_the_tunnel_only(backend: Backe
     t.assert_reaches_from(c1, Probe::tcp(INTERNET, 7000), Side::Tunnel, "a Podman container through the tunnel");
     // (8080 on any address of the host is the published port, netavark's DNAT says.)
     t.assert_reaches_from(c1, Probe::tcp("10.88.0.1", 7200), Side::Host, "a Podman container to [lan] incoming of the host");
-    let capture = watch_the_uplink(&t);
-    t.route_via_uplink();
-    for p in [Probe::tcp(INTERNET, 7000), Probe::udp(INTERNET, 7001), Probe::udp(RESOLVER, 53), Probe::udp(ROUTER, 7003)] {
-        t.assert_blocked_from(c1, p, "the VPN is down, netavark's table loaded");
-    }
-    let cleartext = capture.finish();
-    assert_eq!(cleartext.count(), 0, "LEAK: a Podman container sent cleartext out of the uplink: {cleartext}");
+    nothing_leaks_with_the_vpn_down(&t, c1, "netavark's table loaded");
 }
 
 /// dnsmasq, in the foreground, with `args` and no configuration file of the machine's.

@@ -393,7 +393,7 @@ fn gateway_tunnel_vision(bed: &mut Bed) {
 /// mid-stream.
 fn gateway_tunnel_deleted(bed: &mut Bed) {
     bed.behind_gateway();
-    mid_traffic(bed, |bed| bed.net.host.ip(&format!("link delete {}", bed.vpn.kind().interface())));
+    mid_traffic(bed, delete_tunnel);
 }
 
 /// Scenario 18: The router sends new connections and datagrams to the workstation, routed
@@ -422,7 +422,12 @@ fn container_client_killed(bed: &mut Bed) {
 /// Scenario 20: The same, and the tunnel interface is deleted under the VPN client.
 fn container_tunnel_deleted(bed: &mut Bed) {
     bed.in_containers();
-    mid_traffic(bed, |bed| bed.net.host.ip(&format!("link delete {}", bed.vpn.kind().interface())));
+    mid_traffic(bed, delete_tunnel);
+}
+
+/// Deletes the tunnel interface under the VPN client.
+fn delete_tunnel(bed: &mut Bed) {
+    bed.net.host.ip(&format!("link delete {}", bed.vpn.kind().interface()));
 }
 
 /// The router sends a datagram and a new TCP connection to the workstation; returns how many
