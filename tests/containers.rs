@@ -75,9 +75,22 @@ fn containers_reach_the_host_each_other_and_the_tunnel_only(backend: Backend) {
     t.assert_reaches_from(c1, Probe::udp(ROUTER, 7003), Side::Uplink, "no ruleset yet: the host forwards out of eth0");
     t.assert_reaches_from(c1, Probe::tcp(CONTAINER2, 7100), Side::Host, "no ruleset yet: one bridge");
 
+    // A DHCPv6 server on docker0 (dnsmasq's, on a bridge with IPv6): a socket in its group.
+    let mut server = t.host.command("socat");
+    server.args(["-u", "UDP6-RECV:547,ipv6-join-group=[ff02::1:2]:docker0,reuseaddr", "OPEN:/dev/null"]);
+    server.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    let _server = Background::spawn(server);
+    c1.await_ipv6();
+    let dhcpv6 = || {
+        let before = t.host.delivered(547);
+        Probe::udp("ff02::1:2", 547).from_port(546).bound_to("eth0").send(c1);
+        common::poll(Duration::from_millis(500), || t.host.delivered(547) > before)
+    };
+
     // Without [lan] interfaces the bridge is no exception, and bridged traffic is filtered too.
     let conf = ConfigDir::new(config(&format!("[lan]\nallow = {LAN}\nincoming = 8080/tcp\n")));
     t.start(&conf);
+    assert!(!dhcpv6(), "a DHCPv6 request from docker0 was accepted, docker0 not listed");
     t.assert_blocked(Probe::tcp(CONTAINER1, 7100), "the host to a container, docker0 not listed");
     let forward = t.host.blocked(Hook::Forward);
     t.assert_blocked_from(c1, Probe::tcp(CONTAINER2, 7100), "between containers, docker0 not listed");
@@ -96,6 +109,7 @@ fn containers_reach_the_host_each_other_and_the_tunnel_only(backend: Backend) {
     let queries = t.host.delivered(53);
     Probe::udp(DOCKER0, 53).send(c1).expect(0);
     wait_for("a container's query at the host's resolver", Duration::from_secs(1), || t.host.delivered(53) > queries);
+    assert!(dhcpv6(), "a DHCPv6 request from a container did not reach the host's DHCPv6 server");
     for p in [Probe::tcp(INTERNET, 7000), Probe::udp(INTERNET, 7001), Probe::udp(RESOLVER, 53)] {
         t.assert_reaches_from(c1, p, Side::Tunnel, "a container through the tunnel");
     }

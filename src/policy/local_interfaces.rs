@@ -5,12 +5,14 @@
 //! - This machine to them: everything (DNS included: a resolver in a container resolves through
 //!   the tunnel, as everything leaving it does). Postrouting accepts what leaves through them,
 //!   own or forwarded: the forward chain has decided what is forwarded there, and a local
-//!   interface is never the uplink (commands refuse a listed name that carries a default route).
-//! - Them to this machine: new connections only as its DHCP server (libvirt's and LXC's dnsmasq),
-//!   its resolver (DNS to this machine's address on that interface: dnsmasq on virbr0, whose
-//!   own queries leave through the tunnel like any of this machine's) and to `[lan] incoming`.
+//!   interface is never the uplink (validation refuses a name that carries a default route).
+//! - Them to this machine: new connections only as its DHCP server and IPv6 router (libvirt's
+//!   and LXC's dnsmasq: DHCP, DHCPv6, router solicitations), its resolver (DNS to this
+//!   machine's address on that interface: dnsmasq on virbr0, whose own queries leave through the
+//!   tunnel like any of this machine's) and to `[lan] incoming`.
 //! - Forwarded: between the machines on one entry (one bridge's, which pass the forward hook
-//!   with the bridge as both interfaces when br_netfilter is loaded), from them into the tunnel
+//!   with the bridge as both interfaces when br_netfilter is loaded; for a pattern, what passes
+//!   between its bridges is left to their tool's rules, `Verdict::Pass`), from them into the tunnel
 //!   and the replies back; nothing from them to the uplink, `[lan] allow` included (this
 //!   machine's exception only). A port another tool publishes there by DNAT (`docker run -p`)
 //!   is reached from the LAN as a port of this machine: listed in `[lan] incoming`, from an
@@ -18,7 +20,7 @@
 //! - Masquerade into the tunnel as in gateway mode (`[forward] masquerade`), in `policy.rs`.
 
 use super::gateway::dns;
-use super::{CtState, Family, Match, Rule, SetId, Verdict, by_proto, rule, tunnel_family};
+use super::{CtState, Family, Icmpv6, Match, Rule, SetId, Verdict, by_proto, neighbour_discovery, rule, tunnel_family};
 use crate::settings::Settings;
 use crate::values::Interface;
 
@@ -46,6 +48,12 @@ impl LocalInterfaces {
         let mut input = each("DHCP requests from a local interface", &|x| {
             vec![Match::InIface(x.clone()), Match::Family(Family::V4), Match::Udp { sport: 68, dport: 67 }]
         });
+        input.extend(each("DHCPv6 requests from a local interface", &|x| {
+            vec![Match::InIface(x.clone()), Match::Family(Family::V6), Match::Udp { sport: 546, dport: 547 }]
+        }));
+        input.extend(each("IPv6 router solicitations from a local interface", &|x| {
+            [Match::InIface(x.clone())].into_iter().chain(neighbour_discovery(&[Icmpv6::RouterSolicit])).collect()
+        }));
         input.extend(each("DNS from a local interface to this machine", &|x| vec![Match::InIface(x.clone()), dns()]));
         for (proto, ports) in by_proto(&s.lan.incoming) {
             input.extend(each("incoming from a local interface ([lan] incoming)", &|x| {
