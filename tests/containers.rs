@@ -96,7 +96,7 @@ fn containers_reach_the_host_each_other_and_the_tunnel_only(backend: Backend) {
     t.assert_blocked_from(c1, Probe::tcp(CONTAINER2, 7100), "between containers, docker0 not listed");
     assert!(t.host.blocked(Hook::Forward) > forward, "bridged traffic did not pass the forward hook: br_netfilter is not in effect");
 
-    conf.set(config(&format!("[lan]\nallow = {LAN}\nincoming = 8080/tcp\ninterfaces = docker0\n")));
+    conf.set(config(&format!("[lan]\nallow = {LAN}\nincoming = 22/tcp 8080/tcp 9000-9100/tcp\ninterfaces = docker0\n")));
     t.start(&conf);
     t.assert_reaches(Probe::tcp(CONTAINER1, 7100), Side::Host, "the host to a container");
     let queries = c1.arrivals(53);
@@ -147,10 +147,11 @@ fn beside_dockers_rules_published_ports_follow_lan_incoming_and_nothing_leaks(ba
     let published = |from: &Netns, addr: &'static str| Probe::tcp(addr, 8080).send(from).code == 0;
     assert!(published(&t.router, HOST), "no ruleset yet: the LAN does not reach the port Docker publishes (is the fixture loaded?)");
 
-    let conf = ConfigDir::new(config(&format!("[lan]\nallow = {LAN}\ninterfaces = docker0\n")));
+    // Other ports, a list and a range (nft matches the original port against a set).
+    let conf = ConfigDir::new(config(&format!("[lan]\nallow = {LAN}\nincoming = 22/tcp 9000-9100/tcp\ninterfaces = docker0\n")));
     t.start(&conf);
     assert!(!published(&t.router, HOST), "the LAN reached a published port that is not in [lan] incoming");
-    conf.set(config(&format!("[lan]\nallow = {LAN}\nincoming = 8080/tcp\ninterfaces = docker0\n")));
+    conf.set(config(&format!("[lan]\nallow = {LAN}\nincoming = 22/tcp 8080/tcp 9000-9100/tcp\ninterfaces = docker0\n")));
     t.start(&conf);
     let arrived = c1.arrivals(80);
     assert!(published(&t.router, HOST), "the LAN did not reach the port Docker publishes, listed in [lan] incoming");
