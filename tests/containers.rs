@@ -277,18 +277,28 @@ fn a_libvirt_guest_gets_dhcp_and_dns_from_dnsmasq_on_the_host_and_resolves_throu
 /// A socket of the host that joined `group` on eth0 and reads `port`, so that datagrams to the
 /// group are delivered to the host at all.
 fn member(host: &Netns, group: &str, port: u16) -> Background {
+    let socket = if group.contains(':') {
+        format!("UDP6-RECV:{port},ipv6-join-group=[{group}]:eth0,ipv6-v6only=1,reuseaddr")
+    } else {
+        format!("UDP4-RECV:{port},ip-add-membership={group}:{HOST},reuseaddr")
+    };
     let mut cmd = host.command("socat");
-    cmd.args(["-u", &format!("UDP4-RECV:{port},ip-add-membership={group}:{HOST},reuseaddr"), "OPEN:/dev/null"]);
+    cmd.args(["-u", &socket, "OPEN:/dev/null"]);
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     Background::spawn(cmd)
 }
 
 fn multicast_discovery_passes_on_the_lan_only_when_enabled(backend: Backend) {
     let t = Topology::new("ctrmcast", backend);
-    let _members = [member(&t.host, "224.0.0.251", 5353), member(&t.host, "239.255.255.250", 1900)];
+    let groups = [("224.0.0.251", 5353), ("239.255.255.250", 1900), ("ff02::fb", 5353), ("ff02::c", 1900)];
+    let _members: Vec<Background> = groups.iter().map(|(group, port)| member(&t.host, group, *port)).collect();
+    for ns in [&t.host, &t.router] {
+        ns.await_ipv6();
+    }
     let sent = |group: &'static str, port: u16| {
         let name = format!("to{}", group.replace(['.', ':'], "_"));
-        let seen = || t.router.arrivals_matching(&name, &format!("ip daddr {group} udp dport {port}"));
+        let family = if group.contains(':') { "ip6" } else { "ip" };
+        let seen = || t.router.arrivals_matching(&name, &format!("{family} daddr {group} udp dport {port}"));
         let before = seen();
         // From another port than the member's, which holds the group's.
         Probe::udp(group, port).bound_to("eth0").send(&t.host);
@@ -306,7 +316,6 @@ fn multicast_discovery_passes_on_the_lan_only_when_enabled(backend: Backend) {
     };
     let ssdp_answer = || answer(1900, 40123);
     let mdns_answer = || answer(5353, 5353);
-    let groups = [("224.0.0.251", 5353), ("239.255.255.250", 1900)];
     for (group, port) in groups {
         assert!(sent(group, port) && received(group, port), "no ruleset yet: {group}:{port} does not cross the link");
     }
