@@ -77,12 +77,12 @@ fn forward(s: &Settings, lan_sets: &[SetId]) -> Vec<Rule> {
         .map(|x| rule(vec![Match::InIface(x.clone()), Match::OutIface(x.clone())], within(x), "between the machines of one local interface"))
         .collect();
     for (x, t) in pairs() {
-        let m = [Match::InIface(x.clone()), Match::OutIface(t.clone())].into_iter().chain(family.clone()).collect();
+        let m = [vec![Match::InIface(x.clone())], into_tunnel(t)].concat().into_iter().chain(family.clone()).collect();
         forward.push(rule(m, Verdict::Accept, "from a local interface into the tunnel"));
     }
     for (x, t) in pairs() {
         let replies = Match::CtState(vec![CtState::Established, CtState::Related]);
-        let m = [Match::InIface(t.clone()), Match::OutIface(x.clone()), replies].into_iter().chain(family.clone()).collect();
+        let m = [out_of_tunnel(t), vec![Match::OutIface(x.clone()), replies]].concat().into_iter().chain(family.clone()).collect();
         forward.push(rule(m, Verdict::Accept, "replies from the tunnel to a local interface"));
     }
     // A LAN source arriving through the tunnel or from the inside of gateway mode is not the LAN
@@ -100,7 +100,7 @@ fn forward(s: &Settings, lan_sets: &[SetId]) -> Vec<Rule> {
     for (proto, ports) in by_proto(&s.tunnel.incoming) {
         for (x, t) in pairs() {
             let published = Match::DnatFromPorts { proto, ports: ports.clone() };
-            let m = [Match::InIface(t.clone()), Match::OutIface(x.clone())].into_iter().chain(family.clone()).chain([published]).collect();
+            let m = [out_of_tunnel(t), vec![Match::OutIface(x.clone())]].concat().into_iter().chain(family.clone()).chain([published]).collect();
             forward.push(rule(m, Verdict::Accept, "a published port on a local interface, from the tunnel ([tunnel] incoming)"));
         }
     }
@@ -111,11 +111,22 @@ fn forward(s: &Settings, lan_sets: &[SetId]) -> Vec<Rule> {
     forward
 }
 
-/// Replies of published ports leave to the LAN with the machine's address behind them as their
-/// source until NAT undoes the translation, after postrouting's filter.
+/// Replies of published ports leave to the LAN with the container's address as their source
+/// until NAT undoes the translation, after postrouting's filter: not this machine's own.
 fn forwarded_out(lan_sets: &[SetId]) -> Vec<Rule> {
     lan_sets
         .iter()
         .map(|id| rule(vec![Match::DnatReply, Match::DaddrIn(*id), Match::SaddrNotLocal], Verdict::Accept, "replies of a published port on a local interface to the LAN"))
         .collect()
+}
+
+/// Packets leaving through the tunnel interface `t`; every rule here that names the tunnel goes
+/// through these two, so that what makes an interface the tunnel is matched in one place.
+fn into_tunnel(t: &Interface) -> Vec<Match> {
+    vec![Match::OutIface(t.clone())]
+}
+
+/// Packets arriving through the tunnel interface `t`.
+fn out_of_tunnel(t: &Interface) -> Vec<Match> {
+    vec![Match::InIface(t.clone())]
 }
