@@ -4,6 +4,7 @@
 use crate::accounts::Accounts;
 use crate::config::schema::Key;
 use crate::config::{ConfigError, ConfigErrors, Origin, RawConfig};
+use crate::uplink::Outward;
 use crate::values::{self, Endpoint, Interface, Parsed, PortRange, Rate};
 use ipnet::IpNet;
 use std::collections::BTreeSet;
@@ -205,11 +206,12 @@ impl Validator<'_> {
 impl Settings {
     /// Validates every key of `raw` on this machine; all problems are returned together.
     pub fn validate(raw: &RawConfig, accounts: &dyn Accounts) -> Result<Validated, ConfigErrors> {
-        Self::validate_with(raw, accounts, &crate::uplink::uplinks())
+        Self::validate_with(raw, accounts, &crate::uplink::outward())
     }
 
-    /// Validates every key of `raw`, `uplinks` being the interfaces of the default routes.
-    pub fn validate_with(raw: &RawConfig, accounts: &dyn Accounts, uplinks: &[String]) -> Result<Validated, ConfigErrors> {
+    /// Validates every key of `raw`, `outward` being the interfaces through which packets leave
+    /// this machine onto a network (its uplinks, bridges holding a network card).
+    pub fn validate_with(raw: &RawConfig, accounts: &dyn Accounts, outward: &[Outward]) -> Result<Validated, ConfigErrors> {
         let mut v = Validator { raw, errors: Vec::new(), warnings: Vec::new() };
         let tunnel = Tunnel {
             interfaces: v.list(Key::TunnelInterfaces, values::interface),
@@ -242,7 +244,7 @@ impl Settings {
         };
         let settings = Settings { tunnel, lan, forward, firewall };
         settings.cross_check(&mut v);
-        settings.check_local_interfaces(&mut v, uplinks);
+        settings.check_local_interfaces(&mut v, outward);
         if v.errors.is_empty() {
             return Ok(Validated { settings, warnings: v.warnings });
         }
@@ -310,7 +312,7 @@ impl Settings {
 impl Settings {
     /// `[lan] interfaces` are local: neither the tunnel, nor the inside of gateway mode, nor an
     /// uplink (everything would leave through it in the clear). `[lan] multicast` is announced.
-    fn check_local_interfaces(&self, v: &mut Validator, uplinks: &[String]) {
+    fn check_local_interfaces(&self, v: &mut Validator, outward: &[Outward]) {
         let spec = Key::LanInterfaces;
         let expected = "expected the bridges of containers and VMs on this machine, like docker0, br-+ or virbr0";
         for local in &self.lan.interfaces {
@@ -323,10 +325,11 @@ impl Settings {
                      ([lan] interfaces for containers and VMs on this machine, [forward] interfaces for the machines behind it)"
                 ));
             }
-            if let Some(uplink) = uplinks.iter().find(|u| local.matches(u)) {
+            if let Some(out) = outward.iter().find(|o| local.matches(&o.name)) {
                 v.error(spec, format!(
-                    "{local} matches {uplink}, the interface of this machine's default route: everything would leave through it \
-                     in the clear ({expected}; list the uplink's network in [lan] allow instead)"
+                    "{local} matches {}, {}: everything would leave through it in the clear \
+                     ({expected}; list the network it reaches in [lan] allow instead)",
+                    out.name, out.what
                 ));
             }
         }
@@ -443,19 +446,22 @@ mod tests {
 
     #[test]
     fn local_interfaces_are_neither_the_tunnel_nor_the_inside_nor_the_uplink() {
-        let on = |text: &str, uplinks: &[&str]| {
+        let on = |text: &str, outward: &[(&str, &str)]| {
             let dir = tempfile::tempdir().unwrap();
             std::fs::write(dir.path().join("50-test.conf"), text).unwrap();
-            let uplinks: Vec<String> = uplinks.iter().map(ToString::to_string).collect();
-            Settings::validate_with(&RawConfig::load(dir.path()).unwrap(), &ACCOUNTS, &uplinks)
+            let outward: Vec<Outward> = outward.iter().map(|(name, what)| Outward { name: name.to_string(), what: what.to_string() }).collect();
+            Settings::validate_with(&RawConfig::load(dir.path()).unwrap(), &ACCOUNTS, &outward)
         };
-        let v = on("[lan]\ninterfaces = docker0 br-+ virbr+\n", &["eth0"]).unwrap();
+        let uplink = "the interface of this machine's default route";
+        let v = on("[lan]\ninterfaces = docker0 br-+ virbr+\n", &[("eth0", uplink)]).unwrap();
         assert_eq!(v.settings.lan.interfaces.len(), 3);
         assert!(v.warnings.is_empty(), "{:?}", v.warnings);
-        let e = on("[lan]\ninterfaces = docker0 br+\n", &["br0"]).unwrap_err();
+        let e = on("[lan]\ninterfaces = docker0 br+\n", &[("br0", uplink)]).unwrap_err();
         assert!(e.to_string().ends_with("50-test.conf:2: [lan] interfaces: br+ matches br0, the interface of this machine's default route: \
             everything would leave through it in the clear (expected the bridges of containers and VMs on this machine, like docker0, br-+ or virbr0; \
-            list the uplink's network in [lan] allow instead)"), "{e}");
+            list the network it reaches in [lan] allow instead)"), "{e}");
+        let e = on("[lan]\ninterfaces = virbr0 lan0\n", &[("eth0", uplink), ("lan0", "a bridge that holds the network card eth1")]).unwrap_err();
+        assert!(e.to_string().contains("[lan] interfaces: lan0 matches lan0, a bridge that holds the network card eth1: everything would leave"), "{e}");
         let e = on("[lan]\ninterfaces = tun9\n", &[]).unwrap_err();
         assert!(e.to_string().contains("[lan] interfaces: tun9 also matches the tunnel interface tun+"), "{e}");
         let e = on("[lan]\ninterfaces = docker0\n[forward]\nenable = yes\ninterfaces = docker0\n", &[]).unwrap_err();
