@@ -16,6 +16,7 @@ pub mod lock;
 pub mod nft;
 pub mod policy;
 pub mod qubes;
+pub mod render_common;
 pub mod render_iptables;
 pub mod render_nft;
 pub mod selftest;
