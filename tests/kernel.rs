@@ -10,6 +10,8 @@
 mod common;
 mod sandbox;
 
+#[path = "kernel/beside_nft.rs"]
+mod beside_nft;
 #[path = "kernel/drop_ins.rs"]
 mod drop_ins;
 
