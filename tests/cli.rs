@@ -278,13 +278,14 @@ fn a_drop_in_that_is_no_readable_regular_file_exits_2_naming_it_and_never_hangs(
     assert_refused(dir.path(), &fifo, "is a FIFO (named pipe)", None);
     std::fs::remove_file(&fifo).expect("remove the FIFO");
 
-    let cases: [(&str, Box<dyn Fn(&Path)>, &str); 5] = [
+    type Make = fn(&Path);
+    let cases: [(&str, Make, &str); 5] = [
         // Blocks on read, and takes from the system log what it returns.
-        ("50-kmsg.conf", Box::new(|p| symlink("/proc/kmsg", p).expect("symlink")), "is a link to /proc/kmsg, which is a file of the kernel's proc filesystem"),
-        ("50-loop.conf", Box::new(|p| symlink(p, p).expect("symlink")), "is a link to "),
-        ("50-dir.conf", Box::new(|p| std::fs::create_dir(p).expect("mkdir")), "is a directory"),
-        ("50-zero.conf", Box::new(|p| symlink("/dev/zero", p).expect("symlink")), "is a link to /dev/zero, which is a character device"),
-        ("50-tty.conf", Box::new(|p| symlink("/dev/tty", p).expect("symlink")), "is a link to /dev/tty, which is a character device"),
+        ("50-kmsg.conf", |p| symlink("/proc/kmsg", p).expect("symlink"), "is a link to /proc/kmsg, which is a file of the kernel's proc filesystem"),
+        ("50-loop.conf", |p| symlink(p, p).expect("symlink"), "is a link to "),
+        ("50-dir.conf", |p| std::fs::create_dir(p).expect("mkdir"), "is a directory"),
+        ("50-zero.conf", |p| symlink("/dev/zero", p).expect("symlink"), "is a link to /dev/zero, which is a character device"),
+        ("50-tty.conf", |p| symlink("/dev/tty", p).expect("symlink"), "is a link to /dev/tty, which is a character device"),
     ];
     for (name, make, says) in cases {
         let entry = dir.path().join(name);
