@@ -111,8 +111,22 @@ impl Iptables {
         &self.tools[usize::from(family == Family::V6)]
     }
 
+    /// What is loaded in one family. A table iptables-nft-save leaves out (see `unreadable`) is
+    /// filled in with vpn-firewall's chains, listed one by one; its built-in chains stay unknown.
     fn save(&self, family: Family) -> Result<Saved> {
-        tools::run(&self.tools(family).1, &["-c"], None).map(|text| saved::parse(&text))
+        let mut saved = saved::parse(&tools::run(&self.tools(family).1, &["-c"], None)?);
+        let list = &self.list[usize::from(family == Family::V6)];
+        for table in Table::ALL {
+            let left_out = saved.unreadable.iter().any(|u| u.table == table.name() && u.chain.is_none());
+            if !left_out || saved.table(table.name()).is_some() {
+                continue;
+            }
+            let chains = unreadable::our_chains(table, |chain| tools::run(list, &["-w", "-t", table.name(), "-S", chain], None).ok());
+            if !chains.is_empty() {
+                saved.tables.push(saved::SavedTable { name: table.name().to_string(), chains });
+            }
+        }
+        Ok(saved)
     }
 
     /// The tables of one family that iptables-nft cannot read (see `unreadable`), as `saved` of
@@ -234,13 +248,7 @@ impl Iptables {
             .map(|u| format!("{u}: vpn-firewall cannot check its rules, jumps and policies there; {}", unreadable::ADVICE))
             .collect();
         warnings.extend(FAMILIES.iter().zip(&saved).flat_map(|(f, s)| attachment_problems(s, *f, &unreadable)));
-        // A family whose filter table cannot be read has no label to show: the other's stands.
-        let mut labels: Vec<Option<String>> = saved.iter().map(|s| labels(s).into_iter().next()).collect();
-        for (i, family) in FAMILIES.iter().enumerate() {
-            if unreadable.iter().any(|u| u.family == *family && u.table == Table::Filter) {
-                labels[i] = labels[1 - i].clone();
-            }
-        }
+        let labels: Vec<Option<String>> = saved.iter().map(|s| labels(s).into_iter().next()).collect();
         if labels[0] != labels[1] {
             let [v4, v6] = [&labels[0], &labels[1]].map(|l| l.as_deref().unwrap_or("no label"));
             warnings.push(format!("IPv4 holds {v4} and IPv6 {v6}: run vpn-firewall reload"));

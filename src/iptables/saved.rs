@@ -75,9 +75,9 @@ impl SavedRule {
     }
 }
 
-/// Reads `*table`, `:CHAIN POLICY [p:b]` and `[p:b] -A CHAIN ...` lines, and what iptables-nft
-/// says it cannot print; ignores other comments, `COMMIT` and other commands (`-P`, `-I`, `-D`
-/// in restore input).
+/// Reads `*table`, `:CHAIN POLICY [p:b]` (or `-N CHAIN`) and `[p:b] -A CHAIN ...` lines, and what
+/// iptables-nft says it cannot print; ignores other comments, `COMMIT` and other commands (`-P`,
+/// `-I`, `-D` in restore input).
 pub fn parse(text: &str) -> Saved {
     let mut saved = Saved::default();
     for line in text.lines().map(str::trim) {
@@ -90,6 +90,11 @@ pub fn parse(text: &str) -> Saved {
             continue;
         }
         let Some(table) = saved.tables.last_mut() else { continue };
+        // `iptables -S CHAIN` declares a user-defined chain with `-N CHAIN`.
+        if let Some(name) = line.strip_prefix("-N ") {
+            table.chains.push(SavedChain { name: name.trim().to_string(), policy: None, rules: Vec::new() });
+            continue;
+        }
         if let Some(declaration) = line.strip_prefix(':') {
             let mut words = declaration.split_whitespace();
             let name = words.next().unwrap_or_default().to_string();
@@ -193,5 +198,8 @@ COMMIT
         let chain = saved.chain("filter", "VPN_FIREWALL_OUTPUT").unwrap();
         assert_eq!(chain.rules, [SavedRule { spec: "-o lo -j ACCEPT".into(), packets: 0 }]);
         assert!(saved.chain("filter", "OUTPUT").is_none(), "-P and -I declare nothing");
+        let listed = parse("*filter\n-N VPN_FIREWALL_FORWARD\n-N VPN_FIREWALL_EMPTY\n-A VPN_FIREWALL_FORWARD -j DROP\n");
+        let chains: Vec<(&str, usize)> = listed.tables[0].chains.iter().map(|c| (c.name.as_str(), c.rules.len())).collect();
+        assert_eq!(chains, [("VPN_FIREWALL_FORWARD", 1), ("VPN_FIREWALL_EMPTY", 0)], "iptables -S declares chains with -N");
     }
 }
