@@ -302,7 +302,7 @@ fn a_drop_in_that_is_no_readable_regular_file_exits_2_naming_it_and_never_hangs(
     symlink(&target, &entry).expect("symlink");
     with_config(dir.path(), &["check"]).assert().code(0);
     std::fs::remove_file(&target).expect("remove the target");
-    assert_refused(dir.path(), &entry, &format!("is a link to {}, which does not exist", target.display()), None);
+    assert_refused(dir.path(), &entry, &format!("is a dangling link to {} (its target does not exist)", target.display()), None);
     std::fs::remove_file(&entry).expect("remove the link");
 
     let fifo = dir.path().join("50-fifo.conf");

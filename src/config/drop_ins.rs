@@ -60,14 +60,14 @@ pub fn read_text(path: &Path) -> Result<String, ConfigError> {
     let refuse = |what: String| ConfigError::path(path, format!("{what}; a *.conf drop-in must be a readable regular file"));
     let link = link_target(path);
     // Before opening: what the name leads to.
-    let before = std::fs::metadata(path).map_err(|e| refuse(unreachable(link.as_deref(), &e)))?;
+    let before = std::fs::metadata(path).map_err(|e| refuse(cannot_look_at(link.as_deref(), &e)))?;
     let filesystem = statfs::statfs(path).map(|s| s.filesystem_type()).ok();
     not_regular(&before, filesystem).map_err(|what| refuse(what_is(link.as_deref(), &what)))?;
     let file = std::fs::File::options()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
-        .map_err(|e| ConfigError::path(path, format!("cannot open: {e}")))?;
+        .map_err(|e| refuse(format!("cannot open: {e}")))?;
     // After: what was opened, should the entry have been replaced in between.
     let opened = file.metadata().map_err(|e| ConfigError::path(path, format!("cannot read: {e}")))?;
     let filesystem = statfs::fstatfs(&file).map(|s| s.filesystem_type()).ok();
@@ -95,9 +95,9 @@ fn link_target(path: &Path) -> Option<PathBuf> {
 }
 
 /// Why the entry cannot even be looked at.
-fn unreachable(link: Option<&Path>, e: &std::io::Error) -> String {
+fn cannot_look_at(link: Option<&Path>, e: &std::io::Error) -> String {
     match (link, e.raw_os_error()) {
-        (Some(target), _) if e.kind() == ErrorKind::NotFound => format!("is a link to {}, which does not exist", target.display()),
+        (Some(target), _) if e.kind() == ErrorKind::NotFound => format!("is a dangling link to {} (its target does not exist)", target.display()),
         (Some(target), Some(libc::ELOOP)) => format!("is a link to {}, which is a loop of links", target.display()),
         _ => format!("cannot read: {e}"),
     }
@@ -170,7 +170,7 @@ mod tests {
         symlink("/dev/null", at("null.conf")).unwrap();
         symlink("/proc/self/status", at("proc.conf")).unwrap();
         let cases = [
-            ("dangling.conf", "is a link to /nonexistent/50-local.conf, which does not exist"),
+            ("dangling.conf", "is a dangling link to /nonexistent/50-local.conf (its target does not exist)"),
             ("loop-a.conf", "is a link to loop-b.conf, which is a loop of links"),
             ("dir.conf", "is a directory"),
             ("fifo.conf", "is a FIFO (named pipe)"),

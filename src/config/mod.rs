@@ -323,7 +323,7 @@ mod tests {
         let locations: Vec<&str> = errors.iter().map(|e| e.location.as_str()).collect();
         let expected = [dir.path().join("50-local.conf"), dir.path().join("60-dir.conf")];
         assert_eq!(locations, expected.iter().map(|p| p.to_str().unwrap()).collect::<Vec<_>>(), "{errors:?}");
-        assert!(errors[0].message.starts_with("is a link to /nonexistent/50-local.conf, which does not exist"), "{errors:?}");
+        assert!(errors[0].message.starts_with("is a dangling link to /nonexistent/50-local.conf (its target does not exist)"), "{errors:?}");
     }
 
     #[test]
