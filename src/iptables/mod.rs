@@ -121,7 +121,7 @@ impl Iptables {
             if !left_out || saved.table(table.name()).is_some() {
                 continue;
             }
-            let chains = unreadable::our_chains(table, |chain| tools::run(list, &["-w", "-t", table.name(), "-S", chain], None).ok());
+            let chains = unreadable::our_chains(table, |chain| tools::run(list, &["-w", "-v", "-t", table.name(), "-S", chain], None).ok());
             if !chains.is_empty() {
                 saved.tables.push(saved::SavedTable { name: table.name().to_string(), chains });
             }

@@ -123,6 +123,21 @@ pub fn parse(text: &str) -> Saved {
     saved
 }
 
+/// The chains `iptables -v -S CHAIN` lists of `table`: `-N CHAIN`, then `-A CHAIN ...` rules
+/// with their counters as `-c PACKETS BYTES` among the options, taken out of the rule.
+pub fn parse_listed(table: &str, text: &str) -> Saved {
+    let mut saved = parse(&format!("*{table}\n{text}"));
+    for rule in saved.tables.iter_mut().flat_map(|t| &mut t.chains).flat_map(|c| &mut c.rules) {
+        let words: Vec<&str> = rule.spec.split(' ').collect();
+        let counters = words.windows(3).position(|w| w[0] == "-c" && w[1].parse::<u64>().is_ok() && w[2].parse::<u64>().is_ok());
+        if let Some(at) = counters {
+            rule.packets = words[at + 1].parse().unwrap_or_default();
+            rule.spec = words[..at].iter().chain(&words[at + 3..]).copied().collect::<Vec<_>>().join(" ");
+        }
+    }
+    saved
+}
+
 /// The table a comment such as "# Table `filter' is incompatible, use 'nft' tool." names (or,
 /// in later versions, "... contains incompatible base chains ...").
 fn incompatible_table(line: &str) -> Option<String> {
@@ -198,8 +213,21 @@ COMMIT
         let chain = saved.chain("filter", "VPN_FIREWALL_OUTPUT").unwrap();
         assert_eq!(chain.rules, [SavedRule { spec: "-o lo -j ACCEPT".into(), packets: 0 }]);
         assert!(saved.chain("filter", "OUTPUT").is_none(), "-P and -I declare nothing");
-        let listed = parse("*filter\n-N VPN_FIREWALL_FORWARD\n-N VPN_FIREWALL_EMPTY\n-A VPN_FIREWALL_FORWARD -j DROP\n");
-        let chains: Vec<(&str, usize)> = listed.tables[0].chains.iter().map(|c| (c.name.as_str(), c.rules.len())).collect();
-        assert_eq!(chains, [("VPN_FIREWALL_FORWARD", 1), ("VPN_FIREWALL_EMPTY", 0)], "iptables -S declares chains with -N");
+    }
+
+    #[test]
+    fn chains_listed_with_their_counters() {
+        let listed = parse_listed(
+            "filter",
+            "-N VPN_FIREWALL_BLOCK_OUT\n-N VPN_FIREWALL_EMPTY\n-A VPN_FIREWALL_BLOCK_OUT -m comment --comment \"blocked: counted\" -c 7 420\n\
+             -A VPN_FIREWALL_BLOCK_OUT -c 0 0 -j DROP\n",
+        );
+        let block = listed.chain("filter", "VPN_FIREWALL_BLOCK_OUT").unwrap();
+        assert_eq!(block.rules.iter().map(|r| (r.spec.as_str(), r.packets)).collect::<Vec<_>>(), [
+            ("-m comment --comment \"blocked: counted\"", 7),
+            ("-j DROP", 0)
+        ]);
+        assert_eq!(block.rules[0].comment().as_deref(), Some("blocked: counted"));
+        assert_eq!(listed.chain("filter", "VPN_FIREWALL_EMPTY").unwrap().rules, [], "declared with -N");
     }
 }

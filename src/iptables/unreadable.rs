@@ -73,8 +73,8 @@ pub fn find(saved: &Saved, family: Family, unreadable_chain: impl Fn(Table, &str
 }
 
 /// vpn-firewall's chains in a `table` iptables-nft-save left out, listed one by one (its chains
-/// are iptables rules, which `iptables -S CHAIN` lists even there): `list(chain)` is that output,
-/// `None` where the chain does not exist. From the chains the built-in ones jump to (and INFO),
+/// are iptables rules, which `iptables -v -S CHAIN` lists even there): `list(chain)` is that
+/// output, `None` where the chain does not exist. From the chains the built-in ones jump to (and INFO),
 /// the jumps and gotos lead to the rest.
 pub fn our_chains(table: Table, list: impl Fn(&str) -> Option<String>) -> Vec<SavedChain> {
     let mut todo: Vec<String> = Hook::ALL.iter().filter(|h| builtin(**h).0 == table).map(|h| chain(*h)).collect();
@@ -89,7 +89,7 @@ pub fn our_chains(table: Table, list: impl Fn(&str) -> Option<String>) -> Vec<Sa
             continue;
         }
         let Some(text) = list(&name) else { continue };
-        let parsed = saved::parse(&format!("*{}\n{text}", table.name()));
+        let parsed = saved::parse_listed(table.name(), &text);
         let Some(listed) = parsed.chain(table.name(), &name).cloned() else { continue };
         for rule in &listed.rules {
             let mut words = rule.spec.split_whitespace();
@@ -137,13 +137,14 @@ mod tests {
         let listed = |chain: &str| match chain {
             "VPN_FIREWALL_OUTPUT" => Some("-N VPN_FIREWALL_OUTPUT\n-A VPN_FIREWALL_OUTPUT -j VPN_FIREWALL_OUT_1\n-A VPN_FIREWALL_OUTPUT -g VPN_FIREWALL_BLOCK_OUT\n".into()),
             "VPN_FIREWALL_OUT_1" => Some("-N VPN_FIREWALL_OUT_1\n-A VPN_FIREWALL_OUT_1 -j ACCEPT\n".into()),
-            "VPN_FIREWALL_BLOCK_OUT" => Some("-N VPN_FIREWALL_BLOCK_OUT\n-A VPN_FIREWALL_BLOCK_OUT -j VPN_FIREWALL_OUTPUT\n".into()),
+            "VPN_FIREWALL_BLOCK_OUT" => Some("-N VPN_FIREWALL_BLOCK_OUT\n-A VPN_FIREWALL_BLOCK_OUT -c 3 180 -j VPN_FIREWALL_OUTPUT\n".into()),
             "VPN_FIREWALL_INFO" => Some("-N VPN_FIREWALL_INFO\n-A VPN_FIREWALL_INFO -m comment --comment \"vpn-firewall lockdown 01\"\n".into()),
             _ => None,
         };
         let chains = our_chains(Table::Filter, listed);
         let names: Vec<(&str, usize)> = chains.iter().map(|c| (c.name.as_str(), c.rules.len())).collect();
         assert_eq!(names, [("VPN_FIREWALL_BLOCK_OUT", 1), ("VPN_FIREWALL_INFO", 1), ("VPN_FIREWALL_OUTPUT", 2), ("VPN_FIREWALL_OUT_1", 1)]);
+        assert_eq!(chains[0].rules[0].packets, 3, "with its counters");
         assert_eq!(our_chains(Table::Mangle, listed), []);
     }
 }

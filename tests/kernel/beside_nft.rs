@@ -82,6 +82,10 @@ fn native_nft_rules_in_iptables_tables_are_refused_and_the_machine_stays_closed(
     for p in [dns, Probe::tcp(INTERNET, 7000), Probe::udp(INTERNET6, 53)] {
         t.assert_blocked(p, "lockdown beside nft rules that accept DNS");
     }
+    // The counters of vpn-firewall's chains are read there too.
+    let status = t.firewall(&conf, "status").expect(0);
+    let output = status.stdout.split("output ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse::<u64>().ok());
+    assert!(output.is_some_and(|n| n > 0), "status does not count the blocked probes:\n{status}");
 
     // Again: refused, nothing changed, no second jump; flush refuses too, and leaves it closed.
     let before = t.host.ruleset();
