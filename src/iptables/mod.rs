@@ -111,17 +111,22 @@ impl Iptables {
         &self.tools[usize::from(family == Family::V6)]
     }
 
+    /// `iptables ARGS -t TABLE -S CHAIN` (or ip6tables): one chain's rules.
+    fn list(&self, family: Family, table: Table, chain: &str, args: &[&str]) -> Result<String> {
+        let all: Vec<&str> = args.iter().copied().chain(["-w", "-t", table.name(), "-S", chain]).collect();
+        tools::run(&self.list[usize::from(family == Family::V6)], &all, None)
+    }
+
     /// What is loaded in one family. A table iptables-nft-save leaves out (see `unreadable`) is
     /// filled in with vpn-firewall's chains, listed one by one; its built-in chains stay unknown.
     fn save(&self, family: Family) -> Result<Saved> {
         let mut saved = saved::parse(&tools::run(&self.tools(family).1, &["-c"], None)?);
-        let list = &self.list[usize::from(family == Family::V6)];
         for table in Table::ALL {
             let left_out = saved.unreadable.iter().any(|u| u.table == table.name() && u.chain.is_none());
             if !left_out || saved.table(table.name()).is_some() {
                 continue;
             }
-            let chains = unreadable::our_chains(table, |chain| tools::run(list, &["-w", "-v", "-t", table.name(), "-S", chain], None).ok());
+            let chains = unreadable::our_chains(table, |chain| self.list(family, table, chain, &["-v"]).ok());
             if !chains.is_empty() {
                 saved.tables.push(saved::SavedTable { name: table.name().to_string(), chains });
             }
@@ -132,9 +137,8 @@ impl Iptables {
     /// The tables of one family that iptables-nft cannot read (see `unreadable`), as `saved` of
     /// that family says, with the built-in chains that `iptables -S CHAIN` cannot list.
     fn unreadable(&self, family: Family, saved: &Saved) -> Vec<Unreadable> {
-        let list = &self.list[usize::from(family == Family::V6)];
         unreadable::find(saved, family, |table, chain| {
-            tools::run(list, &["-w", "-t", table.name(), "-S", chain], None).is_err_and(|e| format!("{e:#}").contains("incompatible"))
+            self.list(family, table, chain, &[]).is_err_and(|e| format!("{e:#}").contains("incompatible"))
         })
     }
 
