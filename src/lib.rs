@@ -6,6 +6,7 @@
 //! [`iptables`] touch the kernel; [`commands`] ties the steps together for each command.
 
 pub mod accounts;
+pub mod arp;
 pub mod backend;
 pub mod cli;
 pub mod commands;
