@@ -108,6 +108,10 @@ pub enum Icmpv6 {
     ParameterProblem,
 }
 
+/// The message types only DHCPv6 clients send (RFC 8415 section 7.3): Solicit, Request,
+/// Confirm, Renew, Rebind, Release, Decline, Information-request.
+pub const DHCPV6_CLIENT_TYPES: [u8; 8] = [1, 3, 4, 5, 6, 8, 9, 11];
+
 /// ICMP (IPv4) message types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Icmp {
@@ -156,6 +160,11 @@ pub enum Match {
     SaddrNotLocal,
     /// A non-first fragment.
     Fragment(Family),
+    /// A DHCP client message: a BOOTP request (op 1) with the DHCP magic cookie 0x63825363 at
+    /// offset 236 of the UDP payload.
+    DhcpRequest,
+    /// A DHCPv6 message of a type only clients send (`DHCPV6_CLIENT_TYPES`).
+    Dhcpv6ClientMessage,
     /// Addressed to an address that is not one of the receiving interface's own (nor a
     /// broadcast or multicast address): the CVE-2019-14899 probe, sent from the LAN to the
     /// tunnel's address.
@@ -353,9 +362,12 @@ impl Policy {
             // Only to the broadcast address (and, below, to the LAN): a unicast renewal to a
             // server outside the LAN fails, and the client rebinds by broadcast. Any process
             // that may bind port 68 could otherwise send anything anywhere as "DHCP".
-            output.push(rule(vec![Match::IpDaddr(vec![net("255.255.255.255/32")]), Match::Udp { sport: 68, dport: 67 }], Verdict::Accept, "DHCP client"));
+            // And only messages shaped like a client's: port 68 alone would carry any payload.
+            let request = vec![Match::IpDaddr(vec![net("255.255.255.255/32")]), Match::Udp { sport: 68, dport: 67 }, Match::DhcpRequest];
+            output.push(rule(request, Verdict::Accept, "DHCP client"));
             // Clients send to All_DHCP_Relay_Agents_and_Servers (RFC 8415).
-            output.push(rule(vec![Match::Ip6Daddr(vec![net("ff02::1:2/128")]), Match::Udp { sport: 546, dport: 547 }], Verdict::Accept, "DHCPv6 client"));
+            let request6 = vec![Match::Ip6Daddr(vec![net("ff02::1:2/128")]), Match::Udp { sport: 546, dport: 547 }, Match::Dhcpv6ClientMessage];
+            output.push(rule(request6, Verdict::Accept, "DHCPv6 client"));
         }
         // Link-local and multicast destinations only: a neighbour solicitation sent to a routed
         // address would be forwarded by the router. Neighbours in the LAN sets are reached below.

@@ -25,7 +25,9 @@
 //! rule would. And a rule holds each of `-i`, `-o`, `-s`, `-d`, `-f` once: a rule that needs one
 //! twice is split over helper chains.
 
-use crate::policy::{CtState, Family, Hook, Icmp, Icmpv6, Kind, Match, NatAction, NatHook, Policy, SetId, TcpFlag, Verdict};
+mod link;
+
+use crate::policy::{CtState, DHCPV6_CLIENT_TYPES, Family, Hook, Icmp, Icmpv6, Kind, Match, NatAction, NatHook, Policy, SetId, TcpFlag, Verdict};
 use crate::values::Interface;
 use sha2::{Digest, Sha256};
 use std::fmt::Write;
@@ -580,6 +582,8 @@ fn levels(way: Vec<Alt>) -> Vec<Vec<Alt>> {
 fn alternatives(policy: &Policy, m: &Match, family: Family, ipsets: &[Ipset]) -> Option<Vec<Alt>> {
     let only = |f: Family, alts: Vec<Alt>| (f == family).then_some(alts);
     Some(match m {
+        Match::DhcpRequest => return only(Family::V4, vec![any(link::dhcp_request())]),
+        Match::Dhcpv6ClientMessage => return only(Family::V6, vec![any(link::dhcpv6_client_message(&DHCPV6_CLIENT_TYPES))]),
         Match::InIface(i) => vec![basic("-i", format!("-i {}", iface(i)))],
         Match::NotInIface(i) => vec![basic("-i", format!("! -i {}", iface(i)))],
         Match::OutIface(i) => vec![basic("-o", format!("-o {}", iface(i)))],

@@ -4,7 +4,7 @@
 //! one netlink batch: there is no moment without rules, and conntrack entries (and so
 //! established flows through the tunnel) are untouched by a reload.
 
-use crate::policy::{CtState, Family, Hook, Icmp, Icmpv6, Kind, Match, NatAction, NatHook, NatRule, Policy, Rule, SetId, TcpFlag, Verdict};
+use crate::policy::{CtState, DHCPV6_CLIENT_TYPES, Family, Hook, Icmp, Icmpv6, Kind, Match, NatAction, NatHook, NatRule, Policy, Rule, SetId, TcpFlag, Verdict};
 use sha2::{Digest, Sha256};
 use std::fmt::Write;
 
@@ -221,6 +221,10 @@ fn render_match(m: &Match) -> String {
         Match::Fragment(Family::V4) => "ip frag-off & 0x1fff != 0".into(),
         Match::Fragment(Family::V6) => "exthdr frag exists".into(),
         Match::DaddrNotOnInIface => "fib daddr . iif type != { local, broadcast, multicast }".into(),
+        // Raw payload, `@ih` from the start of the UDP payload: the op field, and the magic
+        // cookie 236 bytes in (after the fixed BOOTP fields).
+        Match::DhcpRequest => "@ih,0,8 1 @ih,1888,32 0x63825363".into(),
+        Match::Dhcpv6ClientMessage => format!("@ih,0,8 {}", one_or_set(&DHCPV6_CLIENT_TYPES.map(|t| t.to_string()))),
     }
 }
 

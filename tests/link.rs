@@ -1,16 +1,17 @@
 //! Side channels on the link, in a real kernel: what could reach the LAN other than through the
-//! tunnel's front door. ARP answers for the tunnel's address. Each test first shows, where it
+//! tunnel's front door. ARP answers for the tunnel's address, and the DHCP exception. Each test first shows, where it
 //! can, that the network carries what the ruleset then must stop; each runs once per backend
 //! (`nftables::NAME`, `iptables_nft::NAME`, `iptables_legacy::NAME`).
 //!
-//! Needs root, nftables, iptables, iproute2, socat and util-linux; a missing one fails the test
-//! with the package to install.
+//! Needs root, nftables, iptables, iproute2, socat, util-linux, and for the DHCP clients
+//! isc-dhcp-client and dnsmasq-base; a missing one fails the test with the package to install.
 
 #[macro_use]
 mod common;
 
-use common::topology::Topology;
-use common::{Backend, ConfigDir, config, poll};
+use common::topology::{Topology, Uplink};
+use common::{Background, Backend, ConfigDir, config, poll, require_tools};
+use std::process::Stdio;
 use std::time::Duration;
 
 fn arp_answers_only_for_the_uplinks_own_addresses(backend: Backend) {
@@ -38,9 +39,83 @@ fn arp_answers_only_for_the_uplinks_own_addresses(backend: Backend) {
     assert!(answered("192.0.2.2"), "after flush the host answers as it did before");
 }
 
+/// Sends, from `net`'s host, what `printf` makes of `format` as one UDP datagram to `to` from
+/// port `sport`; the datagram count arriving at the router for `dport` before and after.
+fn dhcp_datagram(net: &Uplink, format: &str, to: &str, sport: u16, dport: u16) -> u64 {
+    let before = net.router.arrivals(dport);
+    let v6 = to.contains(':');
+    // `bind`, as `sourceport` only filters what a datagram address receives.
+    let address = if v6 { format!("UDP6-DATAGRAM:[{to}]:{dport},bind=[::]:{sport}") } else { format!("UDP4-DATAGRAM:{to}:{dport},broadcast,bind=0.0.0.0:{sport}") };
+    let script = format!("printf '{format}' | socat -u - {address},so-bindtodevice=eth0");
+    net.host.run("sh", &["-c", &script], "");
+    poll(Duration::from_millis(500), || net.router.arrivals(dport) > before);
+    net.router.arrivals(dport) - before
+}
+
+/// A BOOTP message with `op` (1 request, 2 reply) for `printf`: htype 1, hlen 6, zeros up to
+/// the magic cookie at offset 236, then a DHCPDISCOVER option and the end option.
+fn bootp(op: u8) -> String {
+    format!("\\{op:03o}\\001\\006{}\\143\\202\\123\\143\\065\\001\\001\\377", "\\000".repeat(233))
+}
+
+fn the_dhcp_exception_carries_only_dhcp_client_messages(backend: Backend) {
+    let net = Uplink::new("dhcp", backend);
+    net.host.await_ipv6();
+    let (request, reply) = (bootp(1), bootp(2));
+    let chosen = "user=nobody!\\n";
+    let cases = [
+        ("a BOOTREQUEST with the magic cookie", request.as_str(), "255.255.255.255", 68, 67, true),
+        ("text from port 68", chosen, "255.255.255.255", 68, 67, false),
+        ("a BOOTREPLY from port 68", reply.as_str(), "255.255.255.255", 68, 67, false),
+        ("a DHCPv6 Solicit", "\\001\\000\\000\\001", "ff02::1:2", 546, 547, true),
+        ("text from port 546", chosen, "ff02::1:2", 546, 547, false),
+        ("a DHCPv6 Reply (a server's) from port 546", "\\007\\000\\000\\001", "ff02::1:2", 546, 547, false),
+    ];
+    for (what, format, to, sport, dport, _) in &cases {
+        assert!(dhcp_datagram(&net, format, to, *sport, *dport) > 0, "no ruleset yet: {what} reaches the router");
+    }
+    net.start(&ConfigDir::new(config("")));
+    for (what, format, to, sport, dport, passes) in cases {
+        let arrived = dhcp_datagram(&net, format, to, sport, dport);
+        match passes {
+            true => assert!(arrived > 0, "BLOCKED: {what} should pass the DHCP exception"),
+            false => assert_eq!(arrived, 0, "LEAK: {what} passed the DHCP exception"),
+        }
+    }
+}
+
+fn real_dhcp_clients_get_leases_through_the_ruleset(backend: Backend) {
+    require_tools(&[("dhclient", "isc-dhcp-client"), ("dnsmasq", "dnsmasq-base")]);
+    let net = Uplink::new("dhclient", backend);
+    net.host.await_ipv6();
+    net.router.await_ipv6();
+    net.start(&ConfigDir::new(config("")));
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = |name: &str| dir.path().join(name).to_str().expect("temporary paths are UTF-8").to_string();
+    let mut server = net.router.command("dnsmasq");
+    server.args(["--keep-in-foreground", "--port=0", "--interface=wan", "--bind-interfaces", "--conf-file=/dev/null"]);
+    server.args(["--dhcp-range=198.51.100.100,198.51.100.150,2m", "--dhcp-range=2001:db8:1::100,2001:db8:1::1ff,64,2m"]);
+    server.args([format!("--dhcp-leasefile={}", file("dnsmasq.leases")), format!("--pid-file={}", file("dnsmasq.pid"))]);
+    server.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    let _server = Background::spawn(server);
+    for family in ["-4", "-6"] {
+        let leases = file(&format!("dhclient{family}.leases"));
+        let mut client = net.host.command("dhclient");
+        client.args([family, "-1", "-d", "-lf", &leases, "-pf", &file(&format!("dhclient{family}.pid")), "-sf", "/bin/true", "eth0"]);
+        client.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let _client = Background::spawn(client);
+        let leased = if family == "-4" { "fixed-address 198.51.100." } else { "iaaddr 2001:db8:1::" };
+        let bound = poll(Duration::from_secs(15), || std::fs::read_to_string(&leases).is_ok_and(|l| l.contains(leased)));
+        let text = std::fs::read_to_string(&leases).unwrap_or_default();
+        assert!(bound, "BLOCKED: dhclient {family} got no lease from dnsmasq with the ruleset loaded:\n{text}");
+    }
+}
+
 backend_tests! {
     every: [
         arp_answers_only_for_the_uplinks_own_addresses,
+        the_dhcp_exception_carries_only_dhcp_client_messages,
+        real_dhcp_clients_get_leases_through_the_ruleset,
     ],
     iptables: [],
 }
