@@ -165,6 +165,11 @@ pub enum Match {
     DhcpRequest,
     /// A DHCPv6 message of a type only clients send (`DHCPV6_CLIENT_TYPES`).
     Dhcpv6ClientMessage,
+    /// An MLDv2 report of exactly `records` group records, each naming a solicited-node group
+    /// (ff02::1:ff00:0/104) with no sources and no auxiliary data, and nothing after them: the
+    /// kernel's own reports of the groups neighbour discovery needs, and no group a process
+    /// chose. Its length is the kernel's layout: an 8-byte hop-by-hop header (router alert).
+    SolicitedNodeReport { records: u8 },
     /// Addressed to an address that is not one of the receiving interface's own (nor a
     /// broadcast or multicast address): the CVE-2019-14899 probe, sent from the LAN to the
     /// tunnel's address.
@@ -374,7 +379,10 @@ impl Policy {
         let mut nd_out = neighbour_discovery(&[Icmpv6::RouterSolicit, Icmpv6::NeighborSolicit, Icmpv6::NeighborAdvert]);
         nd_out.push(Match::Ip6Daddr(vec![net("fe80::/10"), net("ff02::/16")]));
         output.push(rule(nd_out, Verdict::Accept, "IPv6 neighbour discovery, on the link"));
-        output.push(rule(vec![Match::Icmpv6(vec![Icmpv6::MldReport, Icmpv6::Mld2Report]), link_local_multicast()], Verdict::Accept, "IPv6 multicast listener reports, link-local only"));
+        let mld = ipv6_outside_the_tunnel(s);
+        if mld {
+            output.extend(solicited_node_reports());
+        }
         for id in [SetId::Lan4, SetId::Lan6].into_iter().filter(|id| present(*id)) {
             if !s.lan.dns {
                 let dns = Match::DstPorts { protos: vec![Proto::Tcp, Proto::Udp], ports: vec![(53, 53), (853, 853)] };
@@ -401,7 +409,9 @@ impl Policy {
             input.push(rule(vec![Match::Family(Family::V6), Match::Udp { sport: 547, dport: 546 }], Verdict::Accept, "DHCPv6 replies"));
         }
         input.push(rule(neighbour_discovery(&[Icmpv6::RouterAdvert, Icmpv6::NeighborSolicit, Icmpv6::NeighborAdvert]), Verdict::Accept, "IPv6 neighbour discovery"));
-        input.push(rule(vec![Match::Icmpv6(vec![Icmpv6::MldQuery]), link_local_multicast()], Verdict::Accept, "IPv6 multicast listener queries, link-local only"));
+        if mld {
+            input.push(rule(vec![Match::Icmpv6(vec![Icmpv6::MldQuery]), link_local_multicast()], Verdict::Accept, "IPv6 multicast listener queries, link-local only"));
+        }
         for (proto, ports) in by_proto(&s.tunnel.incoming) {
             for iface in &s.tunnel.interfaces {
                 let mut m = vec![Match::InIface(iface.clone())];
@@ -440,6 +450,41 @@ impl Policy {
             blocking: Blocking { log: s.firewall.log.then_some(s.firewall.log_rate), reject: s.firewall.reject },
         }
     }
+}
+
+/// Whether any IPv6 may leave other than through the tunnel: to IPv6 servers or `[lan] allow`
+/// networks, or to the inside of a gateway that forwards IPv6. Only then does neighbour
+/// discovery on the link need multicast listener reports.
+fn ipv6_outside_the_tunnel(s: &Settings) -> bool {
+    let servers = s.tunnel.servers.iter().any(|e| e.addr.is_ipv6());
+    let lan = s.lan.allow.iter().any(|n| matches!(n, IpNet::V6(_)));
+    servers || lan || (s.forward.enable && s.tunnel.ipv6)
+}
+
+/// The most solicited-node groups one MLDv2 report may name. The kernel lists every group it
+/// holds in each report: the link-local address's group and those of the global and temporary
+/// (privacy) addresses with other interface identifiers.
+pub const MAX_REPORTED_GROUPS: u8 = 8;
+
+/// Multicast listener reports for solicited-node groups only (ff02::1:ff00:0/104, which
+/// neighbour solicitations are sent to): joining a group needs no privilege, so a report naming
+/// any group would carry 16 bytes a process chose onto the link. An MLDv1 report goes to the
+/// group it names; an MLDv2 report goes to ff02::16 and may name several groups, so each
+/// count of records up to `MAX_REPORTED_GROUPS` has its rule, which checks every record. A
+/// report naming any other group is dropped whole: while a process holds another group (avahi
+/// holds ff02::fb), the machine's reports stay here, and a switch that snoops MLD learns of
+/// them only by flooding.
+fn solicited_node_reports() -> Vec<Rule> {
+    let mut rules = vec![rule(
+        vec![Match::Icmpv6(vec![Icmpv6::MldReport]), Match::Ip6Daddr(vec![net("ff02::1:ff00:0/104")])],
+        Verdict::Accept,
+        "IPv6 multicast listener reports, solicited-node groups only",
+    )];
+    for records in 1..=MAX_REPORTED_GROUPS {
+        let m = vec![Match::Icmpv6(vec![Icmpv6::Mld2Report]), Match::Ip6Daddr(vec![net("ff02::16/128")]), Match::SolicitedNodeReport { records }];
+        rules.push(rule(m, Verdict::Accept, "IPv6 multicast listener reports, solicited-node groups only"));
+    }
+    rules
 }
 
 /// Through the tunnel IPv4 only, unless `[tunnel] ipv6`.

@@ -584,6 +584,7 @@ fn alternatives(policy: &Policy, m: &Match, family: Family, ipsets: &[Ipset]) ->
     Some(match m {
         Match::DhcpRequest => return only(Family::V4, vec![any(link::dhcp_request())]),
         Match::Dhcpv6ClientMessage => return only(Family::V6, vec![any(link::dhcpv6_client_message(&DHCPV6_CLIENT_TYPES))]),
+        Match::SolicitedNodeReport { records } => return only(Family::V6, vec![any(link::solicited_node_report(*records))]),
         Match::InIface(i) => vec![basic("-i", format!("-i {}", iface(i)))],
         Match::NotInIface(i) => vec![basic("-i", format!("! -i {}", iface(i)))],
         Match::OutIface(i) => vec![basic("-o", format!("-o {}", iface(i)))],

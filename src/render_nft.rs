@@ -225,7 +225,21 @@ fn render_match(m: &Match) -> String {
         // cookie 236 bytes in (after the fixed BOOTP fields).
         Match::DhcpRequest => "@ih,0,8 1 @ih,1888,32 0x63825363".into(),
         Match::Dhcpv6ClientMessage => format!("@ih,0,8 {}", one_or_set(&DHCPV6_CLIENT_TYPES.map(|t| t.to_string()))),
+        Match::SolicitedNodeReport { records } => solicited_node_report(*records),
     }
+}
+
+/// An MLDv2 report of `records` solicited-node records, from the ICMPv6 header (`@th`): the
+/// record count at byte 6; each record of 20 bytes from byte 8 on: type, then auxiliary data
+/// length and source count 0, then the group, whose first 13 bytes are ff02::1:ff. The IPv6
+/// payload length (hop-by-hop header 8, MLD header 8, records) leaves nothing after them.
+fn solicited_node_report(records: u8) -> String {
+    let mut parts = vec![format!("ip6 length {}", 16 + 20 * u32::from(records)), format!("@th,48,16 {records}")];
+    for i in 0..u32::from(records) {
+        let at = 64 + 160 * i;
+        parts.push(format!("@th,{},24 0 @th,{},64 0xff02000000000000 @th,{},40 0x1ff", at + 8, at + 32, at + 96));
+    }
+    parts.join(" ")
 }
 
 fn l4protos(protos: &[crate::values::Proto]) -> String {

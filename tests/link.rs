@@ -1,5 +1,6 @@
 //! Side channels on the link, in a real kernel: what could reach the LAN other than through the
-//! tunnel's front door. ARP answers for the tunnel's address, and the DHCP exception. Each test first shows, where it
+//! tunnel's front door. Multicast listener reports, ARP answers for the tunnel's address, and
+//! the DHCP exception. Each test first shows, where it
 //! can, that the network carries what the ruleset then must stop; each runs once per backend
 //! (`nftables::NAME`, `iptables_nft::NAME`, `iptables_legacy::NAME`).
 //!
@@ -9,10 +10,85 @@
 #[macro_use]
 mod common;
 
-use common::topology::{Topology, Uplink};
+use common::topology::{Topology, USER, Uplink};
 use common::{Background, Backend, ConfigDir, config, poll, require_tools};
 use std::process::Stdio;
 use std::time::Duration;
+
+/// `[tunnel] interfaces = tun+`, as shipped, with no VPN client user.
+fn tun_plus(extra: &str) -> String {
+    format!("[tunnel]\ninterfaces = tun+\nuser =\n{extra}")
+}
+
+/// The groups a process of `USER` joins on eth0: any may, no privilege needed.
+const CHOSEN: [&str; 2] = ["ff02::5eed:1", "ff02::5eed:2"];
+
+/// MLDv2 reports whose first record names `group`, counted on arrival at the router.
+fn reports_naming(net: &Uplink, name: &str, group: &str) -> u64 {
+    let group: std::net::Ipv6Addr = group.parse().expect("a valid group");
+    net.router.arrivals_matching(name, &format!("icmpv6 type mld2-listener-report @th,96,128 {:#034x}", u128::from(group)))
+}
+
+fn chosen_reports(net: &Uplink, which: usize) -> u64 {
+    reports_naming(net, &format!("chosen{which}"), CHOSEN[which])
+}
+
+/// The solicited-node group of 2001:db8:1::78, an address the test adds.
+const SOLICITED: &str = "ff02::1:ff00:78";
+
+fn any_reports(net: &Uplink) -> u64 {
+    net.router.arrivals_matching("mld", "icmpv6 type { mld-listener-report, mld2-listener-report }")
+}
+
+/// Joins a chosen group as `USER`, as any process can; the membership lasts as long as the
+/// returned process runs.
+fn join(net: &Uplink, group: &str) -> Background {
+    let uid = USER.to_string();
+    let mut cmd = net.host.command("setpriv");
+    cmd.args(["--reuid", &uid, "--regid", &uid, "--clear-groups", "socat", "-u", &format!("UDP6-RECV:5999,ipv6-join-group=[{group}]:eth0"), "-"]);
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    Background::spawn(cmd)
+}
+
+/// The kernel repeats a report once within a second of a change (MLDv2's unsolicited report
+/// interval): waiting this long sees both.
+const REPORTS_SENT: Duration = Duration::from_millis(2500);
+
+fn multicast_listener_reports_name_only_solicited_node_groups(backend: Backend) {
+    let net = Uplink::new("mld", backend);
+    net.host.await_ipv6();
+    {
+        let _member = join(&net, CHOSEN[0]);
+        assert!(poll(REPORTS_SENT, || chosen_reports(&net, 0) > 0), "no ruleset yet: a report naming {} should reach the router", CHOSEN[0]);
+    }
+
+    // Nothing IPv6 may leave outside the tunnel: no report at all, not even for neighbour discovery.
+    let conf = ConfigDir::new(tun_plus(""));
+    net.start(&conf);
+    let before = any_reports(&net);
+    let _member = join(&net, CHOSEN[1]);
+    net.host.ip("addr add 2001:db8:1::77/64 dev eth0 nodad");
+    std::thread::sleep(REPORTS_SENT);
+    assert_eq!(any_reports(&net) - before, 0, "LEAK: multicast listener reports left with no IPv6 allowed outside the tunnel");
+
+    // IPv6 to the LAN: reports for solicited-node groups only, never for the group a process
+    // chose. The kernel lists every group it holds in each report: one naming a chosen group
+    // is dropped whole.
+    conf.set(tun_plus("[lan]\nallow = 2001:db8:1::/64\n"));
+    net.start(&conf);
+    drop(_member);
+    std::thread::sleep(REPORTS_SENT);
+    let solicited = reports_naming(&net, "solicited", SOLICITED);
+    net.host.ip("addr add 2001:db8:1::78/64 dev eth0 nodad");
+    assert!(
+        poll(REPORTS_SENT, || reports_naming(&net, "solicited", SOLICITED) > solicited),
+        "BLOCKED: no report of the solicited-node group of a new address reached the router: neighbour discovery needs it"
+    );
+    let chosen = chosen_reports(&net, 0);
+    let _member = join(&net, CHOSEN[0]);
+    std::thread::sleep(REPORTS_SENT);
+    assert_eq!(chosen_reports(&net, 0) - chosen, 0, "LEAK: a report naming the group {} a process chose reached the router", CHOSEN[0]);
+}
 
 fn arp_answers_only_for_the_uplinks_own_addresses(backend: Backend) {
     let t = Topology::new("arp", backend);
@@ -113,6 +189,7 @@ fn real_dhcp_clients_get_leases_through_the_ruleset(backend: Backend) {
 
 backend_tests! {
     every: [
+        multicast_listener_reports_name_only_solicited_node_groups,
         arp_answers_only_for_the_uplinks_own_addresses,
         the_dhcp_exception_carries_only_dhcp_client_messages,
         real_dhcp_clients_get_leases_through_the_ruleset,

@@ -1,6 +1,6 @@
 //! The matches iptables has no option for, written as small programs over the packet: the
-//! shape of DHCP messages as `-m u32` tests, an xtables match that iptables-nft and
-//! iptables-legacy load alike.
+//! shape of DHCP and multicast listener messages as `-m u32` tests, an xtables match that
+//! iptables-nft and iptables-legacy load alike.
 
 /// A BOOTP request (op 1) with the DHCP magic cookie 236 bytes into the UDP payload: from the
 /// IPv4 header, skipped by its length (`0>>22&0x3C@`), the UDP header is 8 bytes.
@@ -13,4 +13,44 @@ pub(super) fn dhcp_request() -> String {
 pub(super) fn dhcpv6_client_message(types: &[u8]) -> String {
     let types: Vec<String> = types.iter().map(u8::to_string).collect();
     format!("-m u32 --u32 \"4>>8&0xFF=17&&48>>24={}\"", types.join(","))
+}
+
+/// The most tests one `-m u32` holds (`XT_U32_MAXSIZE`).
+const U32_TESTS: usize = 10;
+
+/// An MLDv2 report of exactly `records` solicited-node records, laid out as the kernel sends
+/// it: the IPv6 payload length; a hop-by-hop header of 8 bytes (next header 0, then 58 and
+/// length 0); the report (type 143) at byte 48 with its record count at 54; each record of 20
+/// bytes from byte 56 on with auxiliary data length and source count 0 and a group whose
+/// first 13 bytes are ff02::1:ff. In several `-m u32`, each holding at most 10 tests.
+pub(super) fn solicited_node_report(records: u8) -> String {
+    let n = u32::from(records);
+    let mut tests = vec![format!("4>>16={}", 16 + 20 * n), "4>>8&0xFF=0".into(), "40>>16=0x3A00".into(), "48>>24=143".into(), format!("52&0xFFFF={n}")];
+    for i in 0..n {
+        let at = 56 + 20 * i;
+        tests.extend([
+            format!("{at}&0xFFFFFF=0"),
+            format!("{}=0xFF020000", at + 4),
+            format!("{}=0", at + 8),
+            format!("{}=1", at + 12),
+            format!("{}>>24=0xFF", at + 16),
+        ]);
+    }
+    let matches: Vec<String> = tests.chunks(U32_TESTS).map(|chunk| format!("-m u32 --u32 \"{}\"", chunk.join("&&"))).collect();
+    matches.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_of_many_records_is_split_into_u32_matches_of_ten_tests() {
+        let one = solicited_node_report(1);
+        assert_eq!(one.matches("-m u32").count(), 1, "ten tests fit one: {one}");
+        let eight = solicited_node_report(8);
+        assert_eq!(eight.matches("-m u32").count(), (5 + 5 * 8usize).div_ceil(U32_TESTS), "{eight}");
+        assert!(eight.contains("4>>16=176") && eight.contains("52&0xFFFF=8") && eight.contains("212>>24=0xFF"), "{eight}");
+        assert!(eight.split("-m u32").all(|m| m.matches("&&").count() < U32_TESTS), "{eight}");
+    }
 }
