@@ -108,6 +108,37 @@ pub enum Icmpv6 {
     ParameterProblem,
 }
 
+/// The link-layer type of an interface: its `ARPHRD_*` number (linux/if_arp.h), which
+/// `ip -d link` shows as `link/none`, `link/ppp`, `link/ether` and /sys/class/net/X/type holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkType {
+    /// No link-layer header: tun devices, WireGuard (kernel and wireguard-go), 65534.
+    None,
+    /// PPP, 512.
+    Ppp,
+    /// Ethernet, 1: also tap, veth, macvlan, bridges.
+    Ether,
+}
+
+impl LinkType {
+    pub fn arphrd(self) -> u16 {
+        match self {
+            LinkType::None => 65534,
+            LinkType::Ppp => 512,
+            LinkType::Ether => 1,
+        }
+    }
+
+    /// The name `ip -d link` shows after `link/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkType::None => "none",
+            LinkType::Ppp => "ppp",
+            LinkType::Ether => "ether",
+        }
+    }
+}
+
 /// The message types only DHCPv6 clients send (RFC 8415 section 7.3): Solicit, Request,
 /// Confirm, Renew, Rebind, Release, Decline, Information-request.
 pub const DHCPV6_CLIENT_TYPES: [u8; 8] = [1, 3, 4, 5, 6, 8, 9, 11];
@@ -126,6 +157,10 @@ pub enum Match {
     InIface(Interface),
     NotInIface(Interface),
     OutIface(Interface),
+    /// The receiving interface has one of these link types.
+    InLinkType(Vec<LinkType>),
+    /// The sending interface has one of these link types.
+    OutLinkType(Vec<LinkType>),
     Family(Family),
     Uid(u32),
     Gid(u32),
@@ -340,7 +375,7 @@ impl Policy {
 
         let mut output = vec![rule(vec![Match::OutIface(loopback())], Verdict::Accept, "loopback")];
         for iface in &s.tunnel.interfaces {
-            let mut m = vec![Match::OutIface(iface.clone())];
+            let mut m = through_tunnel(s, iface);
             m.extend(tunnel_family(s));
             output.push(rule(m, Verdict::Accept, "through the tunnel"));
         }
@@ -414,7 +449,7 @@ impl Policy {
         }
         for (proto, ports) in by_proto(&s.tunnel.incoming) {
             for iface in &s.tunnel.interfaces {
-                let mut m = vec![Match::InIface(iface.clone())];
+                let mut m = from_tunnel(s, iface);
                 m.extend(tunnel_family(s));
                 m.push(Match::DstPorts { protos: vec![proto], ports: ports.clone() });
                 input.push(rule(m, Verdict::Accept, "incoming from the tunnel"));
@@ -450,6 +485,24 @@ impl Policy {
             blocking: Blocking { log: s.firewall.log.then_some(s.firewall.log_rate), reject: s.firewall.reject },
         }
     }
+}
+
+/// The link types a tunnel interface may have: point-to-point devices without a link-layer
+/// header (tun, WireGuard) and PPP; Ethernet too only with `[tunnel] tap` (OpenVPN `dev tap`).
+/// An interface merely named like the tunnel (a macvlan or veth called `tun9`) is not it.
+pub fn tunnel_link_types(s: &Settings) -> Vec<LinkType> {
+    let _ = s;
+    vec![LinkType::None, LinkType::Ppp]
+}
+
+/// Leaving through the tunnel interface `iface`: its name and its link type.
+fn through_tunnel(s: &Settings, iface: &Interface) -> Vec<Match> {
+    vec![Match::OutIface(iface.clone()), Match::OutLinkType(tunnel_link_types(s))]
+}
+
+/// Arriving through the tunnel interface `iface`: its name and its link type.
+fn from_tunnel(s: &Settings, iface: &Interface) -> Vec<Match> {
+    vec![Match::InIface(iface.clone()), Match::InLinkType(tunnel_link_types(s))]
 }
 
 /// Whether any IPv6 may leave other than through the tunnel: to IPv6 servers or `[lan] allow`

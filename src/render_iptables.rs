@@ -411,7 +411,7 @@ fn chains(policy: &Policy, family: Family, ipsets: &[Ipset], table: Table) -> St
     let mut helpers = Vec::new();
     for &hook in &hooks {
         for rule in policy.rules(hook) {
-            let place = Place { chain: chain(hook), helper_prefix: format!("{PREFIX}{}_", short_name(hook).to_ascii_uppercase()) };
+            let place = Place { chain: chain(hook), helper_prefix: format!("{PREFIX}{}_", short_name(hook).to_ascii_uppercase()), hook: Some(hook) };
             let target = |nested: bool| verdict(rule.verdict, hook, nested);
             rules.extend(rule_lines(policy, &rule.matches, rule.comment, &place, &target, family, ipsets, &mut helpers));
         }
@@ -447,7 +447,7 @@ fn nat_chains(policy: &Policy, family: Family, ipsets: &[Ipset]) -> String {
     let mut helpers = Vec::new();
     for hook in policy.nat.hooks() {
         names.push(nat_chain(hook));
-        let place = Place { chain: nat_chain(hook), helper_prefix: format!("{PREFIX}{}_", nat_short_name(hook)) };
+        let place = Place { chain: nat_chain(hook), helper_prefix: format!("{PREFIX}{}_", nat_short_name(hook)), hook: None };
         for rule in policy.nat.rules(hook) {
             let target = match rule.action {
                 NatAction::Dnat(to) if (to.is_ipv4()) != (family == Family::V4) => continue,
@@ -483,6 +483,8 @@ fn verdict(verdict: Verdict, hook: Hook, nested: bool) -> String {
 struct Place {
     chain: String,
     helper_prefix: String,
+    /// The filter hook, for the matches whose meaning depends on it; `None` in NAT chains.
+    hook: Option<Hook>,
 }
 
 /// The hook's name in block chains and log prefixes: iptables allows 28 characters in a chain
@@ -535,7 +537,7 @@ fn rule_lines(
 ) -> Vec<String> {
     let mut ways: Vec<Vec<Alt>> = vec![Vec::new()];
     for m in matches {
-        let Some(alts) = alternatives(policy, m, family, ipsets) else { return Vec::new() };
+        let Some(alts) = alternatives(policy, m, family, ipsets, place.hook) else { return Vec::new() };
         ways = ways.iter().flat_map(|way| alts.iter().map(move |a| [way.clone(), vec![a.clone()]].concat())).collect();
     }
     let mut lines = Vec::new();
@@ -579,9 +581,11 @@ fn levels(way: Vec<Alt>) -> Vec<Vec<Alt>> {
 }
 
 /// The ways a match holds in `family`, one of which must; `None` when it never does there.
-fn alternatives(policy: &Policy, m: &Match, family: Family, ipsets: &[Ipset]) -> Option<Vec<Alt>> {
+fn alternatives(policy: &Policy, m: &Match, family: Family, ipsets: &[Ipset], hook: Option<Hook>) -> Option<Vec<Alt>> {
     let only = |f: Family, alts: Vec<Alt>| (f == family).then_some(alts);
     Some(match m {
+        Match::InLinkType(types) => vec![any(link::link_type(types, hook, false).unwrap_or_default())],
+        Match::OutLinkType(types) => vec![any(link::link_type(types, hook, true).unwrap_or_default())],
         Match::DhcpRequest => return only(Family::V4, vec![any(link::dhcp_request())]),
         Match::Dhcpv6ClientMessage => return only(Family::V6, vec![any(link::dhcpv6_client_message(&DHCPV6_CLIENT_TYPES))]),
         Match::SolicitedNodeReport { records } => return only(Family::V6, vec![any(link::solicited_node_report(*records))]),

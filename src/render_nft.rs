@@ -155,6 +155,8 @@ fn render_match(m: &Match) -> String {
         Match::InIface(i) => format!("iifname {}", iface(i)),
         Match::NotInIface(i) => format!("iifname != {}", iface(i)),
         Match::OutIface(i) => format!("oifname {}", iface(i)),
+        Match::InLinkType(types) => format!("meta iiftype {}", link_types(types)),
+        Match::OutLinkType(types) => format!("meta oiftype {}", link_types(types)),
         Match::Family(f) => format!("meta nfproto {}", if *f == Family::V4 { "ipv4" } else { "ipv6" }),
         Match::Uid(uid) => format!("meta skuid {uid}"),
         Match::Gid(gid) => format!("meta skgid {gid}"),
@@ -240,6 +242,11 @@ fn solicited_node_report(records: u8) -> String {
         parts.push(format!("@th,{},24 0 @th,{},64 0xff02000000000000 @th,{},40 0x1ff", at + 8, at + 32, at + 96));
     }
     parts.join(" ")
+}
+
+/// Link types by number, as nft has no name for ARPHRD_NONE.
+fn link_types(types: &[crate::policy::LinkType]) -> String {
+    one_or_set(&types.iter().map(|t| t.arphrd().to_string()).collect::<Vec<_>>())
 }
 
 fn l4protos(protos: &[crate::values::Proto]) -> String {

@@ -141,7 +141,7 @@ fn check_names_legacy_keys_as_legacy() {
     assert_eq!(allow.value, "10.0.0.0/8 192.168.1.0/24", "quotes stripped");
     assert_eq!(allow.note, format!("{}:2 (legacy LOCAL_NET)", file.display()));
     let interfaces = find(&all, "tunnel", "interfaces");
-    assert_eq!((interfaces.value.as_str(), interfaces.note.clone()), ("tun0", format!("{}:1 (legacy VPN_INTERFACE)", file.display())));
+    assert_eq!((interfaces.value.as_str(), interfaces.note.clone()), ("tun0", format!("{}:1 (legacy VPN_INTERFACE); only interfaces of link type link/none, link/ppp", file.display())));
 }
 
 #[test]

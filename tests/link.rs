@@ -1,6 +1,6 @@
 //! Side channels on the link, in a real kernel: what could reach the LAN other than through the
-//! tunnel's front door. Multicast listener reports, ARP answers for the tunnel's address, and
-//! the DHCP exception. Each test first shows, where it
+//! tunnel's front door. An interface merely named like the tunnel, multicast listener reports,
+//! ARP answers for the tunnel's address, and the DHCP exception. Each test first shows, where it
 //! can, that the network carries what the ruleset then must stop; each runs once per backend
 //! (`nftables::NAME`, `iptables_nft::NAME`, `iptables_legacy::NAME`).
 //!
@@ -10,14 +10,44 @@
 #[macro_use]
 mod common;
 
-use common::topology::{Topology, USER, Uplink};
-use common::{Background, Backend, ConfigDir, config, poll, require_tools};
+use common::topology::{INTERNET, Probe, Side, Topology, USER, Uplink};
+use common::{Background, Backend, ConfigDir, Netns, config, poll, require_tools};
 use std::process::Stdio;
 use std::time::Duration;
 
 /// `[tunnel] interfaces = tun+`, as shipped, with no VPN client user.
 fn tun_plus(extra: &str) -> String {
     format!("[tunnel]\ninterfaces = tun+\nuser =\n{extra}")
+}
+
+fn an_interface_merely_named_like_the_tunnel_is_not_the_tunnel(backend: Backend) {
+    let t = Topology::new("named", backend);
+    let conf = ConfigDir::new(tun_plus("incoming = 7100/tcp\n"));
+    t.start(&conf);
+    let probes = [Probe::tcp(INTERNET, 7000), Probe::udp(INTERNET, 7001), Probe::tcp(INTERNET, 7000).as_uid(USER)];
+    for p in probes {
+        t.assert_reaches(p, Side::Tunnel, "tun0, a tun device, is the tunnel");
+    }
+    // A macvlan on the uplink, and a veth to the router: Ethernet devices named like the tunnel.
+    t.host.ip("link add tun9 link eth0 type macvlan mode bridge");
+    t.host.ip("addr add 198.51.100.9/24 dev tun9");
+    t.host.ip(&format!("link add tun8 type veth peer name imp netns {}", t.router.name()));
+    t.host.ip("addr add 10.99.0.2/24 dev tun8");
+    t.router.ip("addr add 10.99.0.1/24 dev imp");
+    for (ns, dev) in [(&t.host, "tun9"), (&t.host, "tun8"), (&t.router, "imp")] {
+        ns.ip(&format!("link set {dev} up"));
+    }
+    for (impostor, via) in [("tun9", "198.51.100.1"), ("tun8", "10.99.0.1")] {
+        t.host.ip(&format!("route replace default via {via} dev {impostor}"));
+        for p in probes {
+            t.assert_blocked(p, &format!("{impostor}, an Ethernet device named like the tunnel"));
+        }
+    }
+    // Nor is what arrives through it "from the tunnel": the incoming port stays closed there.
+    t.host.listen_tcp(7100);
+    let connect = |from: &Netns, to: &str| from.run("socat", &["-u", "-", &format!("TCP4:{to}:7100,connect-timeout=2")], "hello\n");
+    assert_ne!(connect(&t.router, "10.99.0.2").code, 0, "LEAK: tunnel.incoming accepted a connection arriving through tun8, a veth");
+    connect(&t.vpn, "192.0.2.2").expect(0);
 }
 
 /// The groups a process of `USER` joins on eth0: any may, no privilege needed.
@@ -189,6 +219,7 @@ fn real_dhcp_clients_get_leases_through_the_ruleset(backend: Backend) {
 
 backend_tests! {
     every: [
+        an_interface_merely_named_like_the_tunnel_is_not_the_tunnel,
         multicast_listener_reports_name_only_solicited_node_groups,
         arp_answers_only_for_the_uplinks_own_addresses,
         the_dhcp_exception_carries_only_dhcp_client_messages,

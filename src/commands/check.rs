@@ -5,6 +5,7 @@ use crate::cli::Cli;
 use crate::config::schema::{self, KeySpec};
 use crate::config::RawConfig;
 use crate::qubes::{PLATFORM, Qubes};
+use crate::policy::tunnel_link_types;
 use crate::settings::Settings;
 use anyhow::Result;
 use std::fmt::Write;
@@ -51,6 +52,9 @@ fn describe(raw: &RawConfig, settings: &Settings, qubes: Option<&Qubes>) -> Stri
             if let Some(id) = resolved_id(spec, settings) {
                 note.push_str(&format!("; {id}"));
             }
+            if (spec.section, spec.key) == ("tunnel", "interfaces") {
+                note.push_str(&format!("; {}", link_types(settings)));
+            }
             writeln!(out, "{line:<40} # {note}").unwrap();
         }
     }
@@ -88,6 +92,12 @@ fn effective(spec: &KeySpec, s: &Settings) -> String {
         ("firewall", "reject") => yes(s.firewall.reject),
         (section, key) => unreachable!("[{section}] {key} has no effective value"),
     }
+}
+
+/// Which link types an interface must have to count as the tunnel, as `ip -d link` names them.
+fn link_types(s: &Settings) -> String {
+    let names: Vec<String> = tunnel_link_types(s).iter().map(|t| format!("link/{}", t.name())).collect();
+    format!("only interfaces of link type {}", names.join(", "))
 }
 
 /// For user and group: the id the name resolved to, or why there is none.

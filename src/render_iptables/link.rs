@@ -1,6 +1,44 @@
 //! The matches iptables has no option for, written as small programs over the packet: the
-//! shape of DHCP and multicast listener messages as `-m u32` tests, an xtables match that
-//! iptables-nft and iptables-legacy load alike.
+//! interface's link type as classic BPF (`-m bpf`), the shape of DHCP and multicast listener
+//! messages as `-m u32` tests. Both are xtables matches that iptables-nft and iptables-legacy
+//! load alike.
+
+use crate::policy::{Hook, LinkType};
+
+/// `SKF_AD_OFF + SKF_AD_HATYPE` (linux/filter.h): loads the `type` of `skb->dev`, or ends the
+/// program with 0 (no match) when the packet has no device yet.
+const LOAD_HATYPE: u32 = 0xffff_f000 + 28;
+
+/// The device's link type is one of `types`, or `None` where the kernel cannot tell: `skb->dev`
+/// is the receiving interface in input and forward, the sending one only from postrouting on
+/// (in output a packet has no device yet). So a match on the sending interface's type holds
+/// only in postrouting, which sees every packet that leaves and so enforces it; in output and
+/// forward the name alone is checked, and postrouting drops what the name let through.
+pub(super) fn link_type(types: &[LinkType], hook: Option<Hook>, sending: bool) -> Option<String> {
+    let known = match hook {
+        Some(Hook::Postrouting) => sending,
+        Some(Hook::Input | Hook::Forward) => !sending,
+        _ => false,
+    };
+    known.then(|| format!("-m bpf --bytecode \"{}\"", link_type_program(types)))
+}
+
+/// `ld hatype; jeq T1 -> match; jeq T2 -> match; ...; ret 0; match: ret 1`, in the
+/// `--bytecode` notation: the count, then `code jt jf k` per instruction.
+fn link_type_program(types: &[LinkType]) -> String {
+    const LD_W_ABS: u16 = 0x20;
+    const JEQ_K: u16 = 0x15;
+    const RET_K: u16 = 0x06;
+    let n = types.len();
+    let mut program = vec![format!("{LD_W_ABS} 0 0 {LOAD_HATYPE}")];
+    for (i, t) in types.iter().enumerate() {
+        // Jumps are relative to the next instruction: past the remaining tests and `ret 0`.
+        program.push(format!("{JEQ_K} {} 0 {}", n - i, t.arphrd()));
+    }
+    program.push(format!("{RET_K} 0 0 0"));
+    program.push(format!("{RET_K} 0 0 1"));
+    format!("{},{}", program.len(), program.join(","))
+}
 
 /// A BOOTP request (op 1) with the DHCP magic cookie 236 bytes into the UDP payload: from the
 /// IPv4 header, skipped by its length (`0>>22&0x3C@`), the UDP header is 8 bytes.
@@ -43,6 +81,26 @@ pub(super) fn solicited_node_report(records: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_link_type_program_jumps_to_the_match_from_each_test() {
+        assert_eq!(
+            link_type_program(&[LinkType::None, LinkType::Ppp]),
+            "5,32 0 0 4294963228,21 2 0 65534,21 1 0 512,6 0 0 0,6 0 0 1"
+        );
+        assert_eq!(link_type_program(&[LinkType::Ether]), "4,32 0 0 4294963228,21 1 0 1,6 0 0 0,6 0 0 1");
+    }
+
+    #[test]
+    fn the_sending_interfaces_type_is_checked_in_postrouting_only() {
+        let t = [LinkType::None];
+        assert!(link_type(&t, Some(Hook::Postrouting), true).is_some());
+        assert!(link_type(&t, Some(Hook::Output), true).is_none());
+        assert!(link_type(&t, Some(Hook::Forward), true).is_none());
+        assert!(link_type(&t, Some(Hook::Input), false).is_some());
+        assert!(link_type(&t, Some(Hook::Forward), false).is_some());
+        assert!(link_type(&t, None, true).is_none());
+    }
 
     #[test]
     fn a_report_of_many_records_is_split_into_u32_matches_of_ten_tests() {
