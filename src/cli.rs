@@ -154,9 +154,11 @@ touching this machine's own firewall or interfaces.
 
 selftest builds a sandbox of three throwaway network namespaces: a host, with an uplink to a \
 network side (the LAN, the VPN server and \"the internet\") and a stand-in for the tunnel \
-interface, named as [tunnel] interfaces says (tun0 for tun+), to a tunnel side that reaches the \
-same internet address. The uplink is named like this machine's (the interface of its default \
-route), so a tunnel pattern that matches the real uplink shows up as the leak it is. Then it \
+interface, named as [tunnel] interfaces says (tun0 for tun+): a pair of tun devices (point-to-point, \
+as a VPN's) to a tunnel side that reaches the same internet address. The uplink is named like \
+this machine's (the interface of its default route) and is Ethernet, so a tunnel pattern that \
+matches the real uplink does not make it the tunnel (unless [tunnel] tap = yes: then it shows up as \
+the leak it is). Then it \
 sends probes without rules (each must arrive where its route sends it: the sandbox works), runs \
 `vpn-firewall start` inside the host namespace with the configuration directory, exactly as start \
 reads it, and sends the probes again: TCP connections and UDP datagrams, as root and as an \
@@ -173,6 +175,7 @@ pass did not). The claims:
   - [lan] allow is reachable; DNS to it only with [lan] dns = yes
   - IPv6 never leaves outside the tunnel, nor through it unless [tunnel] ipv6 = yes
   - after the tunnel interface is deleted, everything is still blocked
+  - an Ethernet-type interface merely named like the tunnel is not the tunnel
   - a broken configuration keeps loaded rules as they are, and at boot loads the lockdown
 
 A configuration that leaks fails: with [lan] allow = 0.0.0.0/0 the internet is reachable outside \

@@ -516,8 +516,11 @@ impl Policy {
 /// header (tun, WireGuard) and PPP; Ethernet too only with `[tunnel] tap` (OpenVPN `dev tap`).
 /// An interface merely named like the tunnel (a macvlan or veth called `tun9`) is not it.
 pub fn tunnel_link_types(s: &Settings) -> Vec<LinkType> {
-    let _ = s;
-    vec![LinkType::None, LinkType::Ppp]
+    let mut types = vec![LinkType::None, LinkType::Ppp];
+    if s.tunnel.tap {
+        types.push(LinkType::Ether);
+    }
+    types
 }
 
 /// Leaving through the tunnel interface `iface`: its name and its link type.

@@ -153,6 +153,15 @@ fn check_names_legacy_keys_as_legacy() {
 }
 
 #[test]
+fn check_says_which_link_types_count_as_the_tunnel() {
+    let dir = config_dir(&[("50-tap.conf", "[tunnel]\ninterfaces = tap0\ntap = yes\n")]);
+    let all = check(dir.path());
+    let file = dir.path().join("50-tap.conf");
+    assert_eq!(find(&all, "tunnel", "interfaces").note, format!("{}:2; only interfaces of link type link/none, link/ppp, link/ether", file.display()));
+    assert_eq!((find(&all, "tunnel", "tap").value.as_str(), find(&all, "tunnel", "tap").note.clone()), ("yes", format!("{}:3", file.display())));
+}
+
+#[test]
 fn show_prints_the_transaction_start_would_load() {
     let dir = config_dir(&[("50-local.conf", "[lan]\nallow = 192.168.1.0/24\n[tunnel]\nincoming = 22/tcp\n")]);
     let out = with_config(dir.path(), &["show"]).assert().code(0).get_output().stdout.clone();

@@ -48,6 +48,11 @@ fn an_interface_merely_named_like_the_tunnel_is_not_the_tunnel(backend: Backend)
     let connect = |from: &Netns, to: &str| from.run("socat", &["-u", "-", &format!("TCP4:{to}:7100,connect-timeout=2")], "hello\n");
     assert_ne!(connect(&t.router, "10.99.0.2").code, 0, "LEAK: tunnel.incoming accepted a connection arriving through tun8, a veth");
     connect(&t.vpn, "192.0.2.2").expect(0);
+
+    // With `tap = yes` an Ethernet-type interface of `interfaces` is the tunnel (OpenVPN dev tap).
+    conf.set(tun_plus("tap = yes\n"));
+    t.start(&conf);
+    t.assert_reaches(Probe::tcp(INTERNET, 7000), Side::Uplink, "tun8, an Ethernet device named like the tunnel, with tap = yes");
 }
 
 /// The groups a process of `USER` joins on eth0: any may, no privilege needed.

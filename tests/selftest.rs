@@ -261,6 +261,14 @@ const BROKEN: &[Broken] = &[
     Broken { what: "the whole IPv4 internet as LAN", text: "[lan]\nallow = 0.0.0.0/0\n", args: &[], fails: &["outside-tunnel", "tunnel-deleted", "impostor"], leaks: true },
     // The VPN client's IPv6 too (it may reach only IPv4 when servers is empty).
     Broken { what: "the whole IPv6 internet as LAN", text: "[lan]\nallow = ::/0\n", args: &[], fails: &["vpn-client", "ipv6", "tunnel-deleted", "impostor"], leaks: true },
+    // The uplink is Ethernet, so not the tunnel unless tap = yes says Ethernet counts.
+    Broken {
+        what: "a tunnel pattern that matches the uplink, with tap = yes",
+        text: "[tunnel]\ninterfaces = eth+\ntap = yes\n",
+        args: &["--uplink", "eth0"],
+        fails: &["outside-tunnel", "lan", "tunnel-deleted"],
+        leaks: true,
+    },
     // Not a leak: nothing can go through a tunnel, so the VPN cannot work.
     Broken { what: "no tunnel interface", text: "[tunnel]\ninterfaces =\n", args: &[], fails: &["through-tunnel"], leaks: false },
 ];

@@ -53,7 +53,7 @@ fn describe(raw: &RawConfig, settings: &Settings, qubes: Option<&Qubes>) -> Stri
             if let Some(id) = resolved_id(spec.id, settings) {
                 note.push_str(&format!("; {id}"));
             }
-            if (spec.section, spec.key) == ("tunnel", "interfaces") {
+            if spec.id == Key::TunnelInterfaces {
                 note.push_str(&format!("; {}", link_types(settings)));
             }
             writeln!(out, "{line:<40} # {note}").unwrap();
@@ -77,6 +77,7 @@ fn effective(key: Key, s: &Settings) -> String {
         Key::TunnelGroup => name(&s.tunnel.group),
         Key::TunnelFwmark => s.tunnel.fwmark.map(|m| format!("{m:#x}")).unwrap_or_default(),
         Key::TunnelServers => join(&s.tunnel.servers),
+        Key::TunnelTap => yes(s.tunnel.tap),
         Key::TunnelIpv6 => yes(s.tunnel.ipv6),
         Key::TunnelIncoming => join(&s.tunnel.incoming),
         Key::LanAllow => join(&s.lan.allow),

@@ -288,6 +288,10 @@ pub fn claims(s: &Settings, plan: &Plan, user_value: &str) -> Vec<Claim> {
 
     let mut impostor = Claim::new("impostor", "An Ethernet-type interface merely named like the tunnel is not the tunnel");
     match &plan.tunnel {
+        Ok(_) if s.tunnel.tap => impostor.facts.push(Fact {
+            text: "[tunnel] tap = yes: an Ethernet-type interface named like the tunnel is the tunnel, as OpenVPN's dev tap needs".into(),
+            holds: true,
+        }),
         Ok(t) => {
             impostor.notes.push(format!("a veth to the uplink side named {}, as the tunnel was, with the default routes through it", t.name));
             impostor.both_protocols(Configured, Impostor, internet4, &everyone, Blocked);
