@@ -20,7 +20,8 @@
 //!   inside, the replies the forward chain let through pass `forwarded_out`; every other egress
 //!   exception is limited to this machine's own packets (`SaddrLocal`, in policy.rs).
 
-use super::{CtState, Family, Icmp, Icmpv6, Match, Nat, NatAction, NatRule, Rule, Verdict, from_tunnel, net, neighbour_discovery, rule, through_tunnel, tunnel_family};
+use super::{CtState, Family, Icmp, Icmpv6, Match, Nat, NatAction, NatRule, Rule, Verdict, net, neighbour_discovery, rule, tunnel_family};
+use super::link::{from_tunnel, through_tunnel};
 use crate::settings::Settings;
 use crate::values::{Interface, Proto};
 use ipnet::{Ipv4Net, Ipv6Net};
