@@ -52,6 +52,16 @@ pub fn restore() -> Result<Done> {
     restore_at(Path::new(SYSCTL), &record_path()?)
 }
 
+/// Removes this network namespace's record without restoring anything: for a namespace about
+/// to be deleted (selftest's sandbox), whose sysctl goes with it and whose record would stay.
+pub fn forget() -> Result<()> {
+    let record = record_path()?;
+    match std::fs::remove_file(&record) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| format!("cannot remove {}", record.display())),
+        _ => Ok(()),
+    }
+}
+
 fn protect_at(sysctl: &Path, record: &Path) -> Result<Done> {
     let now = read_value(sysctl)?;
     if now >= ANSWER_OWN_ONLY {

@@ -82,7 +82,8 @@ pub enum Cmd {
 replaces a loaded one (with iptables, one per table and address family): there is no moment \
 without rules, and connections through the tunnel keep flowing. What was loaded is read back and \
 compared with what was sent. A switch of backend removes the other backend's rules once the new \
-ones are loaded.\n\n\
+ones are loaded. Then net.ipv4.conf.all.arp_ignore is raised to 1 (if lower), so that the LAN cannot \
+learn the tunnel's address by ARP; the value found is recorded for flush.\n\n\
 If the configuration is invalid nothing of it is applied: a loaded ruleset stays exactly as it was; \
 if none is loaded (first start, boot), the lockdown ruleset is loaded, which lets only loopback \
 pass. Exit 0 loaded; 1 could not apply; 2 invalid configuration.",
@@ -100,8 +101,9 @@ the VPN client and the network go down at shutdown. To remove them, use flush. E
     #[command(long_about = "Remove what vpn-firewall loaded, whichever backend loaded it: with \
 nftables its table (inet vpn_firewall) and with it every chain, set and rule; with iptables its \
 VPN_FIREWALL_* chains, the jumps to them and its ipsets, and the built-in chains' policies it set \
-to DROP go back to ACCEPT where they were ACCEPT before. Other tools' tables, chains and rules are \
-not touched. Afterwards nothing of vpn-firewall protects the machine. Exit 0.",
+to DROP go back to ACCEPT where they were ACCEPT before; net.ipv4.conf.all.arp_ignore goes back to \
+the value start found. Other tools' tables, chains and rules are not touched. Afterwards nothing \
+of vpn-firewall protects the machine. Exit 0.",
         after_help = "Example:\n  sudo vpn-firewall flush")]
     Flush,
 

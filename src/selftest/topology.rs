@@ -151,6 +151,16 @@ impl Topology {
     }
 }
 
+/// Before the sandbox goes: the record of arp_ignore that `start` left in /run for the host
+/// namespace (see `crate::arp`) would outlive it.
+impl Drop for Topology {
+    fn drop(&mut self) {
+        if let Err(e) = self.host.within(crate::arp::forget) {
+            eprintln!("vpn-firewall: warning: {e:#}");
+        }
+    }
+}
+
 /// Whether the tunnel interface exists in `situation`.
 fn has_tunnel(situation: Situation) -> bool {
     !matches!(situation, Situation::TunnelDeleted | Situation::Impostor)
