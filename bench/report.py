@@ -117,6 +117,7 @@ iptables (the baseline); it says what is missing. Every figure is the median of 
             ("iperf3", f["iperf3"]),
             ("rustc", f["rustc"]),
             ("load average (1, 5, 15 min)", f"before: {f['load_before']}; after: {f['load_after']}"),
+            ("niceness of the benchmark", f["niceness"]),
         ]:
             self.say(f"| {name} | {value} |")
         self.say()
