@@ -16,6 +16,9 @@
 //! few services the gateway gives the inside, and address translation (`Nat`).
 
 mod gateway;
+mod loaded;
+
+pub use loaded::Loaded;
 
 use crate::settings::{DEFAULT_RATE, Settings};
 use crate::values::{Interface, PortRange, Proto, Rate, interface};

@@ -8,11 +8,7 @@ use sha2::{Digest, Sha256};
 /// `vpn-firewall ruleset DIGEST` or `vpn-firewall lockdown DIGEST`, DIGEST taken from the
 /// rendered rules: `status` compares it with what the configuration renders today.
 pub fn label(kind: Kind, rules: &str) -> String {
-    let kind = match kind {
-        Kind::Configured => "ruleset",
-        Kind::Lockdown => "lockdown",
-    };
-    format!("vpn-firewall {kind} {}", digest(rules, 8))
+    kind.label(&digest(rules, 8))
 }
 
 /// What a ruleset of `kind` is, for the comment that opens the rendered text.

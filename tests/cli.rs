@@ -212,6 +212,31 @@ fn an_invalid_configuration_exits_2_with_one_error_line_per_problem() {
 }
 
 #[test]
+fn one_run_reports_unknown_names_and_malformed_values_together() {
+    let dir = config_dir(&[
+        ("10-a.conf", "[lan]\nalow = 10.0.0.0/8\ndns = perhaps\n"),
+        ("20-b.conf", "[tunnel]\nfwmark = 0\n[tunel]\nuser = x\n"),
+    ]);
+    let (a, b) = (dir.path().join("10-a.conf"), dir.path().join("20-b.conf"));
+    for command in ["check", "show"] {
+        let assert = with_config(dir.path(), &[command]).assert().code(2).stdout("");
+        let errors = errors(&assert.get_output().stderr);
+        // The names first, in file order, then the values, in file order.
+        let want = [
+            (&a, 2, "unknown key \"alow\" in [lan]; did you mean allow?"),
+            (&b, 3, "unknown section [tunel]; did you mean [tunnel]?"),
+            (&a, 3, "[lan] dns: \"perhaps\" is not a boolean"),
+            (&b, 2, "[tunnel] fwmark: fwmark \"0\" would match every unmarked packet"),
+        ];
+        assert_eq!(errors.len(), want.len(), "{command}: {errors:#?}");
+        for (error, (file, line, message)) in errors.iter().zip(want) {
+            let prefix = format!("vpn-firewall: error: {}:{line}: {message}", file.display());
+            assert!(error.starts_with(&prefix), "{command}: {error:?} is not {prefix:?}…");
+        }
+    }
+}
+
+#[test]
 fn the_config_dir_comes_from_the_option_or_the_environment_and_the_option_wins() {
     let good = config_dir(&[("50-local.conf", "[lan]\ndns = yes\n")]);
     let bad = config_dir(&[("50-local.conf", "[lan]\ndns = perhaps\n")]);

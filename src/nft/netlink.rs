@@ -7,8 +7,8 @@
 //! socket and the framing are `nfnetlink`'s; the numbers here are those of
 //! linux/netfilter/nf_tables.h: kernel ABI.
 
-use super::LoadedTable;
 use super::nfnetlink::{Message, NFNL_SUBSYS_NFTABLES, Socket, align};
+use super::{Chain, LoadedTable};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 
@@ -94,7 +94,7 @@ fn read_table(sock: &mut Socket, name: &str) -> Result<Option<LoadedTable>> {
         let hook = attr(chain, CHAIN_HOOK).and_then(|h| be32(attrs(h), HOOK_HOOKNUM)).map(hook_name);
         let policy = be32(attrs(chain), CHAIN_POLICY).map(policy_name);
         let count = rules.get(&chain_name).copied().unwrap_or(0);
-        loaded.chains.push((chain_name, hook, policy, count));
+        loaded.chains.push(Chain { name: chain_name, hook, policy, rules: count });
     }
     for set in dump(sock, GETSET, &[(SET_TABLE, &table_name)])? {
         let anonymous = be32(attrs(&set), SET_FLAGS).unwrap_or(0) & SET_ANONYMOUS != 0;
