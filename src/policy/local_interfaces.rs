@@ -20,6 +20,7 @@
 //! - Masquerade into the tunnel as in gateway mode (`[forward] masquerade`), in `policy.rs`.
 
 use super::gateway::dns;
+use super::link::{from_tunnel, through_tunnel};
 use super::{CtState, Family, Icmpv6, Match, Rule, SetId, Verdict, by_proto, neighbour_discovery, rule, tunnel_family};
 use crate::settings::Settings;
 use crate::values::Interface;
@@ -77,12 +78,12 @@ fn forward(s: &Settings, lan_sets: &[SetId]) -> Vec<Rule> {
         .map(|x| rule(vec![Match::InIface(x.clone()), Match::OutIface(x.clone())], within(x), "between the machines of one local interface"))
         .collect();
     for (x, t) in pairs() {
-        let m = [vec![Match::InIface(x.clone())], into_tunnel(t)].concat().into_iter().chain(family.clone()).collect();
+        let m = [vec![Match::InIface(x.clone())], through_tunnel(s, t)].concat().into_iter().chain(family.clone()).collect();
         forward.push(rule(m, Verdict::Accept, "from a local interface into the tunnel"));
     }
     for (x, t) in pairs() {
         let replies = Match::CtState(vec![CtState::Established, CtState::Related]);
-        let m = [out_of_tunnel(t), vec![Match::OutIface(x.clone()), replies]].concat().into_iter().chain(family.clone()).collect();
+        let m = [from_tunnel(s, t), vec![Match::OutIface(x.clone()), replies]].concat().into_iter().chain(family.clone()).collect();
         forward.push(rule(m, Verdict::Accept, "replies from the tunnel to a local interface"));
     }
     // A LAN source arriving through the tunnel or from the inside of gateway mode is not the LAN
@@ -100,7 +101,7 @@ fn forward(s: &Settings, lan_sets: &[SetId]) -> Vec<Rule> {
     for (proto, ports) in by_proto(&s.tunnel.incoming) {
         for (x, t) in pairs() {
             let published = Match::DnatFromPorts { proto, ports: ports.clone() };
-            let m = [out_of_tunnel(t), vec![Match::OutIface(x.clone())]].concat().into_iter().chain(family.clone()).chain([published]).collect();
+            let m = [from_tunnel(s, t), vec![Match::OutIface(x.clone())]].concat().into_iter().chain(family.clone()).chain([published]).collect();
             forward.push(rule(m, Verdict::Accept, "a published port on a local interface, from the tunnel ([tunnel] incoming)"));
         }
     }
@@ -120,13 +121,3 @@ fn forwarded_out(lan_sets: &[SetId]) -> Vec<Rule> {
         .collect()
 }
 
-/// Packets leaving through the tunnel interface `t`; every rule here that names the tunnel goes
-/// through these two, so that what makes an interface the tunnel is matched in one place.
-fn into_tunnel(t: &Interface) -> Vec<Match> {
-    vec![Match::OutIface(t.clone())]
-}
-
-/// Packets arriving through the tunnel interface `t`.
-fn out_of_tunnel(t: &Interface) -> Vec<Match> {
-    vec![Match::InIface(t.clone())]
-}
