@@ -139,6 +139,35 @@ fn containers_reach_the_host_each_other_and_the_tunnel_only(backend: Backend) {
     t.assert_reaches_from(c1, Probe::tcp(CONTAINER2, 7100), Side::Host, "between containers, with the VPN down");
 }
 
+fn for_containers_an_interface_merely_named_like_the_tunnel_is_not_the_tunnel(backend: Backend) {
+    let (t, docker) = with_docker("ctrimp", backend, 1);
+    let c1 = &docker.machines[0];
+    // An Ethernet-type interface named like the tunnel, to the router: the default route.
+    t.host.ip(&format!("link add tun9 type veth peer name imp netns {}", t.router.name()));
+    t.host.ip("addr add 192.0.2.66/30 dev tun9");
+    t.host.ip("link set tun9 up");
+    t.router.ip("addr add 192.0.2.65/30 dev imp");
+    t.router.ip("link set imp up");
+    t.host.ip("route replace default via 192.0.2.65 dev tun9");
+    t.assert_reaches_from(c1, Probe::udp(INTERNET, 7001), Side::Uplink, "no ruleset yet: the host forwards out of tun9");
+    t.start(&ConfigDir::new(config("[tunnel]\ninterfaces = tun+\n[lan]\ninterfaces = docker0\n")));
+    let (forward, postrouting) = (t.host.blocked(Hook::Forward), t.host.blocked(Hook::Postrouting));
+    for p in [Probe::udp(INTERNET, 7001), Probe::tcp(INTERNET, 7000)] {
+        t.assert_blocked_from(c1, p, "from a container out of tun9, an Ethernet-type interface named like the tunnel");
+    }
+    // nftables refuses it in the forward chain already (the container is told at once), and
+    // postrouting, the second line, has nothing left to do. iptables can tell the sending
+    // interface's link type only from postrouting on (render_iptables/link.rs): there it is.
+    let (in_forward, in_postrouting) = (t.host.blocked(Hook::Forward) > forward, t.host.blocked(Hook::Postrouting) > postrouting);
+    if backend.is_iptables() {
+        assert!(in_postrouting, "not blocked in postrouting");
+    } else {
+        assert!(in_forward && !in_postrouting, "not blocked in the forward chain");
+    }
+    t.route_via_tunnel();
+    t.assert_reaches_from(c1, Probe::udp(INTERNET, 7001), Side::Tunnel, "from a container through the real tunnel, tun0");
+}
+
 fn beside_dockers_rules_published_ports_follow_lan_incoming_and_nothing_leaks(backend: Backend) {
     let (t, docker) = with_docker("ctrdock", backend, 1);
     let c1 = &docker.machines[0];
@@ -374,6 +403,7 @@ fn a_local_interface_that_is_the_uplink_is_refused_and_forwarding_off_is_said(ba
 backend_tests! {
     every: [
     containers_reach_the_host_each_other_and_the_tunnel_only,
+    for_containers_an_interface_merely_named_like_the_tunnel_is_not_the_tunnel,
     beside_dockers_rules_published_ports_follow_lan_incoming_and_nothing_leaks,
     a_pattern_keeps_dockers_networks_apart_and_each_one_together,
     beside_netavarks_table_podman_containers_reach_the_tunnel_only,
