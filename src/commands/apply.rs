@@ -1,32 +1,30 @@
 //! `start` (restart, reload) and `flush`: the commands that change the kernel's rules.
 
-use super::{backend, exit, load_settings, print_config_errors, require_root, warn_if_not_forwarding};
+use super::{print_config_errors, require_root, warn_if_not_forwarding};
 use crate::backend::Backend;
-use crate::cli::Cli;
-use crate::config::{RawConfig, schema};
+use crate::configuration::Options;
+use crate::exit;
 use crate::lock;
 use crate::policy::{Hook, Kind, Policy};
 use crate::settings::BackendChoice;
 use anyhow::{Context, Result, bail};
 use std::time::Instant;
 
-pub fn start(cli: &Cli) -> Result<i32> {
+pub fn start(options: &Options) -> Result<i32> {
     require_root("start")?;
     let began = Instant::now();
     // Taken before the configuration is read, so the last start to run loads the newest files.
     let _lock = lock::acquire()?;
-    let validated = match load_settings(cli) {
-        Ok(c) => c.validated,
-        Err(errors) => {
+    let (validated, chosen) = match options.load() {
+        Ok(c) => (c.validated, c.backend),
+        Err(invalid) => {
             // Said first, so that no failure below can hide what is wrong.
-            print_config_errors(&errors);
-            lock_down_unless_loaded(lockdown_backend(cli), "the configuration is invalid");
+            print_config_errors(&invalid.errors);
+            lock_down_unless_loaded(invalid.backend.unwrap_or_default(), "the configuration is invalid");
             return Ok(exit::INVALID);
         }
     };
-    let configured = validated.settings.firewall.backend;
-    let backend = backend(cli, configured)
-        .inspect_err(|_| lock_down_unless_loaded(cli.backend.unwrap_or(configured), "no backend can load it"))?;
+    let backend = Backend::choose(chosen).inspect_err(|_| lock_down_unless_loaded(chosen, "no backend can load it"))?;
     let (installed, _) = Backend::installed();
     // Another backend's rules count as loaded only when it says so for sure: when in doubt, a
     // failed load ends in lockdown.
@@ -54,16 +52,6 @@ pub fn start(cli: &Cli) -> Result<i32> {
         began.elapsed().as_millis()
     );
     Ok(exit::OK)
-}
-
-/// The backend for a lockdown when the configuration is invalid: the command line's, else the
-/// configuration's `[firewall] backend` when that value is valid itself, else auto.
-fn lockdown_backend(cli: &Cli) -> BackendChoice {
-    let configured = || {
-        let raw = RawConfig::load(&cli.config_dir).ok()?;
-        BackendChoice::parse(&raw.get(schema::find("firewall", "backend")?).value).ok()
-    };
-    cli.backend.or_else(configured).unwrap_or_default()
 }
 
 /// When no vpn-firewall ruleset is loaded (first start, boot), loads the lockdown ruleset with
