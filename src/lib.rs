@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod args;
 pub mod backend;
 pub mod cli;
+pub mod clients;
 pub mod commands;
 pub mod config;
 pub mod configuration;

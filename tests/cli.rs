@@ -434,3 +434,41 @@ fn the_qubes_drop_ins_load_the_rules_again_after_qubes_own_firewall_services() {
     // The command it runs is one vpn-firewall has.
     vpn_firewall(&["start", "--help"]).assert().code(0);
 }
+
+/// NetworkManager-openvpn's account, created as its Debian package creates it when it does not
+/// exist yet (this needs root, as the other tests that create accounts).
+fn nm_openvpn_account() {
+    if nix::unistd::User::from_name("nm-openvpn").expect("look up nm-openvpn").is_some() {
+        return;
+    }
+    let out = std::process::Command::new("useradd")
+        .args(["--system", "--user-group", "--no-create-home", "--home-dir", "/var/lib/openvpn/chroot", "--shell", "/usr/sbin/nologin", "nm-openvpn"])
+        .output()
+        .expect("run useradd (Debian package passwd)");
+    // Another test may have created it meanwhile.
+    let exists = nix::unistd::User::from_name("nm-openvpn").expect("look up nm-openvpn").is_some();
+    assert!(exists, "cannot create the system user nm-openvpn (run the tests as root): {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn check_warns_that_user_nm_openvpn_cannot_match_networkmanager_openvpn_and_says_what_to_use() {
+    nm_openvpn_account();
+    let etc = config_dir(&[("50-vpn.conf", "[tunnel]\nuser = nm-openvpn\n")]);
+    let root = tempfile::tempdir().expect("temporary directory");
+    let root_arg = root.path().to_str().expect("UTF-8 path");
+    let warning = "[tunnel] user = nm-openvpn";
+    // Without NetworkManager-openvpn, nm-openvpn is just a user.
+    with_config(etc.path(), &["--root", root_arg, "check"]).assert().code(0).stderr(predicate::str::contains(warning).not());
+    let plugin = root.path().join("usr/lib/NetworkManager/VPN/nm-openvpn-service.name");
+    std::fs::create_dir_all(plugin.parent().unwrap()).expect("create the plugin directory");
+    std::fs::write(&plugin, "[VPN Connection]\nname=openvpn\nprogram=/usr/lib/NetworkManager/nm-openvpn-service\n").expect("write the plugin file");
+    let origin = format!("{}:2", etc.path().join("50-vpn.conf").display());
+    with_config(etc.path(), &["--root", root_arg, "check"]).assert().code(0).stderr(
+        predicate::str::contains(format!("vpn-firewall: warning: {warning} ({origin}) matches no packet of NetworkManager-openvpn"))
+            .and(predicate::str::contains("the socket stays root's"))
+            .and(predicate::str::contains("openvpn-client@NAME.service and the default user = tunnel instead")),
+    );
+    // A client identified otherwise, by a mark, draws no warning.
+    let marked = config_dir(&[("50-vpn.conf", "[tunnel]\nuser =\nfwmark = 51821\n")]);
+    with_config(marked.path(), &["--root", root_arg, "check"]).assert().code(0).stderr(predicate::str::contains("NetworkManager-openvpn").not());
+}
