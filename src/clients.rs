@@ -1,5 +1,5 @@
 //! VPN clients installed on this machine whose packets a configuration cannot match, found by
-//! `check`.
+//! `check`: NetworkManager-openvpn here, kernel WireGuard's marks in [`wireguard`].
 //!
 //! A socket keeps the user and group of the process that created it. NetworkManager-openvpn
 //! starts openvpn as root with `--user nm-openvpn --group nm-openvpn`, and openvpn switches only
@@ -14,16 +14,25 @@ use crate::config::schema::Key;
 use crate::settings::{Account, Settings};
 use std::path::Path;
 
+mod wireguard;
+
 /// NetworkManager-openvpn's plugin description, installed with it; relative to the root.
 const NM_OPENVPN_PLUGIN: &str = "usr/lib/NetworkManager/VPN/nm-openvpn-service.name";
 
 /// The user and group NetworkManager-openvpn's openvpn switches to (its package creates both).
 const NM_OPENVPN_ACCOUNT: &str = "nm-openvpn";
 
-/// Warnings about `[tunnel] user` and `group` naming an account an installed client only
-/// switches to after opening its socket. `root` is where the clients are looked for (`/` but
-/// for tests).
+/// Warnings about installed clients the configuration cannot match. `root` is where their
+/// files are looked for (`/` but for tests).
 pub fn warnings(raw: &RawConfig, settings: &Settings, root: &Path, accounts: &dyn Accounts) -> Vec<String> {
+    let mut out = nm_openvpn(raw, settings, root, accounts);
+    out.extend(wireguard::warnings(settings, root));
+    out
+}
+
+/// `[tunnel] user` or `group` naming the account NetworkManager-openvpn's openvpn only
+/// switches to after opening its socket.
+fn nm_openvpn(raw: &RawConfig, settings: &Settings, root: &Path, accounts: &dyn Accounts) -> Vec<String> {
     let plugin = root.join(NM_OPENVPN_PLUGIN);
     if !plugin.is_file() {
         return Vec::new();

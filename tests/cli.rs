@@ -472,3 +472,23 @@ fn check_warns_that_user_nm_openvpn_cannot_match_networkmanager_openvpn_and_says
     let marked = config_dir(&[("50-vpn.conf", "[tunnel]\nuser =\nfwmark = 51821\n")]);
     with_config(marked.path(), &["--root", root_arg, "check"]).assert().code(0).stderr(predicate::str::contains("NetworkManager-openvpn").not());
 }
+
+#[test]
+fn check_warns_when_a_wireguard_interface_of_the_tunnel_is_marked_otherwise_than_fwmark() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let root_arg = root.path().to_str().expect("UTF-8 path");
+    let wg0 = root.path().join("etc/wireguard/wg0.conf");
+    std::fs::create_dir_all(wg0.parent().unwrap()).expect("create etc/wireguard");
+    std::fs::write(&wg0, "[Interface]\nPrivateKey = x\nFwMark = 51821\n[Peer]\nAllowedIPs = 0.0.0.0/0\n").expect("write wg0.conf");
+    let etc = config_dir(&[("50-vpn.conf", "[tunnel]\ninterfaces = wg0\nuser =\nfwmark = 0xca6c\n")]);
+    let warning = format!(
+        "vpn-firewall: warning: WireGuard interface wg0 is marked 51821 (0xca6d) by {}, but [tunnel] fwmark = 0xca6c",
+        wg0.display()
+    );
+    with_config(etc.path(), &["--root", root_arg, "check"])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains(warning).and(predicate::str::contains("set [tunnel] fwmark = 51821")));
+    let fixed = config_dir(&[("50-vpn.conf", "[tunnel]\ninterfaces = wg0\nuser =\nfwmark = 51821\n")]);
+    with_config(fixed.path(), &["--root", root_arg, "check"]).assert().code(0).stderr(predicate::str::contains("WireGuard").not());
+}
