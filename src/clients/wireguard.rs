@@ -65,28 +65,24 @@ fn mismatch(c: &Configured, fwmark: Option<u32>) -> Option<String> {
 /// wg-quick: `FwMark` in `[Interface]`; without it, it marks only for a peer with a default
 /// route (AllowedIPs `/0`), with the first routing table free from 51820 up.
 fn wg_quick(root: &Path) -> Vec<Configured> {
-    files(&root.join(WG_QUICK), "conf")
+    keyfiles(&root.join(WG_QUICK), "conf")
         .into_iter()
-        .filter_map(|(file, text)| {
-            let interface = file.file_stem()?.to_str()?.to_string();
-            let entries = entries(&text);
+        .filter_map(|f| {
+            let interface = f.path.file_stem()?.to_str()?.to_string();
             // wg-quick reads its keys case-insensitively.
-            let value = |section: &str, key: &str| {
-                entries.iter().find(|(s, k, _)| s.eq_ignore_ascii_case(section) && k.eq_ignore_ascii_case(key)).map(|(_, _, v)| v.as_str())
-            };
+            let mark = f.get_ignore_case("Interface", "FwMark").filter(|v| !v.eq_ignore_ascii_case("off")).and_then(number);
             // `Table = off`: wg-quick adds no routes, so no rule and no mark for them either.
-            let routes = value("Interface", "Table").is_none_or(|t| !t.eq_ignore_ascii_case("off"));
+            let routes = f.get_ignore_case("Interface", "Table").is_none_or(|t| !t.eq_ignore_ascii_case("off"));
             let default_route = routes
-                && entries.iter().any(|(s, k, v)| {
+                && f.entries.iter().any(|(s, k, v)| {
                     s.eq_ignore_ascii_case("Peer") && k.eq_ignore_ascii_case("AllowedIPs") && v.split(',').any(|n| n.trim().ends_with("/0"))
                 });
-            let mark = value("Interface", "FwMark").filter(|v| !v.eq_ignore_ascii_case("off")).and_then(number);
             let unmarked = if default_route {
                 "lets wg-quick pick the mark (the first free routing table from 51820 up: not always 51820)"
             } else {
                 "sets no FwMark (wg-quick marks only for a default route)"
             };
-            Some(Configured { interface, file, mark, how: "FwMark = MARK in its [Interface]".into(), unmarked })
+            Some(Configured { interface, file: f.path, mark, how: "FwMark = MARK in its [Interface]".into(), unmarked })
         })
         .collect()
 }
@@ -94,18 +90,12 @@ fn wg_quick(root: &Path) -> Vec<Configured> {
 /// systemd-networkd: `FirewallMark=` in the `[WireGuard]` section of a `.netdev` of
 /// `Kind=wireguard`; unset, no mark.
 fn networkd(root: &Path) -> Vec<Configured> {
-    files(&root.join(NETWORKD), "netdev")
-        .into_iter()
-        .filter_map(|(file, text)| {
-            let entries = entries(&text);
-            let value = |section: &str, key: &str| entries.iter().rev().find(|(s, k, _)| s == section && k == key).map(|(_, _, v)| v.clone());
-            if value("NetDev", "Kind")? != "wireguard" {
-                return None;
-            }
-            let interface = value("NetDev", "Name")?;
-            let mark = value("WireGuard", "FirewallMark").as_deref().and_then(number);
-            let unmarked = "sets no FirewallMark=";
-            Some(Configured { interface, file, mark, how: "FirewallMark=MARK in its [WireGuard] section".into(), unmarked })
+    let wireguard = keyfiles(&root.join(NETWORKD), "netdev").into_iter().filter(|f| f.get("NetDev", "Kind") == Some("wireguard"));
+    wireguard
+        .filter_map(|f| {
+            let (interface, mark) = (f.get("NetDev", "Name")?.to_string(), f.get("WireGuard", "FirewallMark").and_then(number));
+            let how = "FirewallMark=MARK in its [WireGuard] section".to_string();
+            Some(Configured { interface, file: f.path, mark, how, unmarked: "sets no FirewallMark=" })
         })
         .collect()
 }
@@ -113,30 +103,44 @@ fn networkd(root: &Path) -> Vec<Configured> {
 /// NetworkManager: `fwmark=` in `[wireguard]` of a connection of `type=wireguard`; unset (0),
 /// with a default route it picks one from 51820 to 52319 after the connection's UUID.
 fn network_manager(root: &Path) -> Vec<Configured> {
-    files(&root.join(NETWORK_MANAGER), "nmconnection")
-        .into_iter()
-        .filter_map(|(file, text)| {
-            let entries = entries(&text);
-            let value = |section: &str, key: &str| entries.iter().rev().find(|(s, k, _)| s == section && k == key).map(|(_, _, v)| v.clone());
-            if value("connection", "type")? != "wireguard" {
-                return None;
-            }
-            let interface = value("connection", "interface-name")?;
-            let id = value("connection", "id").unwrap_or_else(|| interface.clone());
-            let mark = value("wireguard", "fwmark").as_deref().and_then(number).filter(|m| *m != 0);
+    let profiles = keyfiles(&root.join(NETWORK_MANAGER), "nmconnection").into_iter();
+    profiles
+        .filter(|f| f.get("connection", "type") == Some("wireguard"))
+        .filter_map(|f| {
+            let interface = f.get("connection", "interface-name")?.to_string();
+            let id = f.get("connection", "id").unwrap_or(&interface);
             let how = format!("it with nmcli connection modify {id:?} wireguard.fwmark MARK");
+            let mark = f.get("wireguard", "fwmark").and_then(number).filter(|m| *m != 0);
             let unmarked = "sets no wireguard.fwmark (NetworkManager then picks one from 51820 to 52319, or none)";
-            Some(Configured { interface, file, mark, how, unmarked })
+            Some(Configured { interface, file: f.path, mark, how, unmarked })
         })
         .collect()
 }
 
-/// The readable files of `dir` ending in `.EXT`, with their text, in name order.
-fn files(dir: &Path, ext: &str) -> Vec<(PathBuf, String)> {
+/// A configuration file's entries, in order.
+struct Keyfile {
+    path: PathBuf,
+    entries: Vec<(String, String, String)>,
+}
+
+impl Keyfile {
+    /// A key's value; the last one wins, as systemd and NetworkManager read their files.
+    fn get(&self, section: &str, key: &str) -> Option<&str> {
+        self.entries.iter().rev().find(|(s, k, _)| s == section && k == key).map(|(_, _, v)| v.as_str())
+    }
+
+    fn get_ignore_case(&self, section: &str, key: &str) -> Option<&str> {
+        let found = self.entries.iter().rev().find(|(s, k, _)| s.eq_ignore_ascii_case(section) && k.eq_ignore_ascii_case(key));
+        found.map(|(_, _, v)| v.as_str())
+    }
+}
+
+/// The readable files of `dir` ending in `.EXT`, parsed, in name order.
+fn keyfiles(dir: &Path, ext: &str) -> Vec<Keyfile> {
     let Ok(read) = std::fs::read_dir(dir) else { return Vec::new() };
     let mut paths: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == ext)).collect();
     paths.sort();
-    paths.into_iter().filter_map(|p| std::fs::read_to_string(&p).ok().map(|t| (p, t))).collect()
+    paths.into_iter().filter_map(|path| std::fs::read_to_string(&path).ok().map(|text| Keyfile { entries: entries(&text), path })).collect()
 }
 
 /// `(section, key, value)` of an INI-style text, in order; `#` and `;` start comments.

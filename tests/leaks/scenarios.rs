@@ -437,27 +437,20 @@ fn client_identity(bed: &mut Bed) {
     let port = kind.port();
     let tunnel = tunnel_user().uid.as_raw();
     let others: &[u32] = if kind == Kind::OpenVpnRoot { &[0, USER, tunnel] } else { &[0, USER] };
-    bed.start("");
-    bed.watch();
-    bed.connect();
-    let stream = bed.stream(7100);
-    let _chatter = bed.chatter();
-    stream.wait_for_more(stream.received(), "the stream through the tunnel");
     let mut tcp_to_server = Vec::new();
-    for &uid in others {
-        bed.send(&[
-            Probe::udp(VPN_SERVER, port).as_uid(uid),
-            Probe::udp(INTERNET, 7001).as_uid(uid).bound_to("eth0"),
-            Probe::tcp(INTERNET, 7000).as_uid(uid).bound_to("eth0"),
-        ]);
-        // Its TCP to the server's port passes the capture for OpenConnect: judged by its outcome.
-        tcp_to_server.push((uid, Probe::tcp(VPN_SERVER, port).as_uid(uid).send(bed.client())));
-    }
-    bed.vpn.reconnect(&bed.net);
-    bed.vpn.kill(&bed.net, Signal::SIGKILL);
-    sleep(WHILE);
-    bed.knock();
-    bed.verdict();
+    mid_traffic(bed, |bed| {
+        for &uid in others {
+            bed.send(&[
+                Probe::udp(VPN_SERVER, port).as_uid(uid),
+                Probe::udp(INTERNET, 7001).as_uid(uid).bound_to("eth0"),
+                Probe::tcp(INTERNET, 7000).as_uid(uid).bound_to("eth0"),
+            ]);
+            // Its TCP to the server's port passes the capture for OpenConnect: judged by its outcome.
+            tcp_to_server.push((uid, Probe::tcp(VPN_SERVER, port).as_uid(uid).send(bed.client())));
+        }
+        bed.vpn.reconnect(&bed.net);
+        bed.vpn.kill(&bed.net, Signal::SIGKILL);
+    });
     for (uid, run) in tcp_to_server {
         assert_ne!(run.code, 0, "uid {uid} connected to the VPN server's TCP port {port} outside the tunnel:\n{run}");
     }
