@@ -128,7 +128,8 @@ loaded; 3 not loaded; 4 cannot tell (not root, neither nft nor iptables installe
 file and line that set it (or \"default\"), like sshd -T with origins. Problems go to stderr, one \
 line each, naming FILE:LINE; so do warnings, such as a [tunnel] user that an installed VPN client \
 cannot match (user = nm-openvpn with NetworkManager-openvpn, whose socket stays root's) or a \
-WireGuard interface marked otherwise than [tunnel] fwmark, with what to set instead. Needs no root and touches nothing. Exit 0 valid; 2 invalid.",
+WireGuard interface marked otherwise than [tunnel] fwmark, with what to set instead. Needs no \
+root and touches nothing. Exit 0 valid; 2 invalid.",
         after_help = "Example:\n  vpn-firewall check\n  vpn-firewall --config-dir ./etc/vpn-firewall check")]
     Check,
 
