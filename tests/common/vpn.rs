@@ -3,7 +3,9 @@
 //! it. The client reaches its server only because `tunnel.user` lets it. Two more clients, for
 //! the scenarios about telling the VPN client apart (docs/vpn-clients.md): OpenVPN started as
 //! root that drops to `tunnel` after opening its socket (as NetworkManager-openvpn starts it),
-//! identified by its `--mark` instead; and OpenConnect against ocserv, run as `tunnel`.
+//! identified by its `--mark` instead; OpenConnect against ocserv, run as `tunnel`; and
+//! wg-quick as root, with wireguard-go as its userspace WireGuard (this kernel has no WireGuard
+//! module), identified by the mark wg-quick picks itself.
 //!
 //! ```text
 //!  router ns                                    host ns (firewalled)
@@ -73,7 +75,13 @@ pub enum Kind {
     OpenVpnRoot,
     /// OpenConnect run as `tunnel` with CAP_NET_ADMIN, against ocserv.
     OpenConnect,
+    /// `wg-quick up` as root with a default route and no `FwMark`: wg-quick marks the packets
+    /// with `WG_QUICK_MARK` itself, which wireguard-go puts on its socket as the kernel would.
+    WgQuick,
 }
+
+/// The mark wg-quick picks for the first interface with a default route.
+pub const WG_QUICK_MARK: u32 = 51820;
 
 /// The mark OpenVPN-root puts on its socket. OpenVPN reads `--mark` with atoi: decimal only.
 pub const CLIENT_MARK: u32 = 51821;
@@ -99,6 +107,7 @@ impl Kind {
             Kind::WireGuard => "WireGuard",
             Kind::OpenVpnRoot => "OpenVPN-root",
             Kind::OpenConnect => "OpenConnect",
+            Kind::WgQuick => "wg-quick",
         }
     }
 
@@ -106,7 +115,7 @@ impl Kind {
     pub fn interface(self) -> &'static str {
         match self {
             Kind::OpenVpn | Kind::OpenVpnRoot | Kind::OpenConnect => "tun0",
-            Kind::WireGuard => "wg0",
+            Kind::WireGuard | Kind::WgQuick => "wg0",
         }
     }
 
@@ -114,7 +123,7 @@ impl Kind {
     pub fn port(self) -> u16 {
         match self {
             Kind::OpenVpn | Kind::OpenVpnRoot => 1194,
-            Kind::WireGuard => 51820,
+            Kind::WireGuard | Kind::WgQuick => 51820,
             Kind::OpenConnect => openconnect::PORT,
         }
     }
@@ -123,8 +132,25 @@ impl Kind {
     pub fn identity(self) -> String {
         match self {
             Kind::OpenVpnRoot => format!("user =\nfwmark = {CLIENT_MARK}\n"),
+            Kind::WgQuick => format!("user =\nfwmark = {WG_QUICK_MARK}\n"),
             Kind::OpenVpn | Kind::WireGuard | Kind::OpenConnect => String::new(),
         }
+    }
+
+    /// Whether it is told apart by a mark rather than by the user `tunnel` (so that `tunnel`'s
+    /// other processes are not exempt).
+    pub fn marked(self) -> bool {
+        matches!(self, Kind::OpenVpnRoot | Kind::WgQuick)
+    }
+
+    /// Whether its log says when it has connected (OpenVPN, OpenConnect).
+    fn logs_connections(self) -> bool {
+        matches!(self, Kind::OpenVpn | Kind::OpenVpnRoot | Kind::OpenConnect)
+    }
+
+    /// Whether a signal makes it reconnect with new sockets (`Vpn::reconnect`).
+    pub fn reconnects(self) -> bool {
+        self.logs_connections()
     }
 
     /// What the client's log says each time it has (re)connected.
@@ -147,7 +173,7 @@ impl Kind {
         let to_server = format!("ip dst host {VPN_SERVER} and udp dst port {port}");
         let header = match self {
             Kind::OpenVpn | Kind::OpenVpnRoot => "udp[8] >> 3 >= 1 and udp[8] >> 3 <= 11",
-            Kind::WireGuard => "udp[8] >= 1 and udp[8] <= 4 and udp[9:2] = 0 and udp[11] = 0",
+            Kind::WireGuard | Kind::WgQuick => "udp[8] >= 1 and udp[8] <= 4 and udp[9:2] = 0 and udp[11] = 0",
             Kind::OpenConnect => {
                 let filter = format!("ip dst host {VPN_SERVER} and (tcp dst port {port} or (udp dst port {port} and udp[8] >= 20 and udp[8] <= 23))");
                 return NotALeak::new("the VPN's own traffic to its server", filter);
@@ -194,7 +220,7 @@ impl Vpn {
                 wait_for_or_show("the OpenVPN server to start", &log, || connections(&log, "Initialization Sequence Completed") > 0);
                 server
             }
-            Kind::WireGuard => {
+            Kind::WireGuard | Kind::WgQuick => {
                 for side in ["server", "client"] {
                     let private = net.router.run("wg", &["genkey"], "").expect(0).stdout;
                     let public = net.router.run("wg", &["pubkey"], &private).expect(0).stdout;
@@ -226,7 +252,7 @@ impl Vpn {
     /// flows through the tunnel.
     pub fn connect(&mut self, net: &Uplink) {
         self.launch(net);
-        if self.kind != Kind::WireGuard {
+        if self.kind.logs_connections() {
             self.await_connection();
         }
         self.await_traffic(net);
@@ -251,6 +277,24 @@ impl Vpn {
             Kind::OpenConnect => {
                 let args = openconnect::client_args(&net.host, self.dir.path(), self.kind.interface());
                 self.client = Some(sandboxed(&net.host, Some(tunnel_user()), log, &args));
+            }
+            Kind::WgQuick => {
+                // No FwMark: wg-quick picks WG_QUICK_MARK for the default route itself.
+                let config = format!(
+                    "[Interface]\nPrivateKey = {}\nAddress = {CLIENT_TUNNEL}/24\n[Peer]\nPublicKey = {}\nEndpoint = {VPN_SERVER}:{}\nAllowedIPs = 0.0.0.0/0\nPersistentKeepalive = 25\n",
+                    read(&self.dir.path().join("client.key")),
+                    read(&self.dir.path().join("server.pub")),
+                    self.kind.port()
+                );
+                let file = self.dir.path().join("wg0.conf");
+                write(&file, &config);
+                let up = "wg-quick up \"$1\" && exec sleep infinity";
+                let command = ["env", "WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go", "bash", "-c", up, "bash", &file.display().to_string()].map(String::from);
+                // Its own PID namespace: wireguard-go daemonizes, and ends with the rest when the
+                // client is killed, as a client that dies takes its interface along.
+                self.client = Some(sandboxed_in(&net.host, &["--pid", "--fork", "--kill-child"], None, log, &command));
+                let link = || net.host.has_link("wg0");
+                wait_for_or_show("wg-quick to bring wg0 up", &self.client_log(), link);
             }
             Kind::WireGuard => {
                 let client = sandboxed(&net.host, Some(tunnel_user()), log, &["wireguard-go", "-f", "wg0"]);
@@ -310,7 +354,7 @@ impl Vpn {
         let signal = match self.kind {
             Kind::OpenVpn | Kind::OpenVpnRoot => Signal::SIGUSR1,
             Kind::OpenConnect => Signal::SIGUSR2,
-            Kind::WireGuard => panic!("wireguard-go does not reconnect on a signal"),
+            Kind::WireGuard | Kind::WgQuick => panic!("wireguard-go does not reconnect on a signal"),
         };
         self.client.as_mut().expect("the client runs").signal(signal);
         self.await_connection();
@@ -337,13 +381,18 @@ impl Vpn {
 /// root's), and a /dev/net/tun node with Debian's usual mode 0666 (some machines, containers
 /// among them, have it 0600, which CAP_NET_ADMIN does not override).
 fn sandboxed(ns: &Netns, user: Option<&User>, log: PathBuf, command: &[impl AsRef<OsStr>]) -> Background {
+    sandboxed_in(ns, &[], user, log, command)
+}
+
+/// `sandboxed`, with more namespaces for `unshare` to make (`--pid --fork --kill-child`).
+fn sandboxed_in(ns: &Netns, unshare: &[&str], user: Option<&User>, log: PathBuf, command: &[impl AsRef<OsStr>]) -> Background {
     let setup = "set -e; owner=$1; shift; \
                  mount -t tmpfs -o mode=0755 vpnfwl-run /run; \
                  mknod -m 0666 /run/tun c 10 200; mount --bind /run/tun /dev/net/tun; \
                  mkdir -m 0755 /run/wireguard /run/vpnc; chown \"$owner\" /run/wireguard /run/vpnc; \
                  exec \"$@\"";
     let mut cmd = ns.command("unshare");
-    cmd.args(["--mount", "--propagation", "private", "sh", "-c", setup, "sh"]);
+    cmd.args(["--mount", "--propagation", "private"]).args(unshare).args(["sh", "-c", setup, "sh"]);
     match user {
         Some(u) => {
             let gid = u.gid.to_string();

@@ -33,6 +33,7 @@ impl<'a> Bed<'a> {
             Kind::WireGuard => "w",
             Kind::OpenVpnRoot => "r",
             Kind::OpenConnect => "c",
+            Kind::WgQuick => "q",
         };
         let tag = format!("s{scenario}{tag}");
         let net = Uplink::new(&tag, backend);

@@ -49,8 +49,9 @@ pub const SCENARIOS: &[Scenario] = &[
 ];
 
 /// The clients that are not run as `tunnel` from the start by the package's drop-in: OpenVPN
-/// started as root (told apart by its mark), OpenConnect (run as `tunnel` by README's recipe).
-const IDENTIFIED: &[Kind] = &[Kind::OpenVpnRoot, Kind::OpenConnect];
+/// started as root (told apart by its mark), OpenConnect (run as `tunnel` by README's recipe),
+/// wg-quick (the mark it picks).
+const IDENTIFIED: &[Kind] = &[Kind::OpenVpnRoot, Kind::OpenConnect, Kind::WgQuick];
 
 /// Long enough for a stream's and a chatterer's packets to try the new way out many times.
 const WHILE: Duration = Duration::from_secs(1);
@@ -427,16 +428,16 @@ fn knock_inside(bed: &Bed) -> u64 {
 }
 
 /// Scenario 19: The client is exempt by what README's recipe for it sets, and nothing else is:
-/// OpenVPN started as root that drops to `tunnel` (`--mark` and `fwmark`, `user` empty), and
-/// OpenConnect run as `tunnel`. It connects and carries a stream; root, an ordinary user and (for
-/// OpenVPN-root) `tunnel` reach neither its server's port nor anything else outside the tunnel;
-/// after a reconnect (new sockets, made after OpenVPN's privilege drop) it still connects; killed,
-/// nothing leaves.
+/// OpenVPN started as root that drops to `tunnel` (`--mark` and `fwmark`, `user` empty),
+/// OpenConnect run as `tunnel`, wg-quick as root (`fwmark` = the mark it picks, `user` empty).
+/// It connects and carries a stream; root, an ordinary user and (for the marked ones) `tunnel`
+/// reach neither its server's port nor anything else outside the tunnel; after a reconnect (new
+/// sockets, made after OpenVPN's privilege drop) it still connects; killed, nothing leaves.
 fn client_identity(bed: &mut Bed) {
     let kind = bed.vpn.kind();
     let port = kind.port();
     let tunnel = tunnel_user().uid.as_raw();
-    let others: &[u32] = if kind == Kind::OpenVpnRoot { &[0, USER, tunnel] } else { &[0, USER] };
+    let others: &[u32] = if kind.marked() { &[0, USER, tunnel] } else { &[0, USER] };
     let mut tcp_to_server = Vec::new();
     mid_traffic(bed, |bed| {
         for &uid in others {
@@ -448,7 +449,9 @@ fn client_identity(bed: &mut Bed) {
             // Its TCP to the server's port passes the capture for OpenConnect: judged by its outcome.
             tcp_to_server.push((uid, Probe::tcp(VPN_SERVER, port).as_uid(uid).send(bed.client())));
         }
-        bed.vpn.reconnect(&bed.net);
+        if kind.reconnects() {
+            bed.vpn.reconnect(&bed.net);
+        }
         bed.vpn.kill(&bed.net, Signal::SIGKILL);
     });
     for (uid, run) in tcp_to_server {
