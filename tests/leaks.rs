@@ -1,5 +1,5 @@
 //! The leak suite: real OpenVPN and WireGuard clients (and, in scenarios 19 and 20, OpenVPN
-//! started as root and OpenConnect against ocserv) behind the real ruleset, in network
+//! started as root, OpenConnect against ocserv and wg-quick) behind the real ruleset, in network
 //! namespaces, and tcpdump on the router's side of the uplink counting what leaves the host in
 //! cleartext. A leak is any packet from the host that is not the VPN's own traffic to its
 //! server, DHCP, ARP or neighbour discovery (see tests/common/capture.rs). Every scenario of
