@@ -37,6 +37,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("openvpn", "openvpn"),
     ("wireguard-go", "wireguard-go"),
     ("wg", "wireguard-tools"),
+    ("wg-quick", "wireguard-tools"),
     ("openssl", "openssl"),
     ("mount", "mount"),
     ("mknod", "coreutils"),
