@@ -127,8 +127,9 @@ loaded; 3 not loaded; 4 cannot tell (not root, neither nft nor iptables installe
     #[command(long_about = "Validate the configuration and print every effective setting with the \
 file and line that set it (or \"default\"), like sshd -T with origins. Problems go to stderr, one \
 line each, naming FILE:LINE; so do warnings, such as a [tunnel] user that an installed VPN client \
-cannot match (user = nm-openvpn with NetworkManager-openvpn, whose socket stays root's) or a \
-WireGuard interface marked otherwise than [tunnel] fwmark, with what to set instead. Needs no \
+cannot match (user = nm-openvpn with NetworkManager-openvpn, whose socket stays root's), an \
+OpenVPN mark in hex (OpenVPN reads it as 0) or a WireGuard interface marked otherwise than \
+[tunnel] fwmark, with what to set instead. Needs no \
 root and touches nothing. Exit 0 valid; 2 invalid.",
         after_help = "Example:\n  vpn-firewall check\n  vpn-firewall --config-dir ./etc/vpn-firewall check")]
     Check,

@@ -1,5 +1,6 @@
 //! VPN clients installed on this machine whose packets a configuration cannot match, found by
-//! `check`: NetworkManager-openvpn here, kernel WireGuard's marks in [`wireguard`].
+//! `check`: NetworkManager-openvpn here, OpenVPN's marks in [`openvpn`], kernel WireGuard's in
+//! [`wireguard`].
 //!
 //! A socket keeps the user and group of the process that created it. NetworkManager-openvpn
 //! starts openvpn as root with `--user nm-openvpn --group nm-openvpn`, and openvpn switches only
@@ -12,8 +13,9 @@ use crate::accounts::Accounts;
 use crate::config::RawConfig;
 use crate::config::schema::Key;
 use crate::settings::{Account, Settings};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+mod openvpn;
 mod wireguard;
 
 /// NetworkManager-openvpn's plugin description, installed with it; relative to the root.
@@ -26,8 +28,17 @@ const NM_OPENVPN_ACCOUNT: &str = "nm-openvpn";
 /// files are looked for (`/` but for tests).
 pub fn warnings(raw: &RawConfig, settings: &Settings, root: &Path, accounts: &dyn Accounts) -> Vec<String> {
     let mut out = nm_openvpn(raw, settings, root, accounts);
+    out.extend(openvpn::warnings(settings, root));
     out.extend(wireguard::warnings(settings, root));
     out
+}
+
+/// The readable files of `dir` whose names end in `.EXT`, with their text, in name order.
+fn read_files(dir: &Path, ext: &str) -> Vec<(PathBuf, String)> {
+    let Ok(read) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut paths: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == ext)).collect();
+    paths.sort();
+    paths.into_iter().filter_map(|p| std::fs::read_to_string(&p).ok().map(|t| (p, t))).collect()
 }
 
 /// `[tunnel] user` or `group` naming the account NetworkManager-openvpn's openvpn only

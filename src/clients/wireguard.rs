@@ -6,6 +6,7 @@
 //! `/etc/systemd/network/*.netdev` (`FirewallMark=`) and NetworkManager's
 //! `/etc/NetworkManager/system-connections/*.nmconnection` (`fwmark=`).
 
+use super::read_files;
 use crate::settings::Settings;
 use std::path::{Path, PathBuf};
 
@@ -137,10 +138,7 @@ impl Keyfile {
 
 /// The readable files of `dir` ending in `.EXT`, parsed, in name order.
 fn keyfiles(dir: &Path, ext: &str) -> Vec<Keyfile> {
-    let Ok(read) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut paths: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == ext)).collect();
-    paths.sort();
-    paths.into_iter().filter_map(|path| std::fs::read_to_string(&path).ok().map(|text| Keyfile { entries: entries(&text), path })).collect()
+    read_files(dir, ext).into_iter().map(|(path, text)| Keyfile { entries: entries(&text), path }).collect()
 }
 
 /// `(section, key, value)` of an INI-style text, in order; `#` and `;` start comments.
