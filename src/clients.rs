@@ -33,10 +33,12 @@ pub fn warnings(raw: &RawConfig, settings: &Settings, root: &Path, accounts: &dy
     out
 }
 
-/// The readable files of `dir` whose names end in `.EXT`, with their text, in name order.
+/// The readable regular files of `dir` whose names end in `.EXT`, with their text, in name
+/// order. (Regular files only: reading a FIFO would block `check`.)
 fn read_files(dir: &Path, ext: &str) -> Vec<(PathBuf, String)> {
     let Ok(read) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut paths: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == ext)).collect();
+    let named = read.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == ext));
+    let mut paths: Vec<PathBuf> = named.filter(|p| p.is_file()).collect();
     paths.sort();
     paths.into_iter().filter_map(|p| std::fs::read_to_string(&p).ok().map(|t| (p, t))).collect()
 }
@@ -115,6 +117,17 @@ mod tests {
         let w = warnings_for("[tunnel]\nuser = 123\n", true);
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].starts_with("[tunnel] user = 123"), "{w:?}");
+    }
+
+    #[test]
+    fn only_regular_files_are_read_so_that_a_fifo_cannot_block() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.conf"), "b").unwrap();
+        std::fs::write(dir.path().join("a.conf"), "a").unwrap();
+        std::fs::write(dir.path().join("c.txt"), "c").unwrap();
+        nix::unistd::mkfifo(&dir.path().join("d.conf"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let names: Vec<String> = read_files(dir.path(), "conf").into_iter().map(|(p, t)| format!("{}={t}", p.file_name().unwrap().to_str().unwrap())).collect();
+        assert_eq!(names, ["a.conf=a", "b.conf=b"]);
     }
 
     #[test]
