@@ -14,6 +14,7 @@ mod probe;
 mod report;
 mod sandbox;
 mod topology;
+mod tunnel;
 
 pub use probe::{Probe, Sender, probe_command};
 
