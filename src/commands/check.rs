@@ -83,6 +83,7 @@ fn effective(key: Key, s: &Settings) -> String {
         Key::LanAllow => join(&s.lan.allow),
         Key::LanDns => yes(s.lan.dns),
         Key::LanDhcp => yes(s.lan.dhcp),
+        Key::LanDhcpUsers => s.lan.dhcp_users.iter().map(|a| a.name.clone()).collect::<Vec<_>>().join(" "),
         Key::LanIncoming => join(&s.lan.incoming),
         Key::ForwardEnable => yes(s.forward.enable),
         Key::ForwardInterfaces => join(&s.forward.interfaces),
