@@ -200,8 +200,9 @@ impl Validator<'_> {
     /// The DHCP clients' users. Root is allowed here, unlike in `[tunnel] user`: the exception
     /// lets out only client-shaped messages, and root can bypass netfilter through a packet
     /// socket anyway. A default user that does not exist (its client is not installed) is
-    /// skipped with a warning; a user named in a file that does not exist is an error.
-    fn dhcp_users(&mut self, lookup: impl Fn(&str) -> Option<u32>) -> Vec<Account> {
+    /// skipped with a warning (none when `[lan] dhcp` is off); a user named in a file that does
+    /// not exist is an error.
+    fn dhcp_users(&mut self, dhcp: bool, lookup: impl Fn(&str) -> Option<u32>) -> Vec<Account> {
         let key = Key::LanDhcpUsers;
         let entry = self.raw.get(key).clone();
         let mut out: Vec<Account> = Vec::new();
@@ -210,7 +211,9 @@ impl Validator<'_> {
                 Some(id) if out.iter().any(|a| a.id == id) => {}
                 Some(id) => out.push(Account { name: name.to_string(), id }),
                 None if entry.origin.is_none() => {
-                    self.warn(key, format!("user {name:?} does not exist (its DHCP client is not installed): skipped"));
+                    if dhcp {
+                        self.warn(key, format!("user {name:?} does not exist (its DHCP client is not installed): skipped"));
+                    }
                 }
                 None => self.error(key, format!("user {name:?} does not exist (expected an existing user name or a numeric uid)")),
             }
@@ -242,11 +245,14 @@ impl Settings {
             ipv6: v.one(Key::TunnelIpv6, values::boolean),
             incoming: v.list(Key::TunnelIncoming, values::port_range),
         };
+        let allow = IpNet::aggregate(&v.list(Key::LanAllow, values::network));
+        let dns = v.one(Key::LanDns, values::boolean);
+        let dhcp = v.one(Key::LanDhcp, values::boolean);
         let lan = Lan {
-            allow: IpNet::aggregate(&v.list(Key::LanAllow, values::network)),
-            dns: v.one(Key::LanDns, values::boolean),
-            dhcp: v.one(Key::LanDhcp, values::boolean),
-            dhcp_users: v.dhcp_users(|n| accounts.uid(n)),
+            allow,
+            dns,
+            dhcp,
+            dhcp_users: v.dhcp_users(dhcp, |n| accounts.uid(n)),
             incoming: v.list(Key::LanIncoming, values::port_range),
         };
         let forward = Forward {
@@ -398,6 +404,8 @@ mod tests {
         assert!(v.warnings[0].contains("[lan] dhcp_users (default") && v.warnings[0].contains("user \"dhcpcd\" does not exist"), "{:?}", v.warnings);
         let v = validate("[lan]\ndhcp_users = root, 0, 1234\n", &ACCOUNTS).unwrap();
         assert_eq!(v.settings.lan.dhcp_users.iter().map(|a| a.id).collect::<Vec<_>>(), [0, 1234]);
+        let v = validate("[tunnel]\nuser = 4242\n[lan]\ndhcp = no\n", &FixedAccounts(&[("root", 0)])).unwrap();
+        assert!(v.warnings.is_empty(), "no DHCP, no note about its users: {:?}", v.warnings);
         let e = validate("[lan]\ndhcp_users = root nosuchuser\n", &ACCOUNTS).unwrap_err();
         assert!(e.to_string().ends_with("50-test.conf:2: [lan] dhcp_users: user \"nosuchuser\" does not exist (expected an existing user name or a numeric uid)"), "{e}");
     }
