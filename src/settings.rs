@@ -200,9 +200,9 @@ impl Validator<'_> {
     /// The DHCP clients' users. Root is allowed here, unlike in `[tunnel] user`: the exception
     /// lets out only client-shaped messages, and root can bypass netfilter through a packet
     /// socket anyway. A default user that does not exist (its client is not installed) is
-    /// skipped with a warning (none when `[lan] dhcp` is off); a user named in a file that does
-    /// not exist is an error.
-    fn dhcp_users(&mut self, dhcp: bool, lookup: impl Fn(&str) -> Option<u32>) -> Vec<Account> {
+    /// skipped silently (`check` lists it): most machines run one DHCP client of the three; a
+    /// user named in a file that does not exist is an error.
+    fn dhcp_users(&mut self, lookup: impl Fn(&str) -> Option<u32>) -> Vec<Account> {
         let key = Key::LanDhcpUsers;
         let entry = self.raw.get(key).clone();
         let mut out: Vec<Account> = Vec::new();
@@ -210,11 +210,7 @@ impl Validator<'_> {
             match resolve(name, &lookup) {
                 Some(id) if out.iter().any(|a| a.id == id) => {}
                 Some(id) => out.push(Account { name: name.to_string(), id }),
-                None if entry.origin.is_none() => {
-                    if dhcp {
-                        self.warn(key, format!("user {name:?} does not exist (its DHCP client is not installed): skipped"));
-                    }
-                }
+                None if entry.origin.is_none() => {}
                 None => self.error(key, format!("user {name:?} does not exist (expected an existing user name or a numeric uid)")),
             }
         }
@@ -247,12 +243,11 @@ impl Settings {
         };
         let allow = IpNet::aggregate(&v.list(Key::LanAllow, values::network));
         let dns = v.one(Key::LanDns, values::boolean);
-        let dhcp = v.one(Key::LanDhcp, values::boolean);
         let lan = Lan {
             allow,
             dns,
-            dhcp,
-            dhcp_users: v.dhcp_users(dhcp, |n| accounts.uid(n)),
+            dhcp: v.one(Key::LanDhcp, values::boolean),
+            dhcp_users: v.dhcp_users(|n| accounts.uid(n)),
             incoming: v.list(Key::LanIncoming, values::port_range),
         };
         let forward = Forward {
@@ -400,12 +395,9 @@ mod tests {
         let v = validate("[tunnel]\nuser = 4242\n", &FixedAccounts(&[("root", 0), ("systemd-network", 998)])).unwrap();
         let ids: Vec<u32> = v.settings.lan.dhcp_users.iter().map(|a| a.id).collect();
         assert_eq!(ids, [0, 998]);
-        assert_eq!(v.warnings.len(), 1, "{:?}", v.warnings);
-        assert!(v.warnings[0].contains("[lan] dhcp_users (default") && v.warnings[0].contains("user \"dhcpcd\" does not exist"), "{:?}", v.warnings);
+        assert!(v.warnings.is_empty(), "a missing default DHCP user is skipped silently: {:?}", v.warnings);
         let v = validate("[lan]\ndhcp_users = root, 0, 1234\n", &ACCOUNTS).unwrap();
         assert_eq!(v.settings.lan.dhcp_users.iter().map(|a| a.id).collect::<Vec<_>>(), [0, 1234]);
-        let v = validate("[tunnel]\nuser = 4242\n[lan]\ndhcp = no\n", &FixedAccounts(&[("root", 0)])).unwrap();
-        assert!(v.warnings.is_empty(), "no DHCP, no note about its users: {:?}", v.warnings);
         let e = validate("[lan]\ndhcp_users = root nosuchuser\n", &ACCOUNTS).unwrap_err();
         assert!(e.to_string().ends_with("50-test.conf:2: [lan] dhcp_users: user \"nosuchuser\" does not exist (expected an existing user name or a numeric uid)"), "{e}");
     }

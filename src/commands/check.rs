@@ -59,7 +59,7 @@ fn describe(raw: &RawConfig, settings: &Settings, qubes: Option<&Qubes>) -> Stri
                 note.push_str(&format!("; {id}"));
             }
             if spec.id == Key::LanDhcpUsers {
-                note.push_str(&dhcp_users_note(settings));
+                note.push_str(&dhcp_users_note(&entry.value, settings));
             }
             if spec.id == Key::TunnelInterfaces {
                 note.push_str(&format!("; {}", link_types(settings)));
@@ -110,11 +110,18 @@ fn link_types(s: &Settings) -> String {
     format!("only interfaces of link type {}", names.join(", "))
 }
 
-/// The uids the DHCP exception admits (a default user that does not exist is skipped, and
-/// `check` warns about it).
-fn dhcp_users_note(s: &Settings) -> String {
+/// The uids the DHCP exception admits, and the listed users this machine does not have (only
+/// a default can name one: the DHCP client that uses it is not installed, so it is skipped).
+fn dhcp_users_note(listed: &str, s: &Settings) -> String {
     let uids: Vec<String> = s.lan.dhcp_users.iter().map(|a| a.id.to_string()).collect();
-    if uids.is_empty() { "; no process may send DHCP".to_string() } else { format!("; uids {}", uids.join(" ")) }
+    let mut note = if uids.is_empty() { "; no process may send DHCP".to_string() } else { format!("; uids {}", uids.join(" ")) };
+    let absent: Vec<&str> = crate::values::list(listed)
+        .filter(|name| !s.lan.dhcp_users.iter().any(|a| a.name == *name || a.id.to_string() == *name))
+        .collect();
+    if !absent.is_empty() {
+        note.push_str(&format!("; not on this machine, skipped: {}", absent.join(" ")));
+    }
+    note
 }
 
 /// For user and group: the id the name resolved to, or why there is none.
