@@ -18,6 +18,7 @@ pub enum Key {
     LanAllow,
     LanDns,
     LanDhcp,
+    LanDhcpUsers,
     LanIncoming,
     LanInterfaces,
     LanMulticast,
@@ -58,6 +59,7 @@ pub const KEYS: &[KeySpec] = &[
     spec(Key::LanAllow, "lan", "allow", "", "networks (CIDR) reachable outside the tunnel"),
     spec(Key::LanDns, "lan", "dns", "no", "let DNS (53, 853) reach the allowed networks"),
     spec(Key::LanDhcp, "lan", "dhcp", "yes", "let DHCP and DHCPv6 client traffic out and in"),
+    spec(Key::LanDhcpUsers, "lan", "dhcp_users", "root systemd-network dhcpcd", "users (names or uids) whose DHCP client messages may leave"),
     spec(Key::LanIncoming, "lan", "incoming", "", "PORT/PROTO accepted as new connections from allowed networks"),
     spec(Key::LanInterfaces, "lan", "interfaces", "", "local interfaces (container and VM bridges) exchanged with as with the LAN"),
     spec(Key::LanMulticast, "lan", "multicast", "no", "mDNS and SSDP to their groups on the LAN's links"),
@@ -170,7 +172,7 @@ mod tests {
         assert_eq!(suggest_section("tunel"), "; did you mean [tunnel]?");
         assert_eq!(suggest_section("Tunnel"), "; did you mean [tunnel]?");
         assert_eq!(suggest_key(None, "LOCALNET"), "; did you mean LOCAL_NET?");
-        assert!(suggest_key(Some("lan"), "zzzzzzzz").contains("[lan] knows: allow dns dhcp incoming"));
+        assert!(suggest_key(Some("lan"), "zzzzzzzz").contains("[lan] knows: allow dns dhcp dhcp_users incoming"));
     }
 
     #[test]
