@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod forwarding;
+pub mod guard;
 pub mod iptables;
 pub mod lock;
 pub mod nft;

@@ -4,8 +4,10 @@
 
 mod netlink;
 
+pub use netlink::{Notice, Subscription};
+
 use crate::policy::{Hook, Policy, SetId};
-use crate::render_nft::{FAMILY, TABLE, nat_chain, table_comment};
+use crate::render_nft::{FAMILY, Layer, TABLE, layer_comment, nat_chain};
 use crate::tools;
 use anyhow::{Result, bail};
 use std::path::PathBuf;
@@ -63,18 +65,28 @@ impl Nft {
 
     /// The vpn-firewall table as the kernel has it, or `None` when none is loaded.
     pub fn table(&self) -> Result<Option<LoadedTable>> {
-        netlink::read_inet_table(TABLE)
+        read_table(Layer::Main)
     }
+}
+
+/// Either table as the kernel has it, or `None` when it is not loaded. Needs no `nft`.
+pub fn read_table(layer: Layer) -> Result<Option<LoadedTable>> {
+    netlink::read_inet_table(layer.table())
 }
 
 /// The table a policy should produce, in the shape `table()` reads back.
 pub fn expected_table(policy: &Policy) -> LoadedTable {
-    let mut t = LoadedTable { comment: Some(table_comment(policy)), ..Default::default() };
+    expected_layer(policy, Layer::Main)
+}
+
+/// Either table as a policy should produce it.
+fn expected_layer(policy: &Policy, layer: Layer) -> LoadedTable {
+    let mut t = LoadedTable { comment: Some(layer_comment(policy, layer)), ..Default::default() };
     for hook in Hook::ALL {
         let rules = policy.rules(hook).len() + 1;
         t.chains.push((hook.name().into(), Some(hook.name().into()), Some("drop".into()), rules));
     }
-    for hook in policy.nat.hooks() {
+    for hook in policy.nat.hooks().filter(|_| layer == Layer::Main) {
         t.chains.push((nat_chain(hook), Some(hook.name().into()), Some("accept".into()), policy.nat.rules(hook).len()));
     }
     for hook in Hook::ALL {
@@ -94,7 +106,12 @@ pub fn expected_table(policy: &Policy) -> LoadedTable {
 
 /// Compares what the kernel has with what was sent; counters are compared by name only.
 pub fn verify(loaded: &LoadedTable, policy: &Policy) -> Result<()> {
-    let expected = expected_table(policy);
+    verify_layer(loaded, policy, Layer::Main)
+}
+
+/// `verify` for either table.
+pub fn verify_layer(loaded: &LoadedTable, policy: &Policy, layer: Layer) -> Result<()> {
+    let expected = expected_layer(policy, layer);
     let sorted = |t: &LoadedTable| {
         let mut t = t.clone();
         t.chains.sort();
@@ -118,7 +135,7 @@ pub fn verify(loaded: &LoadedTable, policy: &Policy) -> Result<()> {
         differences.push(format!("counters {:?} instead of {:?}", got.counters, want.counters));
     }
     if !differences.is_empty() {
-        bail!("the loaded table {FAMILY} {TABLE} is not what was sent: {}", differences.join("; "));
+        bail!("the loaded table {FAMILY} {} is not what was sent: {}", layer.table(), differences.join("; "));
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ use super::{backend, exit, load_settings, print_config_errors, require_root, war
 use crate::backend::Backend;
 use crate::cli::Cli;
 use crate::config::{RawConfig, schema};
+use crate::guard;
 use crate::lock;
 use crate::policy::{Hook, Kind, Policy};
 use crate::settings::BackendChoice;
@@ -20,10 +21,22 @@ pub fn start(cli: &Cli) -> Result<i32> {
         Err(errors) => {
             // Said first, so that no failure below can hide what is wrong.
             print_config_errors(&errors);
-            lock_down_unless_loaded(lockdown_backend(cli), "the configuration is invalid");
+            let preferred = lockdown_backend(cli);
+            match guard::ask(&guard::Request::Lockdown { backend: guard::choice_name(preferred) }) {
+                Ok(Some(reply)) => reply.print(),
+                Ok(None) => lock_down_unless_loaded(preferred, "the configuration is invalid"),
+                Err(e) => eprintln!("vpn-firewall: error: {e:#}"),
+            }
             return Ok(exit::INVALID);
         }
     };
+    // A running guard loads both layers itself: only it can replace its own table.
+    let request = guard::Request::Start { config_dir: cli.config_dir.clone(), root: cli.root.clone(), backend: cli.backend.and_then(guard::choice_name) };
+    if let Some(reply) = guard::ask(&request)? {
+        reply.print();
+        warn_if_not_forwarding(&validated.settings);
+        return Ok(reply.code);
+    }
     let configured = validated.settings.firewall.backend;
     let backend = backend(cli, configured)
         .inspect_err(|_| lock_down_unless_loaded(cli.backend.unwrap_or(configured), "no backend can load it"))?;
@@ -120,6 +133,10 @@ pub fn flush() -> Result<i32> {
         return Ok(exit::OK);
     }
     let _lock = lock::acquire()?;
+    if let Some(reply) = guard::ask(&guard::Request::Flush)? {
+        reply.print();
+        return Ok(reply.code);
+    }
     let mut removed = 0;
     let mut failed = Vec::new();
     // Each backend on its own: one that cannot be read must not keep the other's rules loaded.

@@ -98,11 +98,12 @@ fn run(cli: &Cli) -> Result<i32> {
         Cmd::Check => check::check(cli),
         Cmd::Show => show(cli),
         Cmd::Selftest(ref args) => crate::selftest::selftest(cli, args),
+        Cmd::Guard => crate::guard::run(cli),
         Cmd::SelftestProbe(ref args) => Ok(crate::selftest::probe_command(args)),
         Cmd::Stop => {
             println!(
                 "vpn-firewall: stop keeps the ruleset loaded, so nothing leaks while the VPN and the \
-                 network go down; to remove it, run: vpn-firewall flush"
+                 network go down (a running guard goes on guarding it); to remove it, run: vpn-firewall flush"
             );
             Ok(exit::OK)
         }

@@ -264,12 +264,8 @@ impl Socket {
             if n > buf.len() {
                 bail!("{what}: a reply of {n} bytes did not fit the buffer");
             }
-            let mut rest = &buf[..n];
-            while rest.len() >= 16 {
-                let len = u32::from_ne_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
-                let kind = u16::from_ne_bytes(rest[4..6].try_into().expect("2 bytes"));
-                let flags = u16::from_ne_bytes(rest[6..8].try_into().expect("2 bytes"));
-                let Some(payload) = rest.get(16..len).filter(|_| len >= 16) else { bail!("{what}: a malformed reply") };
+            for message in messages(&buf[..n]) {
+                let Some((kind, flags, payload)) = message else { bail!("{what}: a malformed reply") };
                 interrupted |= flags & NLM_F_DUMP_INTR != 0;
                 match kind {
                     NLMSG_DONE if interrupted => return Ok(None),
@@ -285,10 +281,145 @@ impl Socket {
                     }
                     _ => parts.push(payload.get(4..).unwrap_or_default().to_vec()), // after struct nfgenmsg
                 }
-                rest = rest.get(align(len)..).unwrap_or_default();
             }
         }
     }
+}
+
+/// The netlink messages in one datagram: (type, flags, payload), `None` for a malformed one
+/// (which ends the list).
+fn messages(mut rest: &[u8]) -> impl Iterator<Item = Option<(u16, u16, &[u8])>> {
+    std::iter::from_fn(move || {
+        if rest.len() < 16 {
+            return None;
+        }
+        let len = u32::from_ne_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+        let kind = u16::from_ne_bytes(rest[4..6].try_into().expect("2 bytes"));
+        let flags = u16::from_ne_bytes(rest[6..8].try_into().expect("2 bytes"));
+        let Some(payload) = rest.get(16..len).filter(|_| len >= 16) else {
+            rest = &[];
+            return Some(None);
+        };
+        rest = rest.get(align(len)..).unwrap_or_default();
+        Some(Some((kind, flags, payload)))
+    })
+}
+
+/// NFNLGRP_NFTABLES: the multicast group to which nf_tables reports every change.
+const GROUP_NFTABLES: u32 = 7;
+const NEWGEN: u16 = 15;
+const GEN_PROC_PID: u16 = 2;
+const GEN_PROC_NAME: u16 = 3;
+/// The name of the object itself in each kind of message, after the table's (attribute 1 of
+/// every object message): chain, rule's chain, set, set elements' set, object.
+/// (The kernel reports a `destroy` as the `delete` it is.)
+const OBJECT_NAME: [(u16, u16); 10] = [(3, 3), (5, 3), (6, 2), (8, 2), (9, 2), (11, 2), (12, 2), (14, 2), (18, 2), (20, 2)];
+
+/// One change the kernel reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A table, chain, rule, set, element or object was added or removed.
+    Object { message: u16, family: u8, table: String, name: Option<String> },
+    /// A transaction ended: the process that made it, where the kernel names it.
+    Generation { pid: Option<u32>, process: Option<String> },
+    /// Notices were lost (the socket's buffer overran): anything may have changed.
+    Lost,
+}
+
+impl Notice {
+    /// Whether it reports a table added or deleted.
+    pub fn is_table(&self) -> bool {
+        matches!(self, Notice::Object { message: 0 | 2, .. })
+    }
+
+    /// What changed, as a user reads it: `deleted table inet vpn_firewall`, `added a rule to
+    /// chain output of ip filter`.
+    pub fn describe(&self) -> String {
+        let Notice::Object { message, family, table, name } = self else {
+            return match self {
+                Notice::Lost => "changes the kernel reported too fast to read".into(),
+                _ => "a transaction".into(),
+            };
+        };
+        let family = match family {
+            1 => "inet",
+            2 => "ip",
+            3 => "arp",
+            5 => "netdev",
+            7 => "bridge",
+            10 => "ip6",
+            _ => "?",
+        };
+        let name = name.as_deref().unwrap_or("?");
+        let what = match message {
+            0 => return format!("added or changed table {family} {table}"),
+            2 => return format!("deleted table {family} {table}"),
+            3 => format!("added or changed chain {name}"),
+            5 => format!("deleted chain {name}"),
+            6 => format!("added a rule to chain {name}"),
+            8 => format!("deleted a rule of chain {name}"),
+            9 => format!("added set {name}"),
+            11 => format!("deleted set {name}"),
+            12 => format!("added elements to set {name}"),
+            14 => format!("deleted elements of set {name}"),
+            18 => format!("added or reset object {name}"),
+            20 => format!("deleted object {name}"),
+            m => format!("changed something (message {m})"),
+        };
+        format!("{what} of {family} {table}")
+    }
+}
+
+/// A socket subscribed to nf_tables' notifications, read without blocking.
+pub struct Subscription {
+    sock: Socket,
+}
+
+impl Subscription {
+    pub fn open() -> Result<Subscription> {
+        let sock = Socket::open()?;
+        let fd = sock.fd.as_raw_fd();
+        nix::sys::socket::bind(fd, &NetlinkAddr::new(0, 1 << (GROUP_NFTABLES - 1)))
+            .context("cannot subscribe to nf_tables notifications (NFNLGRP_NFTABLES)")?;
+        // Room for a flush of a large ruleset; what does not fit is reported as lost.
+        let _ = nix::sys::socket::setsockopt(&sock.fd, nix::sys::socket::sockopt::RcvBufForce, &(4 << 20));
+        Ok(Subscription { sock })
+    }
+
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.sock.fd.as_fd()
+    }
+
+    /// Every notice that has arrived, without waiting.
+    pub fn drain(&self) -> Result<Vec<Notice>> {
+        let mut notices = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match recv(self.sock.fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
+                Ok(n) => notices.extend(messages(&buf[..n]).map_while(|m| m).filter_map(|(kind, _, payload)| notice(kind, payload))),
+                Err(Errno::EAGAIN) => return Ok(notices),
+                Err(Errno::ENOBUFS) => notices.push(Notice::Lost),
+                Err(e) => return Err(e).context("cannot read nf_tables notifications"),
+            }
+        }
+    }
+}
+
+/// A notification message as a notice; `None` for other subsystems' messages.
+fn notice(kind: u16, payload: &[u8]) -> Option<Notice> {
+    if kind >> 8 != NFNL_SUBSYS_NFTABLES {
+        return None;
+    }
+    let (message, family, attributes) = (kind & 0xff, *payload.first()?, payload.get(4..)?);
+    if message == NEWGEN {
+        return Some(Notice::Generation {
+            pid: be32(attrs(attributes), GEN_PROC_PID),
+            process: string(attributes, GEN_PROC_NAME).map(str::to_string),
+        });
+    }
+    let name = OBJECT_NAME.iter().find(|(m, _)| *m == message).and_then(|(_, a)| string(attributes, *a)).map(str::to_string);
+    Some(Notice::Object { message, family, table: string(attributes, TABLE_NAME)?.to_string(), name })
 }
 
 /// A name as netlink attributes carry it, with its terminating NUL.

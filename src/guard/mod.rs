@@ -1,0 +1,116 @@
+//! `vpn-firewall guard`: a resident process that keeps the kill switch in force while other
+//! tools flush or change the ruleset.
+//!
+//! It keeps two layers loaded (see `layers`): the main one that `start` loads without a guard
+//! too, and a table of its own, owned by its netlink socket, with the same filter chains. It
+//! listens to nf_tables' notifications and loads the main layer again within milliseconds of
+//! another process deleting or changing it (iptables-legacy reports nothing: it is read back
+//! every half second instead). Meanwhile the owned table, which no other process can delete or
+//! change, holds the line. `start`, `flush` and `status` reach it through its control socket.
+//!
+//! It guards from the first `start` on, never before: started with nothing of vpn-firewall
+//! loaded (a fresh install, after `flush`), it stands by and loads nothing, so installing the
+//! package never cuts anyone off. Started with a ruleset loaded (boot after
+//! netfilter-persistent, a restart of the guard), it loads the configuration as `start` does
+//! and guards it.
+
+mod control;
+mod heal;
+mod libnftables;
+mod layers;
+mod requests;
+
+pub use control::{Reply, Request, ask};
+pub use requests::choice_name;
+
+use crate::cli::Cli;
+use crate::commands::exit;
+use crate::nft::{Notice, Subscription};
+use anyhow::{Context as _, Result};
+use libnftables::Context;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::SignalFd;
+use requests::Guard;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+/// How often the iptables-legacy rules, of which the kernel sends no notifications, are read back.
+const LEGACY_POLL: Duration = Duration::from_millis(500);
+
+/// Runs the guard until SIGTERM or SIGINT; the rules stay loaded when it ends.
+pub fn run(cli: &Cli) -> Result<i32> {
+    if !nix::unistd::geteuid().is_root() {
+        anyhow::bail!("guard needs root to own a table in the kernel's firewall; run it with sudo (or as the unit vpn-firewall-guard.service)");
+    }
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGTERM);
+    signals.add(Signal::SIGINT);
+    signals.thread_block().context("cannot block SIGTERM to read it from a signalfd")?;
+    let signalfd = SignalFd::new(&signals).context("cannot open a signalfd")?;
+    // Bound first: from now on every start and flush in this namespace comes to this guard.
+    let listener = control::listen()?;
+    let notices = Subscription::open()?;
+    let mut guard = Guard::new(Context::new()?);
+    {
+        // A start that took the lock before the socket was bound loads without the guard: it
+        // has finished once the lock is ours, and what it loaded is adopted.
+        let _lock = crate::lock::acquire()?;
+        guard.adopt(cli);
+    }
+    eprintln!("vpn-firewall guard: running (pid {}), {}", std::process::id(), guard.state());
+    loop {
+        let timeout = if guard.polls() { PollTimeout::try_from(LEGACY_POLL).unwrap_or(PollTimeout::NONE) } else { PollTimeout::NONE };
+        let mut fds = [
+            PollFd::new(signalfd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(notices.fd(), PollFlags::POLLIN),
+            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e).context("poll"),
+        }
+        let ready = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
+        let (signalled, notified, requested) = (ready(0), ready(1), ready(2));
+        if signalled {
+            let signal = signalfd.read_signal().ok().flatten().map_or(0, |s| s.ssi_signo);
+            eprintln!(
+                "vpn-firewall guard: ending on signal {signal}; the rules stay loaded ({} stays, the guard's own table goes with it); restorations: {}",
+                guard.main_objects(),
+                guard.restorations()
+            );
+            return Ok(exit::OK);
+        }
+        if notified {
+            let seen = Instant::now();
+            match notices.drain() {
+                Ok(batch) => guard.on_notices(&batch, seen),
+                Err(e) => {
+                    eprintln!("vpn-firewall guard: warning: {e:#}");
+                    guard.on_notices(&[Notice::Lost], seen);
+                }
+            }
+        } else if guard.polls() && !requested {
+            guard.on_poll();
+        }
+        if requested {
+            serve(&listener, &mut guard);
+        }
+    }
+}
+
+/// Answers every waiting connection.
+fn serve(listener: &std::os::unix::net::UnixListener, guard: &mut Guard) {
+    while let Ok((stream, _)) = listener.accept() {
+        let reply = match control::receive(&stream) {
+            Ok(request) => guard.handle(&request),
+            Err(e) => {
+                eprintln!("vpn-firewall guard: {e:#}");
+                Reply { code: exit::FAILED, stderr: vec![format!("vpn-firewall: error: {e:#}")], ..Default::default() }
+            }
+        };
+        if let Err(e) = control::answer(&stream, &reply) {
+            eprintln!("vpn-firewall guard: warning: {e:#}");
+        }
+    }
+}
