@@ -1,0 +1,250 @@
+//! The guard on the real kernel: while it runs, another process that flushes the ruleset,
+//! deletes vpn-firewall's table, adds an accept rule or flushes the iptables chains lets
+//! nothing out of the uplink in the clear, and the guard restores what was changed; killed
+//! with SIGKILL it leaves the main layer in force; `start` and `flush` act through it. Each
+//! test runs its own guard in its own namespaces and kills it by its pid.
+//!
+//! Traffic: an unprivileged process sends a UDP datagram (IPv4 and IPv6) every 5 ms to an
+//! address behind the uplink, with the VPN down; tcpdump at the router counts what arrives.
+
+#[macro_use]
+mod common;
+
+use common::capture::{Capture, NotALeak};
+use common::topology::{INTERNET, INTERNET6, USER, Uplink};
+use common::{Background, Backend, ConfigDir, Netns, binary, config, poll};
+use std::process::Stdio;
+use std::time::Duration;
+
+/// A guard running in a namespace, its log (stderr) in a file; killed by its pid when dropped.
+struct Guard {
+    process: Background,
+    log: tempfile::NamedTempFile,
+}
+
+impl Guard {
+    /// Starts `vpn-firewall guard` in `ns` and waits until it answers `status`.
+    fn start(ns: &Netns, conf: &ConfigDir) -> Guard {
+        let log = tempfile::Builder::new().prefix("vpnfwk-guard").tempfile().expect("a temporary file");
+        let mut cmd = ns.command(binary());
+        ns.backend().host_iptables(&mut cmd);
+        ns.backend().select(&mut cmd);
+        cmd.arg("--config-dir").arg(conf.path()).arg("guard");
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log.reopen().expect("the log file"));
+        let mut guard = Guard { process: Background::spawn(cmd), log };
+        let answered = poll(Duration::from_secs(10), || {
+            assert_eq!(guard.process.exited(), None, "the guard ended at once; its log:\n{}", guard.log());
+            ns.firewall(conf.path(), "status").stdout.contains("guard:     running")
+        });
+        assert!(answered, "the guard did not answer status within 10 s; its log:\n{}", guard.log());
+        guard
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    fn restorations(&self) -> usize {
+        self.log().lines().filter(|l| l.starts_with("vpn-firewall guard: restored")).count()
+    }
+}
+
+/// An unprivileged process sending a UDP datagram to the internet, IPv4 and IPv6, every 5 ms
+/// (bash's /dev/udp: one socket per datagram; a blocked one fails and the next one follows).
+fn sender(ns: &Netns) -> Background {
+    let mut cmd = ns.command("setpriv");
+    let uid = USER.to_string();
+    let script = format!("while :; do echo leak >/dev/udp/{INTERNET}/7000; echo leak >/dev/udp/{INTERNET6}/7000; sleep 0.005; done 2>/dev/null");
+    cmd.args(["--reuid", &uid, "--regid", &uid, "--clear-groups", "bash", "-c", &script]);
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    Background::spawn(cmd)
+}
+
+/// Packets blocked on their way out by the guard's own table, which no reload resets.
+fn blocked_by_owned_table(ns: &Netns) -> u64 {
+    ["blocked_output", "blocked_postrouting"].iter().map(|c| ns.counter("inet", "vpn_firewall_guard", c)).sum()
+}
+
+/// Runs each command of `tamper` in the host while the sender sends and a guard guards, and
+/// checks that no cleartext reached the router, that the guard logged a restoration, and that
+/// the configuration's ruleset is loaded and up to date afterwards.
+fn assert_tamper_leaks_nothing(test: &str, backend: Backend, tamper: &[&[&str]]) {
+    let u = Uplink::new(test, backend);
+    let conf = ConfigDir::new(config(""));
+    let guard = Guard::start(&u.host, &conf);
+    let started = u.start(&conf);
+    assert!(started.stdout.contains("owned by the guard"), "start did not go through the guard:\n{started}");
+    let capture = Capture::start(&u.router, "wan", &NotALeak::link());
+    let sending = sender(&u.host);
+    std::thread::sleep(Duration::from_millis(300));
+    for command in tamper {
+        let (program, args) = command.split_first().expect("a command");
+        let done = u.host.run(program, args, "");
+        assert_eq!(done.code, 0, "the tampering command itself failed:\n{done}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // iptables-legacy is read back every 500 ms.
+    std::thread::sleep(Duration::from_millis(700));
+    drop(sending);
+    let cleartext = capture.finish();
+    assert_eq!(cleartext.count(), 0, "cleartext left the uplink while {tamper:?} ran; guard log:\n{}\n{cleartext}", guard.log());
+    // `nft flush ruleset` does not touch iptables-legacy's rules: there is nothing to restore.
+    let touches_main = !(backend == Backend::IptablesLegacy && tamper[0][0] == "nft");
+    let status = u.firewall(&conf, "status");
+    assert_eq!(status.code, 0, "status after {tamper:?}:\n{status}");
+    assert!(status.stdout.contains("up to date") && status.stdout.contains("owned by the guard"), "status after {tamper:?}:\n{status}");
+    if touches_main {
+        assert!(guard.restorations() >= 1, "the guard logged no restoration after {tamper:?}; its log:\n{}", guard.log());
+        assert!(!status.stdout.contains("restored:  0 times"), "status counts no restoration:\n{status}");
+    }
+    let mut objects = u.host.firewall_objects();
+    objects.retain(|o| o != "inet vpn_firewall_guard");
+    assert_eq!(objects, backend.loaded_objects(), "after {tamper:?} the guard restored other objects than start loads");
+    assert!(blocked_by_owned_table(&u.host) + u.blocked_output() > 0, "the sender sent nothing that was blocked: the test proves nothing");
+}
+
+fn nft_flush_ruleset_leaks_nothing(backend: Backend) {
+    assert_tamper_leaks_nothing("gflush", backend, &[&["nft", "flush", "ruleset"]]);
+}
+
+fn deleting_the_table_leaks_nothing(backend: Backend) {
+    assert_tamper_leaks_nothing("gdelete", backend, &[&["nft", "delete", "table", "inet", "vpn_firewall"]]);
+}
+
+fn an_accept_rule_added_to_its_chains_leaks_nothing(backend: Backend) {
+    if backend.is_iptables() {
+        let (v4, v6) = (backend.iptables(false), backend.iptables(true));
+        assert_tamper_leaks_nothing("gaccept", backend, &[
+            &[&v4, "-w", "-I", "VPN_FIREWALL_OUTPUT", "1", "-j", "ACCEPT"],
+            &[&v6, "-w", "-I", "VPN_FIREWALL_OUTPUT", "1", "-j", "ACCEPT"],
+            &[&v4, "-w", "-t", "mangle", "-I", "VPN_FIREWALL_POSTROUTING", "1", "-j", "RETURN"],
+            &[&v6, "-w", "-t", "mangle", "-I", "VPN_FIREWALL_POSTROUTING", "1", "-j", "RETURN"],
+        ]);
+    } else {
+        assert_tamper_leaks_nothing("gaccept", backend, &[
+            &["nft", "insert", "rule", "inet", "vpn_firewall", "output", "accept"],
+            &["nft", "insert", "rule", "inet", "vpn_firewall", "postrouting", "accept"],
+        ]);
+    }
+}
+
+fn flushed_chains_and_accept_policies_leak_nothing(backend: Backend) {
+    let (v4, v6) = (backend.iptables(false), backend.iptables(true));
+    assert_tamper_leaks_nothing("gipt", backend, &[
+        &[&v4, "-w", "-F"],
+        &[&v6, "-w", "-F"],
+        &[&v4, "-w", "-t", "mangle", "-F"],
+        &[&v6, "-w", "-t", "mangle", "-F"],
+        &[&v4, "-w", "-P", "OUTPUT", "ACCEPT"],
+        &[&v6, "-w", "-P", "OUTPUT", "ACCEPT"],
+    ]);
+}
+
+fn the_guard_killed_leaks_nothing(backend: Backend) {
+    let u = Uplink::new("gkill", backend);
+    let conf = ConfigDir::new(config(""));
+    let mut guard = Guard::start(&u.host, &conf);
+    u.start(&conf);
+    let capture = Capture::start(&u.router, "wan", &NotALeak::link());
+    let sending = sender(&u.host);
+    std::thread::sleep(Duration::from_millis(300));
+    guard.process.signal(nix::sys::signal::Signal::SIGKILL);
+    guard.process.wait_exit(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(700));
+    drop(sending);
+    let cleartext = capture.finish();
+    assert_eq!(cleartext.count(), 0, "cleartext left the uplink after the guard was killed:\n{cleartext}");
+    assert!(!u.host.tables().iter().any(|t| t == "inet vpn_firewall_guard"), "the owned table outlived its owner");
+    let status = u.firewall(&conf, "status");
+    assert_eq!(status.code, 0, "status with the guard killed:\n{status}");
+    assert!(status.stdout.contains("up to date") && status.stdout.contains("guard:     not running"), "status with the guard killed:\n{status}");
+    assert!(u.blocked_output() > 0, "the sender sent nothing that was blocked: the test proves nothing");
+
+    // Restarted (as systemd does), it finds the ruleset loaded and guards it again.
+    let again = Guard::start(&u.host, &conf);
+    let status = u.firewall(&conf, "status").expect(0);
+    assert!(status.stdout.contains("guarding the configuration's ruleset") && status.stdout.contains("owned by the guard"), "status after the restart:\n{status}\nlog:\n{}", again.log());
+}
+
+fn start_and_flush_act_through_the_guard(backend: Backend) {
+    let ns = Netns::host("gcmd", backend);
+    let conf = ConfigDir::new(config(""));
+    let guard = Guard::start(&ns, &conf);
+    let status = ns.firewall(conf.path(), "status").expect(3);
+    assert!(status.stdout.contains("standing by"), "a guard started with nothing loaded loads nothing:\n{status}");
+    assert!(!ns.tables().iter().any(|t| t.contains("vpn_firewall")), "a standing-by guard loaded something: {:?}", ns.tables());
+
+    ns.firewall(conf.path(), "start").expect(0);
+    let owned = ns.nft(&["list", "table", "inet", "vpn_firewall_guard"]);
+    assert!(owned.contains("flags owner") && owned.contains("# progname vpn-firewall"), "the owned table:\n{owned}");
+    let deleted = ns.run("nft", &["delete", "table", "inet", "vpn_firewall_guard"], "");
+    assert!(deleted.code != 0 && deleted.stderr.contains("Operation not permitted"), "another process deleted the owned table:\n{deleted}");
+
+    conf.set(config("[lan]\nallow = 198.51.100.0/24\n"));
+    ns.firewall(conf.path(), "reload").expect(0);
+    let tables: &[&str] = if backend.is_iptables() { &["vpn_firewall_guard"] } else { &["vpn_firewall", "vpn_firewall_guard"] };
+    for table in tables {
+        let text = ns.nft(&["list", "table", "inet", table]);
+        assert!(text.contains("198.51.100.0/24"), "reload through the guard did not replace table {table}:\n{text}");
+    }
+    if backend.is_iptables() {
+        let saved = ns.run(backend.iptables(false) + "-save", &[], "").expect(0).stdout;
+        assert!(saved.contains("198.51.100.0/24"), "reload through the guard did not replace the iptables rules:\n{saved}");
+    }
+    // An invalid configuration leaves both layers as they were.
+    conf.set("[lan]\nallow = 198.51.100.0/33\n");
+    let invalid = ns.firewall(conf.path(), "start").expect(2);
+    assert!(invalid.stderr.contains("left exactly as it was"), "{invalid}");
+    assert!(ns.nft(&["list", "table", "inet", "vpn_firewall_guard"]).contains("198.51.100.0/24"));
+    conf.set(config(""));
+
+    ns.firewall(conf.path(), "flush").expect(0);
+    assert!(!ns.tables().iter().any(|t| t.contains("vpn_firewall")), "flush through the guard left tables: {:?}", ns.tables());
+    assert_eq!(ns.firewall_objects(), Vec::<String>::new(), "flush through the guard left vpn-firewall's objects");
+    let status = ns.firewall(conf.path(), "status").expect(3);
+    assert!(status.stdout.contains("standing by"), "after flush the guard stands by:\n{status}");
+    // Standing by, it restores nothing: a table another process loads under the name is theirs.
+    ns.nft_load("table inet vpn_firewall {\n}\n");
+    ns.nft(&["flush", "ruleset"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(guard.restorations(), 0, "a standing-by guard restored something:\n{}", guard.log());
+
+    // With an invalid configuration and nothing loaded, the guard loads and guards the lockdown.
+    conf.set("[lan]\nallow = 198.51.100.0/33\n");
+    ns.firewall(conf.path(), "start").expect(2);
+    let status = ns.firewall(conf.path(), "status").expect(0);
+    assert!(status.stdout.contains("LOCKDOWN") && status.stdout.contains("owned by the guard"), "{status}");
+    ns.firewall(conf.path(), "flush").expect(0);
+}
+
+fn only_one_guard_per_namespace_and_only_root_commands_it(backend: Backend) {
+    let ns = Netns::host("gsock", backend);
+    let conf = ConfigDir::new(config(""));
+    let guard = Guard::start(&ns, &conf);
+    ns.firewall(conf.path(), "start").expect(0);
+    let second = ns.firewall(conf.path(), "guard");
+    assert_eq!(second.code, 1, "a second guard in the namespace:\n{second}");
+    assert!(second.stderr.contains("another guard runs"), "{second}");
+
+    let uid = USER.to_string();
+    let refused = ns.run(
+        "setpriv",
+        &["--reuid", &uid, "--regid", &uid, "--clear-groups", "socat", "-t", "5", "-", "ABSTRACT-CONNECT:vpn-firewall-guard"],
+        "{\"command\": \"flush\"}\n",
+    );
+    assert!(refused.stdout.contains("only root may command the guard"), "an unprivileged user's flush:\n{refused}");
+    assert!(ns.tables().iter().any(|t| t == "inet vpn_firewall_guard"), "an unprivileged user flushed the rules:\n{}", guard.log());
+}
+
+backend_tests!(
+    every: [
+        nft_flush_ruleset_leaks_nothing,
+        an_accept_rule_added_to_its_chains_leaks_nothing,
+        the_guard_killed_leaks_nothing,
+        start_and_flush_act_through_the_guard,
+        only_one_guard_per_namespace_and_only_root_commands_it,
+    ],
+    iptables: [flushed_chains_and_accept_policies_leak_nothing],
+);
+
+tests_with!(nftables_only, super::Backend::Nftables, deleting_the_table_leaks_nothing);
