@@ -236,6 +236,23 @@ fn only_one_guard_per_namespace_and_only_root_commands_it(backend: Backend) {
     assert!(ns.tables().iter().any(|t| t == "inet vpn_firewall_guard"), "an unprivileged user flushed the rules:\n{}", guard.log());
 }
 
+/// The unit as systemd reads it, with the binary where the unit says it is: no warning, no
+/// error (systemd-analyze verify exits 0 on unknown keys, but says so).
+#[test]
+fn the_unit_is_valid() {
+    common::require_tools(&[("systemd-analyze", "systemd")]);
+    let root = tempfile::Builder::new().prefix("vpnfwk-unit").tempdir().expect("a temporary directory");
+    let units = root.path().join("lib/systemd/system");
+    std::fs::create_dir_all(&units).unwrap();
+    std::fs::create_dir_all(root.path().join("usr/sbin")).unwrap();
+    std::fs::copy(binary(), root.path().join("usr/sbin/vpn-firewall")).unwrap();
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/vpn-firewall-guard.service"), units.join("vpn-firewall-guard.service")).unwrap();
+    let mut cmd = std::process::Command::new("systemd-analyze");
+    cmd.args(["verify", "--man=no"]).arg(format!("--root={}", root.path().display())).arg("vpn-firewall-guard.service");
+    let verified = common::run(cmd, "");
+    assert!(verified.code == 0 && verified.stdout.is_empty() && verified.stderr.is_empty(), "{verified}");
+}
+
 backend_tests!(
     every: [
         nft_flush_ruleset_leaks_nothing,

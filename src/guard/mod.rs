@@ -59,6 +59,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
         guard.adopt(cli);
     }
     eprintln!("vpn-firewall guard: running (pid {}), {}", std::process::id(), guard.state());
+    notify_ready();
     loop {
         let timeout = if guard.polls() { PollTimeout::try_from(LEGACY_POLL).unwrap_or(PollTimeout::NONE) } else { PollTimeout::NONE };
         let mut fds = [
@@ -74,11 +75,11 @@ pub fn run(cli: &Cli) -> Result<i32> {
         let (signalled, notified, requested) = (ready(0), ready(1), ready(2));
         if signalled {
             let signal = signalfd.read_signal().ok().flatten().map_or(0, |s| s.ssi_signo);
-            eprintln!(
-                "vpn-firewall guard: ending on signal {signal}; the rules stay loaded ({} stays, the guard's own table goes with it); restorations: {}",
-                guard.main_objects(),
-                guard.restorations()
-            );
+            let rules = match guard.main_objects() {
+                Some(objects) => format!("the rules stay loaded ({objects} stays, the guard's own table goes with it)"),
+                None => "it was standing by".into(),
+            };
+            eprintln!("vpn-firewall guard: ending on signal {signal}; {rules}; restorations: {}", guard.restorations());
             return Ok(exit::OK);
         }
         if notified {
@@ -96,6 +97,23 @@ pub fn run(cli: &Cli) -> Result<i32> {
         if requested {
             serve(&listener, &mut guard);
         }
+    }
+}
+
+/// Tells systemd (`Type=notify`) that the guard is ready: its control socket bound and what was
+/// loaded adopted, so that units ordered after it (netfilter-persistent) start through it.
+fn notify_ready() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
+    let address = match path.as_bytes() {
+        [b'@', name @ ..] => SocketAddr::from_abstract_name(name),
+        _ => SocketAddr::from_pathname(&path),
+    };
+    let sent = address.and_then(|a| UnixDatagram::unbound()?.send_to_addr(b"READY=1", &a));
+    if let Err(e) = sent {
+        eprintln!("vpn-firewall guard: warning: cannot tell systemd it is ready ({}): {e}", path.to_string_lossy());
     }
 }
 

@@ -51,8 +51,9 @@ impl Guard {
         self.restorations
     }
 
-    pub fn main_objects(&self) -> String {
-        self.guarded.as_ref().map_or("nothing".into(), |g| g.backend.objects())
+    /// The main layer's objects, `None` when standing by.
+    pub fn main_objects(&self) -> Option<String> {
+        self.guarded.as_ref().map(|g| g.backend.objects())
     }
 
     /// One line: what it guards, or that it stands by.
