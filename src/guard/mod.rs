@@ -48,16 +48,19 @@ pub fn run(cli: &Cli) -> Result<i32> {
     signals.add(Signal::SIGINT);
     signals.thread_block().context("cannot block SIGTERM to read it from a signalfd")?;
     let signalfd = SignalFd::new(&signals).context("cannot open a signalfd")?;
-    // Bound first: from now on every start and flush in this namespace comes to this guard.
-    let listener = control::listen()?;
     let notices = Subscription::open()?;
     let mut guard = Guard::new(Context::new()?);
-    {
-        // A start that took the lock before the socket was bound loads without the guard: it
-        // has finished once the lock is ours, and what it loaded is adopted.
+    let listener = {
+        // `start` and `flush` look for the guard while they hold the lock. One that took it
+        // before the guard did has found no guard and loaded by itself: it has finished now,
+        // and what it loaded is adopted. Every later one finds the socket bound. (Bound before
+        // taking the lock, a start holding the lock would wait for an answer from a guard
+        // waiting for the lock.)
         let _lock = crate::lock::acquire()?;
+        let listener = control::listen()?;
         guard.adopt(cli);
-    }
+        listener
+    };
     eprintln!("vpn-firewall guard: running (pid {}), {}", std::process::id(), guard.state());
     notify_ready();
     loop {
