@@ -1,9 +1,10 @@
 //! The command line, as fixed by the contract. Kept free of behaviour so that the man page and
-//! shell completions can be generated from it.
+//! shell completions can be generated from it; `args` parses it and turns it into what the
+//! commands take.
 
 use crate::settings::BackendChoice;
 use crate::values::{Interface, Proto};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -41,7 +42,7 @@ pub struct Cli {
 
     /// Firewall backend, overriding [firewall] backend of the configuration
     #[arg(long, global = true, value_enum, value_name = "BACKEND")]
-    pub backend: Option<BackendChoice>,
+    pub backend: Option<BackendArg>,
 
     /// Test hook: the directory under which the Qubes OS files (/usr/lib/qubes,
     /// /rw/config/vpn-firewall, /var/run/qubes/qubes-ns) are looked for. Not the configuration
@@ -51,6 +52,25 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Cmd,
+}
+
+/// `--backend`: the values of `[firewall] backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// nftables when `nft` is found, else iptables
+    Auto,
+    Nftables,
+    Iptables,
+}
+
+impl From<BackendArg> for BackendChoice {
+    fn from(arg: BackendArg) -> BackendChoice {
+        match arg {
+            BackendArg::Auto => BackendChoice::Auto,
+            BackendArg::Nftables => BackendChoice::Nftables,
+            BackendArg::Iptables => BackendChoice::Iptables,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -232,7 +252,7 @@ fn concrete_interface(value: &str) -> Result<Interface, String> {
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
     #[arg(value_enum)]
-    pub proto: Proto,
+    pub proto: ProtoArg,
     pub addr: IpAddr,
     pub port: u16,
     /// Port to send from
@@ -247,4 +267,19 @@ pub struct ProbeArgs {
     /// Firewall mark to put on the socket
     #[arg(long)]
     pub mark: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtoArg {
+    Tcp,
+    Udp,
+}
+
+impl From<ProtoArg> for Proto {
+    fn from(arg: ProtoArg) -> Proto {
+        match arg {
+            ProtoArg::Tcp => Proto::Tcp,
+            ProtoArg::Udp => Proto::Udp,
+        }
+    }
 }

@@ -6,10 +6,10 @@ mod netlink;
 
 pub use netlink::{Notice, Subscription};
 
-use crate::policy::{Hook, Policy, SetId};
-use crate::render_nft::{FAMILY, Layer, TABLE, layer_comment, nat_chain};
+use crate::policy::{Hook, Loaded, Policy, SetId};
+use crate::render_nft::{FAMILY, Layer, TABLE, layer_comment, nat_chain, render_flush, render_nft};
 use crate::tools;
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 use std::path::PathBuf;
 
 pub struct Nft {
@@ -20,19 +20,31 @@ pub struct Nft {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadedTable {
     pub comment: Option<String>,
-    /// Name, hook (base chains only), policy (base chains only), number of rules.
-    pub chains: Vec<(String, Option<String>, Option<String>, usize)>,
+    pub chains: Vec<Chain>,
     /// Name and number of elements.
     pub sets: Vec<(String, usize)>,
     /// Name and packets.
     pub counters: Vec<(String, u64)>,
 }
 
-impl LoadedTable {
-    pub fn is_lockdown(&self) -> bool {
-        self.comment.as_deref().is_some_and(|c| c.starts_with("vpn-firewall lockdown"))
-    }
+/// A chain of the table as the kernel has it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Chain {
+    pub name: String,
+    /// Base chains only.
+    pub hook: Option<String>,
+    /// Base chains only: `drop` or `accept`.
+    pub policy: Option<String>,
+    pub rules: usize,
+}
 
+impl Chain {
+    fn base(name: String, hook: &str, policy: &str, rules: usize) -> Chain {
+        Chain { name, hook: Some(hook.into()), policy: Some(policy.into()), rules }
+    }
+}
+
+impl LoadedTable {
     pub fn packets(&self, counter: &str) -> Option<u64> {
         self.counters.iter().find(|(n, _)| n == counter).map(|(_, p)| *p)
     }
@@ -44,18 +56,47 @@ impl Nft {
         tools::locate("nft", "nftables").map(|path| Nft { path })
     }
 
+    /// The kernel objects it loads, as the user finds them.
+    pub fn objects(&self) -> String {
+        format!("table {FAMILY} {TABLE}")
+    }
+
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {
         tools::run(&self.path, args, stdin)
     }
 
     /// Loads a transaction; the kernel applies all of it or none of it.
-    pub fn load(&self, text: &str) -> Result<()> {
+    fn load_text(&self, text: &str) -> Result<()> {
         self.run(&["-f", "-"], Some(text)).map(drop)
     }
 
-    /// Asks nft whether it would accept a transaction, without loading anything.
-    pub fn check(&self, text: &str) -> Result<()> {
-        self.run(&["-c", "-f", "-"], Some(text)).map(drop)
+    /// Loads `policy`, replacing the table in one transaction.
+    pub fn load(&self, policy: &Policy) -> Result<()> {
+        self.load_text(&render_nft(policy))
+    }
+
+    /// Reads the table back and compares it with what `policy` loads.
+    pub fn verify(&self, policy: &Policy) -> Result<()> {
+        let table = self.table()?.ok_or_else(|| anyhow!("table {FAMILY} {TABLE} is missing right after loading it"))?;
+        compare(&table, policy, Layer::Main)
+    }
+
+    /// What is loaded, or `None`.
+    pub fn read(&self) -> Result<Option<Loaded>> {
+        Ok(self.table()?.map(|table| Loaded {
+            blocked: Hook::ALL.iter().map(|h| (*h, table.packets(&format!("blocked_{}", h.name())))).collect(),
+            label: table.comment,
+            warnings: Vec::new(),
+        }))
+    }
+
+    /// Deletes the table; says what it did.
+    pub fn flush(&self) -> Result<String> {
+        self.load_text(&render_flush())?;
+        if self.exists()? {
+            bail!("table {FAMILY} {TABLE} is still loaded after deleting it");
+        }
+        Ok(format!("removed table {FAMILY} {TABLE}"))
     }
 
     /// Whether the vpn-firewall table is loaded.
@@ -75,23 +116,18 @@ pub fn read_table(layer: Layer) -> Result<Option<LoadedTable>> {
 }
 
 /// The table a policy should produce, in the shape `table()` reads back.
-pub fn expected_table(policy: &Policy) -> LoadedTable {
-    expected_layer(policy, Layer::Main)
-}
-
-/// Either table as a policy should produce it.
-fn expected_layer(policy: &Policy, layer: Layer) -> LoadedTable {
+fn expected_table(policy: &Policy, layer: Layer) -> LoadedTable {
     let mut t = LoadedTable { comment: Some(layer_comment(policy, layer)), ..Default::default() };
     for hook in Hook::ALL {
         let rules = policy.rules(hook).len() + 1;
-        t.chains.push((hook.name().into(), Some(hook.name().into()), Some("drop".into()), rules));
+        t.chains.push(Chain::base(hook.name().into(), hook.name(), "drop", rules));
     }
     for hook in policy.nat.hooks().filter(|_| layer == Layer::Main) {
-        t.chains.push((nat_chain(hook), Some(hook.name().into()), Some("accept".into()), policy.nat.rules(hook).len()));
+        t.chains.push(Chain::base(nat_chain(hook), hook.name(), "accept", policy.nat.rules(hook).len()));
     }
     for hook in Hook::ALL {
         let rules = 2 + usize::from(policy.blocking.log.is_some());
-        t.chains.push((format!("block_{}", hook.name()), None, None, rules));
+        t.chains.push(Chain { name: format!("block_{}", hook.name()), hook: None, policy: None, rules });
     }
     for id in [SetId::Lan4, SetId::Lan6, SetId::Servers4, SetId::Servers6] {
         if policy.sets.len(id) > 0 {
@@ -105,13 +141,9 @@ fn expected_layer(policy: &Policy, layer: Layer) -> LoadedTable {
 }
 
 /// Compares what the kernel has with what was sent; counters are compared by name only.
-pub fn verify(loaded: &LoadedTable, policy: &Policy) -> Result<()> {
-    verify_layer(loaded, policy, Layer::Main)
-}
-
-/// `verify` for either table.
-pub fn verify_layer(loaded: &LoadedTable, policy: &Policy, layer: Layer) -> Result<()> {
-    let expected = expected_layer(policy, layer);
+/// Either table: the guard's has no NAT chains.
+pub fn compare(loaded: &LoadedTable, policy: &Policy, layer: Layer) -> Result<()> {
+    let expected = expected_table(policy, layer);
     let sorted = |t: &LoadedTable| {
         let mut t = t.clone();
         t.chains.sort();

@@ -16,6 +16,9 @@
 //! few services the gateway gives the inside, and address translation (`Nat`).
 
 mod gateway;
+mod loaded;
+
+pub use loaded::Loaded;
 
 use crate::settings::{DEFAULT_RATE, Settings};
 use crate::values::{Interface, PortRange, Proto, Rate, interface};
@@ -72,6 +75,11 @@ impl SetId {
             SetId::Lan4 | SetId::Servers4 => Family::V4,
             SetId::Lan6 | SetId::Servers6 => Family::V6,
         }
+    }
+
+    /// Whether the list holds server endpoints (address, protocol, port), not networks.
+    pub fn holds_endpoints(self) -> bool {
+        matches!(self, SetId::Servers4 | SetId::Servers6)
     }
 }
 
@@ -185,6 +193,13 @@ pub struct Sets {
     pub servers6: Vec<(Ipv6Addr, Proto, u16)>,
 }
 
+/// One entry of a list: a network of a LAN list, or a server endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    Network(IpNet),
+    Endpoint(IpAddr, Proto, u16),
+}
+
 impl Sets {
     pub fn len(&self, id: SetId) -> usize {
         match id {
@@ -192,6 +207,16 @@ impl Sets {
             SetId::Lan6 => self.lan6.len(),
             SetId::Servers4 => self.servers4.len(),
             SetId::Servers6 => self.servers6.len(),
+        }
+    }
+
+    /// The entries of one list, in order: networks for a LAN list, endpoints for a servers list.
+    pub fn entries(&self, id: SetId) -> Vec<Entry> {
+        match id {
+            SetId::Lan4 => self.lan4.iter().map(|n| Entry::Network((*n).into())).collect(),
+            SetId::Lan6 => self.lan6.iter().map(|n| Entry::Network((*n).into())).collect(),
+            SetId::Servers4 => self.servers4.iter().map(|(a, p, port)| Entry::Endpoint((*a).into(), *p, *port)).collect(),
+            SetId::Servers6 => self.servers6.iter().map(|(a, p, port)| Entry::Endpoint((*a).into(), *p, *port)).collect(),
         }
     }
 }

@@ -4,8 +4,8 @@
 //! one netlink batch: there is no moment without rules, and conntrack entries (and so
 //! established flows through the tunnel) are untouched by a reload.
 
-use crate::policy::{CtState, Family, Hook, Icmp, Icmpv6, Kind, Match, NatAction, NatHook, NatRule, Policy, Rule, SetId, TcpFlag, Verdict};
-use sha2::{Digest, Sha256};
+use crate::policy::{Entry, Family, Hook, Match, NatAction, NatHook, NatRule, Policy, Rule, SetId, TcpFlag, Verdict};
+use crate::render_common::{ct_state, description, icmp, icmpv6, label, tcp_flag};
 use std::fmt::Write;
 
 pub const TABLE: &str = "vpn_firewall";
@@ -44,17 +44,7 @@ pub fn table_comment(policy: &Policy) -> String {
 
 /// The comment of either table.
 pub fn layer_comment(policy: &Policy, layer: Layer) -> String {
-    comment_of(policy.kind, &body(policy, layer))
-}
-
-fn comment_of(kind: Kind, body: &str) -> String {
-    let kind = match kind {
-        Kind::Configured => "ruleset",
-        Kind::Lockdown => "lockdown",
-    };
-    let digest = Sha256::digest(body.as_bytes());
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("vpn-firewall {kind} {hex}")
+    label(policy.kind, &body(policy, layer))
 }
 
 /// The text `start` loads with `nft -f -`, and `show` prints.
@@ -67,13 +57,9 @@ pub fn render_nft(policy: &Policy) -> String {
 /// there from the first line on, since the kernel refuses to add or drop it later.
 pub fn render_layer(policy: &Policy, layer: Layer) -> String {
     let mut out = String::new();
-    let what = match policy.kind {
-        Kind::Configured => "the ruleset of the configuration",
-        Kind::Lockdown => "the lockdown ruleset (only loopback passes)",
-    };
     let table = layer.table();
     let owner = if layer == Layer::Guard { " { flags owner; }" } else { "" };
-    writeln!(out, "# vpn-firewall: {what}, one atomic transaction for nft -f").unwrap();
+    writeln!(out, "# vpn-firewall: {}, one atomic transaction for nft -f", description(policy.kind)).unwrap();
     writeln!(out, "table {FAMILY} {table}{owner}").unwrap();
     writeln!(out, "delete table {FAMILY} {table}").unwrap();
     writeln!(out, "table {FAMILY} {table} {{").unwrap();
@@ -81,7 +67,7 @@ pub fn render_layer(policy: &Policy, layer: Layer) -> String {
         writeln!(out, "\tflags owner").unwrap();
     }
     let body = body(policy, layer);
-    writeln!(out, "\tcomment \"{}\"", comment_of(policy.kind, &body)).unwrap();
+    writeln!(out, "\tcomment \"{}\"", label(policy.kind, &body)).unwrap();
     out.push_str(&body);
     out.push_str("}\n");
     out
@@ -145,26 +131,28 @@ fn body(policy: &Policy, layer: Layer) -> String {
 }
 
 fn render_sets(out: &mut String, policy: &Policy) {
-    let s = &policy.sets;
-    let sets: [(SetId, &str, bool, Vec<String>); 4] = [
-        (SetId::Lan4, "ipv4_addr", true, s.lan4.iter().map(ToString::to_string).collect()),
-        (SetId::Lan6, "ipv6_addr", true, s.lan6.iter().map(ToString::to_string).collect()),
-        (SetId::Servers4, "ipv4_addr . inet_proto . inet_service", false,
-            s.servers4.iter().map(|(a, p, port)| format!("{a} . {} . {port}", p.name())).collect()),
-        (SetId::Servers6, "ipv6_addr . inet_proto . inet_service", false,
-            s.servers6.iter().map(|(a, p, port)| format!("{a} . {} . {port}", p.name())).collect()),
-    ];
-    for (id, key_type, interval, elements) in sets {
+    for id in [SetId::Lan4, SetId::Lan6, SetId::Servers4, SetId::Servers6] {
+        let elements: Vec<String> = policy.sets.entries(id).iter().map(element).collect();
         if elements.is_empty() {
             continue;
         }
+        let address = if id.family() == Family::V4 { "ipv4_addr" } else { "ipv6_addr" };
         writeln!(out, "\tset {} {{", id.name()).unwrap();
-        writeln!(out, "\t\ttype {key_type}").unwrap();
-        if interval {
-            writeln!(out, "\t\tflags interval").unwrap();
+        if id.holds_endpoints() {
+            writeln!(out, "\t\ttype {address} . inet_proto . inet_service").unwrap();
+        } else {
+            writeln!(out, "\t\ttype {address}\n\t\tflags interval").unwrap();
         }
         writeln!(out, "\t\telements = {{ {} }}", elements.join(", ")).unwrap();
         writeln!(out, "\t}}").unwrap();
+    }
+}
+
+/// A set element: a network, or an endpoint's address, protocol and port concatenated.
+fn element(entry: &Entry) -> String {
+    match entry {
+        Entry::Network(net) => net.to_string(),
+        Entry::Endpoint(addr, proto, port) => format!("{addr} . {} . {port}", proto.name()),
     }
 }
 
@@ -212,48 +200,9 @@ fn render_match(m: &Match) -> String {
         Match::DstPorts { protos, ports } => format!("{} th dport {}", l4protos(protos), port_ranges(ports)),
         Match::SrcPorts { protos, ports } => format!("{} th sport {}", l4protos(protos), port_ranges(ports)),
         Match::Udp { sport, dport } => format!("udp sport {sport} udp dport {dport}"),
-        Match::CtState(states) => {
-            let names: Vec<&str> = states
-                .iter()
-                .map(|s| match s {
-                    CtState::New => "new",
-                    CtState::Established => "established",
-                    CtState::Related => "related",
-                    CtState::Invalid => "invalid",
-                })
-                .collect();
-            format!("ct state {}", names.join(","))
-        }
-        Match::Icmpv6(types) => {
-            let names: Vec<&str> = types
-                .iter()
-                .map(|t| match t {
-                    Icmpv6::RouterSolicit => "nd-router-solicit",
-                    Icmpv6::RouterAdvert => "nd-router-advert",
-                    Icmpv6::NeighborSolicit => "nd-neighbor-solicit",
-                    Icmpv6::NeighborAdvert => "nd-neighbor-advert",
-                    Icmpv6::MldQuery => "mld-listener-query",
-                    Icmpv6::MldReport => "mld-listener-report",
-                    Icmpv6::Mld2Report => "mld2-listener-report",
-                    Icmpv6::DestinationUnreachable => "destination-unreachable",
-                    Icmpv6::PacketTooBig => "packet-too-big",
-                    Icmpv6::TimeExceeded => "time-exceeded",
-                    Icmpv6::ParameterProblem => "parameter-problem",
-                })
-                .collect();
-            format!("icmpv6 type {}", one_or_set(&names))
-        }
-        Match::Icmp(types) => {
-            let names: Vec<&str> = types
-                .iter()
-                .map(|t| match t {
-                    Icmp::DestinationUnreachable => "destination-unreachable",
-                    Icmp::TimeExceeded => "time-exceeded",
-                    Icmp::ParameterProblem => "parameter-problem",
-                })
-                .collect();
-            format!("icmp type {}", one_or_set(&names))
-        }
+        Match::CtState(states) => format!("ct state {}", states.iter().map(|s| ct_state(*s)).collect::<Vec<_>>().join(",")),
+        Match::Icmpv6(types) => format!("icmpv6 type {}", one_or_set(&types.iter().map(|t| icmpv6(*t).nft).collect::<Vec<_>>())),
+        Match::Icmp(types) => format!("icmp type {}", one_or_set(&types.iter().map(|t| icmp(*t)).collect::<Vec<_>>())),
         Match::HopLimit255 => "ip6 hoplimit 255".into(),
         Match::IpDaddr(nets) => format!("ip daddr {}", networks(nets)),
         Match::Ip6Daddr(nets) => format!("ip6 daddr {}", networks(nets)),
@@ -302,21 +251,11 @@ fn networks<N: Into<ipnet::IpNet> + Copy>(nets: &[N]) -> String {
 }
 
 fn flags(f: &[TcpFlag]) -> String {
-    if f.is_empty() {
-        return "0x0".into();
+    match f {
+        [] => "0x0".into(),
+        [one] => tcp_flag(*one).into(),
+        many => format!("({})", many.iter().map(|f| tcp_flag(*f)).collect::<Vec<_>>().join("|")),
     }
-    let names: Vec<&str> = f
-        .iter()
-        .map(|f| match f {
-            TcpFlag::Fin => "fin",
-            TcpFlag::Syn => "syn",
-            TcpFlag::Rst => "rst",
-            TcpFlag::Psh => "psh",
-            TcpFlag::Ack => "ack",
-            TcpFlag::Urg => "urg",
-        })
-        .collect();
-    if names.len() == 1 { names[0].to_string() } else { format!("({})", names.join("|")) }
 }
 
 fn one_or_set<T: AsRef<str>>(items: &[T]) -> String {

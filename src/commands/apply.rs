@@ -1,9 +1,9 @@
 //! `start` (restart, reload) and `flush`: the commands that change the kernel's rules.
 
-use super::{backend, exit, load_settings, print_config_errors, require_root, warn_if_not_forwarding};
+use super::{print_config_errors, require_root, warn_if_not_forwarding};
 use crate::backend::Backend;
-use crate::cli::Cli;
-use crate::config::{RawConfig, schema};
+use crate::configuration::Options;
+use crate::exit;
 use crate::guard;
 use crate::lock;
 use crate::policy::{Hook, Kind, Policy};
@@ -11,18 +11,18 @@ use crate::settings::BackendChoice;
 use anyhow::{Context, Result, bail};
 use std::time::Instant;
 
-pub fn start(cli: &Cli) -> Result<i32> {
+pub fn start(options: &Options) -> Result<i32> {
     require_root("start")?;
     let began = Instant::now();
     // Taken before the configuration is read, so the last start to run loads the newest files.
     let _lock = lock::acquire()?;
-    let validated = match load_settings(cli) {
-        Ok(c) => c.validated,
-        Err(errors) => {
+    let (validated, chosen) = match options.load() {
+        Ok(c) => (c.validated, c.backend),
+        Err(invalid) => {
             // Said first, so that no failure below can hide what is wrong.
-            print_config_errors(&errors);
-            let preferred = lockdown_backend(cli);
-            match guard::ask(&guard::Request::Lockdown { backend: guard::choice_name(preferred) }) {
+            print_config_errors(&invalid.errors);
+            let preferred = invalid.backend.unwrap_or_default();
+            match guard::ask(&guard::Request::Lockdown { backend: preferred }) {
                 Ok(Some(reply)) => reply.print(),
                 Ok(None) => lock_down_unless_loaded(preferred, "the configuration is invalid"),
                 Err(e) => eprintln!("vpn-firewall: error: {e:#}"),
@@ -31,15 +31,12 @@ pub fn start(cli: &Cli) -> Result<i32> {
         }
     };
     // A running guard loads both layers itself: only it can replace its own table.
-    let request = guard::Request::Start { config_dir: cli.config_dir.clone(), root: cli.root.clone(), backend: cli.backend.and_then(guard::choice_name) };
-    if let Some(reply) = guard::ask(&request)? {
+    if let Some(reply) = guard::ask(&guard::Request::Start(options.clone()))? {
         reply.print();
         warn_if_not_forwarding(&validated.settings);
         return Ok(reply.code);
     }
-    let configured = validated.settings.firewall.backend;
-    let backend = backend(cli, configured)
-        .inspect_err(|_| lock_down_unless_loaded(cli.backend.unwrap_or(configured), "no backend can load it"))?;
+    let backend = Backend::choose(chosen).inspect_err(|_| lock_down_unless_loaded(chosen, "no backend can load it"))?;
     let (installed, _) = Backend::installed();
     // Another backend's rules count as loaded only when it says so for sure: when in doubt, a
     // failed load ends in lockdown.
@@ -67,16 +64,6 @@ pub fn start(cli: &Cli) -> Result<i32> {
         began.elapsed().as_millis()
     );
     Ok(exit::OK)
-}
-
-/// The backend for a lockdown when the configuration is invalid: the command line's, else the
-/// configuration's `[firewall] backend` when that value is valid itself, else auto.
-fn lockdown_backend(cli: &Cli) -> BackendChoice {
-    let configured = || {
-        let raw = RawConfig::load(&cli.config_dir).ok()?;
-        BackendChoice::parse(&raw.get(schema::find("firewall", "backend")?).value).ok()
-    };
-    cli.backend.or_else(configured).unwrap_or_default()
 }
 
 /// When no vpn-firewall ruleset is loaded (first start, boot), loads the lockdown ruleset with

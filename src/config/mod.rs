@@ -4,7 +4,7 @@
 mod ini_file;
 pub mod schema;
 
-use schema::KeySpec;
+use schema::Key;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -88,7 +88,7 @@ pub struct DropInDir {
 /// A default that one platform changes: on Qubes OS, `[forward] interfaces` is `vif+`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlatformDefault {
-    pub spec: &'static KeySpec,
+    pub key: Key,
     pub value: &'static str,
     pub platform: &'static str,
 }
@@ -99,7 +99,7 @@ pub struct RawConfig {
     /// The directories that were read, in order; the first is the required one.
     pub dirs: Vec<PathBuf>,
     pub files: Vec<PathBuf>,
-    entries: BTreeMap<(&'static str, &'static str), Entry>,
+    entries: BTreeMap<Key, Entry>,
 }
 
 impl RawConfig {
@@ -108,21 +108,21 @@ impl RawConfig {
         let entries = schema::KEYS
             .iter()
             .map(|k| {
-                let own = platform.iter().find(|d| d.spec == k);
+                let own = platform.iter().find(|d| d.key == k.id);
                 let entry = Entry {
                     value: own.map_or(k.default, |d| d.value).to_string(),
                     origin: None,
                     legacy: None,
                     platform: own.map(|d| d.platform),
                 };
-                ((k.section, k.key), entry)
+                (k.id, entry)
             })
             .collect();
         RawConfig { dirs: Vec::new(), files: Vec::new(), entries }
     }
 
-    pub fn get(&self, spec: &KeySpec) -> &Entry {
-        &self.entries[&(spec.section, spec.key)]
+    pub fn get(&self, key: Key) -> &Entry {
+        &self.entries[&key]
     }
 
     /// Reads every `*.conf` file of `dir`, in byte order of the file names.
@@ -134,6 +134,15 @@ impl RawConfig {
     /// their names: a later file, in the same directory or a later one, replaces what an
     /// earlier one set. Keys no file sets take the platform's default, else the built-in one.
     pub fn load_dirs(dirs: &[DropInDir], platform: &[PlatformDefault]) -> Result<Self, ConfigErrors> {
+        let (config, errors) = Self::read_dirs(dirs, platform)?;
+        if errors.is_empty() { Ok(config) } else { Err(ConfigErrors(errors)) }
+    }
+
+    /// As `load_dirs`, but the problems of single files and lines (unknown keys, lines that do
+    /// not parse, unreadable files) come beside what the other lines set, so that the values can
+    /// be validated in the same run and every problem reported at once. Only a directory that
+    /// cannot be listed is an error on its own.
+    pub fn read_dirs(dirs: &[DropInDir], platform: &[PlatformDefault]) -> Result<(Self, Vec<ConfigError>), ConfigErrors> {
         let mut config = RawConfig::defaults(platform);
         let mut errors = Vec::new();
         let mut files = Vec::new();
@@ -172,7 +181,7 @@ impl RawConfig {
             }
             config.files.push(path);
         }
-        if errors.is_empty() { Ok(config) } else { Err(ConfigErrors(errors)) }
+        Ok((config, errors))
     }
 
     /// Applies a file's items in order; returns the unknown sections and keys.
@@ -192,18 +201,18 @@ impl RawConfig {
                 }
                 ini_file::Item::Assignment { key, value, origin } => {
                     let found = match section {
-                        None => schema::legacy(&key)
-                            .map(|(alias, spec)| (spec, Some(alias)))
+                        None => Key::legacy(&key)
+                            .map(|(alias, known)| (known, Some(alias)))
                             .ok_or_else(|| format!("unknown key {key:?} outside any section{}", schema::suggest_key(None, &key))),
                         Some(None) => continue,
-                        Some(Some(s)) => schema::find(s, &key)
-                            .map(|spec| (spec, None))
+                        Some(Some(s)) => Key::named(s, &key)
+                            .map(|known| (known, None))
                             .ok_or_else(|| format!("unknown key {key:?} in [{s}]{}", schema::suggest_key(Some(s), &key))),
                     };
                     match found {
-                        Ok((spec, legacy)) => {
+                        Ok((known, legacy)) => {
                             let entry = Entry { value, origin: Some(origin), legacy, platform: None };
-                            self.entries.insert((spec.section, spec.key), entry);
+                            self.entries.insert(known, entry);
                         }
                         Err(message) => errors.push(ConfigError::at(origin, message)),
                     }
@@ -254,8 +263,8 @@ mod tests {
         dir
     }
 
-    fn value(c: &RawConfig, section: &str, key: &str) -> String {
-        c.get(schema::find(section, key).unwrap()).value.clone()
+    fn value(c: &RawConfig, key: Key) -> String {
+        c.get(key).value.clone()
     }
 
     #[test]
@@ -268,11 +277,11 @@ mod tests {
             ("90-e.conf", "[lan]\ndns =\n"),
         ]);
         let c = RawConfig::load(dir.path()).unwrap();
-        assert_eq!(value(&c, "lan", "allow"), "10.0.0.0/8");
-        assert_eq!(value(&c, "lan", "dns"), "");
-        assert_eq!(value(&c, "tunnel", "interfaces"), "tun+");
+        assert_eq!(value(&c, Key::LanAllow), "10.0.0.0/8");
+        assert_eq!(value(&c, Key::LanDns), "");
+        assert_eq!(value(&c, Key::TunnelInterfaces), "tun+");
         assert_eq!(c.files.len(), 3);
-        let origin = c.get(schema::find("lan", "allow").unwrap()).origin.clone().unwrap();
+        let origin = c.get(Key::LanAllow).origin.clone().unwrap();
         assert_eq!(origin.line, 2);
         assert!(origin.file.ends_with("50-b.conf"));
     }
@@ -288,9 +297,9 @@ mod tests {
             ]
         };
         let c = RawConfig::load_dirs(&dirs(Path::new("/nonexistent/rw")), &[]).unwrap();
-        assert_eq!(value(&c, "lan", "allow"), "192.168.0.0/16");
-        assert_eq!(value(&c, "lan", "dns"), "yes");
-        let origin = c.get(schema::find("lan", "allow").unwrap()).origin.clone().unwrap();
+        assert_eq!(value(&c, Key::LanAllow), "192.168.0.0/16");
+        assert_eq!(value(&c, Key::LanDns), "yes");
+        let origin = c.get(Key::LanAllow).origin.clone().unwrap();
         assert_eq!((origin.file, origin.line), (rw.path().join("10-a.conf"), 3));
         assert_eq!(c.dirs, [etc.path(), rw.path()]);
         assert_eq!(c.files, [etc.path().join("90-b.conf"), rw.path().join("10-a.conf")]);
@@ -303,21 +312,21 @@ mod tests {
 
     #[test]
     fn a_platform_default_stands_until_a_file_sets_the_key() {
-        let spec = schema::find("forward", "interfaces").unwrap();
-        let platform = [PlatformDefault { spec, value: "vif+", platform: "Qubes OS" }];
+        let key = Key::ForwardInterfaces;
+        let platform = [PlatformDefault { key, value: "vif+", platform: "Qubes OS" }];
         let c = RawConfig::load_dirs(&[DropInDir { path: dir_with(&[]).path().to_path_buf(), optional: false }], &platform).unwrap();
-        assert_eq!(c.get(spec), &Entry { value: "vif+".into(), origin: None, legacy: None, platform: Some("Qubes OS") });
+        assert_eq!(c.get(key), &Entry { value: "vif+".into(), origin: None, legacy: None, platform: Some("Qubes OS") });
         let set = dir_with(&[("50-a.conf", "INT_IF=eth1\n")]);
         let c = RawConfig::load_dirs(&[DropInDir { path: set.path().to_path_buf(), optional: false }], &platform).unwrap();
-        assert_eq!((c.get(spec).value.as_str(), c.get(spec).platform), ("eth1", None));
+        assert_eq!((c.get(key).value.as_str(), c.get(key).platform), ("eth1", None));
     }
 
     #[test]
     fn legacy_keys_are_aliases() {
         let dir = dir_with(&[("50_user.conf", "VPN_INTERFACE=\"tun0\"\nLOCAL_NET=\"10.0.0.0/8 192.168.1.0/24\"\n")]);
         let c = RawConfig::load(dir.path()).unwrap();
-        assert_eq!(value(&c, "tunnel", "interfaces"), "tun0");
-        let e = c.get(schema::find("lan", "allow").unwrap());
+        assert_eq!(value(&c, Key::TunnelInterfaces), "tun0");
+        let e = c.get(Key::LanAllow);
         assert_eq!(e.value, "10.0.0.0/8 192.168.1.0/24");
         assert_eq!(e.legacy, Some("LOCAL_NET"));
     }
@@ -337,7 +346,7 @@ mod tests {
         let dir = dir_with(&[("50-a.conf", "\u{feff}[lan]\ndns = yes\n")]);
         std::os::unix::fs::symlink("/nonexistent/lock", dir.path().join(".#50-a.conf")).unwrap();
         let c = RawConfig::load(dir.path()).unwrap();
-        assert_eq!(value(&c, "lan", "dns"), "yes");
+        assert_eq!(value(&c, Key::LanDns), "yes");
         assert_eq!(c.files.len(), 1);
     }
 

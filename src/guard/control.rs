@@ -6,6 +6,8 @@
 //! go stale). Anyone in the namespace can connect, so the guard answers only root (the peer's
 //! credentials, SO_PEERCRED). One request per connection: a line of JSON, answered by one.
 
+use crate::configuration::Options;
+use crate::settings::BackendChoice;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, ErrorKind, Write};
@@ -24,11 +26,11 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 /// What a command asks the guard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    /// Load the configuration of this directory (and Qubes OS root), with this backend
-    /// override: what `start` does.
-    Start { config_dir: PathBuf, root: PathBuf, backend: Option<String> },
-    /// The configuration is invalid: load the lockdown ruleset when nothing is loaded.
-    Lockdown { backend: Option<String> },
+    /// Load the configuration these options name: what `start` does.
+    Start(Options),
+    /// The configuration is invalid: load the lockdown ruleset (preferably with this backend)
+    /// when nothing is loaded.
+    Lockdown { backend: BackendChoice },
     /// Remove both layers and stand by.
     Flush,
     /// Say what the guard guards.
@@ -46,21 +48,22 @@ pub struct Reply {
 impl Request {
     fn to_json(&self) -> Value {
         match self {
-            Request::Start { config_dir, root, backend } => {
-                json!({"command": "start", "config_dir": config_dir, "root": root, "backend": backend})
-            }
-            Request::Lockdown { backend } => json!({"command": "lockdown", "backend": backend}),
+            Request::Start(o) => json!({
+                "command": "start", "config_dir": o.config_dir, "root": o.root, "backend": o.backend.map(BackendChoice::name)
+            }),
+            Request::Lockdown { backend } => json!({"command": "lockdown", "backend": backend.name()}),
             Request::Flush => json!({"command": "flush"}),
             Request::Status => json!({"command": "status"}),
         }
     }
 
     fn from_json(v: &Value) -> Result<Request> {
-        let text = |key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
+        let text = |key: &str| v.get(key).and_then(Value::as_str);
         let path = |key: &str| text(key).map(PathBuf::from).with_context(|| format!("a request without {key}"));
-        Ok(match v.get("command").and_then(Value::as_str) {
-            Some("start") => Request::Start { config_dir: path("config_dir")?, root: path("root")?, backend: text("backend") },
-            Some("lockdown") => Request::Lockdown { backend: text("backend") },
+        let backend = text("backend").map(|b| BackendChoice::parse(b).map_err(anyhow::Error::msg)).transpose()?;
+        Ok(match text("command") {
+            Some("start") => Request::Start(Options { config_dir: path("config_dir")?, root: path("root")?, backend }),
+            Some("lockdown") => Request::Lockdown { backend: backend.unwrap_or_default() },
             Some("flush") => Request::Flush,
             Some("status") => Request::Status,
             other => bail!("an unknown request {other:?}"),
@@ -161,9 +164,9 @@ mod tests {
     #[test]
     fn requests_and_replies_survive_the_wire() {
         let requests = [
-            Request::Start { config_dir: "/etc/vpn-firewall".into(), root: "/".into(), backend: Some("iptables".into()) },
-            Request::Start { config_dir: "/tmp/a b".into(), root: "/".into(), backend: None },
-            Request::Lockdown { backend: None },
+            Request::Start(Options { config_dir: "/etc/vpn-firewall".into(), root: "/".into(), backend: Some(BackendChoice::Iptables) }),
+            Request::Start(Options { config_dir: "/tmp/a b".into(), root: "/".into(), backend: None }),
+            Request::Lockdown { backend: BackendChoice::Nftables },
             Request::Flush,
             Request::Status,
         ];
@@ -174,5 +177,6 @@ mod tests {
         assert_eq!(Reply::from_json(&reply.to_json()).unwrap(), reply);
         assert!(Request::from_json(&json!({"command": "rm -rf"})).is_err());
         assert!(Request::from_json(&json!({"command": "start"})).is_err(), "a start without its directory");
+        assert!(Request::from_json(&json!({"command": "lockdown", "backend": "pf"})).is_err(), "an unknown backend");
     }
 }

@@ -5,7 +5,7 @@
 
 use super::libnftables::Context;
 use crate::backend::Backend;
-use crate::nft::{read_table, verify_layer};
+use crate::nft::{compare, read_table};
 use crate::policy::{Kind, Policy};
 use crate::render_nft::{FAMILY, GUARD_TABLE, Layer, render_delete, render_layer};
 use anyhow::{Context as _, Result, anyhow};
@@ -63,7 +63,7 @@ pub fn verify(backend: &Backend, policy: &Policy) -> Result<()> {
 
 fn verify_owned(policy: &Policy) -> Result<()> {
     let table = read_table(Layer::Guard)?.ok_or_else(|| anyhow!("table {FAMILY} {GUARD_TABLE} is missing"))?;
-    verify_layer(&table, policy, Layer::Guard)
+    compare(&table, policy, Layer::Guard)
 }
 
 /// Loads again what differs from `policy`: the main layer when its read-back differs, or

@@ -21,10 +21,9 @@ mod layers;
 mod requests;
 
 pub use control::{Reply, Request, ask};
-pub use requests::choice_name;
 
-use crate::cli::Cli;
-use crate::commands::exit;
+use crate::configuration::Options;
+use crate::exit;
 use crate::nft::{Notice, Subscription};
 use anyhow::{Context as _, Result};
 use libnftables::Context;
@@ -39,7 +38,7 @@ use std::time::{Duration, Instant};
 const LEGACY_POLL: Duration = Duration::from_millis(500);
 
 /// Runs the guard until SIGTERM or SIGINT; the rules stay loaded when it ends.
-pub fn run(cli: &Cli) -> Result<i32> {
+pub fn run(options: &Options) -> Result<i32> {
     if !nix::unistd::geteuid().is_root() {
         anyhow::bail!("guard needs root to own a table in the kernel's firewall; run it with sudo (or as the unit vpn-firewall-guard.service)");
     }
@@ -58,7 +57,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
         // waiting for the lock.)
         let _lock = crate::lock::acquire()?;
         let listener = control::listen()?;
-        guard.adopt(cli);
+        guard.adopt(options);
         listener
     };
     eprintln!("vpn-firewall guard: running (pid {}), {}", std::process::id(), guard.state());

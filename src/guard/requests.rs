@@ -4,14 +4,12 @@ use super::control::{Reply, Request};
 use super::layers::{self, Outcome};
 use super::libnftables::Context;
 use crate::backend::Backend;
-use crate::cli::{Cli, Cmd};
-use crate::commands::{exit, load_settings};
+use crate::configuration::Options;
+use crate::exit;
 use crate::nft::Notice;
 use crate::policy::Policy;
 use crate::render_nft::{FAMILY, GUARD_TABLE};
 use crate::settings::BackendChoice;
-use clap::ValueEnum;
-use std::path::PathBuf;
 use std::time::Instant;
 
 /// The guard's state: its libnftables context (the owner of its table) and what it guards.
@@ -31,15 +29,6 @@ pub struct Guard {
 pub struct Guarded {
     pub backend: Backend,
     pub policy: Policy,
-}
-
-/// A backend choice as the command line spells it.
-pub fn choice_name(choice: BackendChoice) -> Option<String> {
-    choice.to_possible_value().map(|v| v.get_name().to_string())
-}
-
-fn parse_choice(name: Option<&str>) -> Option<BackendChoice> {
-    name.and_then(|n| BackendChoice::parse(n).ok())
 }
 
 impl Guard {
@@ -69,13 +58,13 @@ impl Guard {
 
     /// At its start: when vpn-firewall's rules are loaded (a start ran before the guard did),
     /// loads the configuration as `start` does and guards it; otherwise stands by.
-    pub fn adopt(&mut self, cli: &Cli) {
+    pub fn adopt(&mut self, options: &Options) {
         let (installed, _) = Backend::installed();
         let loaded: Vec<&Backend> = installed.iter().filter(|b| b.exists().unwrap_or(false)).collect();
         if loaded.is_empty() {
             return;
         }
-        let reply = self.start(cli.config_dir.clone(), cli.root.clone(), cli.backend.and_then(choice_name));
+        let reply = self.start(options);
         for line in reply.stdout.iter().chain(&reply.stderr) {
             eprintln!("{line}");
         }
@@ -93,26 +82,25 @@ impl Guard {
 
     pub fn handle(&mut self, request: &Request) -> Reply {
         match request {
-            Request::Start { config_dir, root, backend } => self.start(config_dir.clone(), root.clone(), backend.clone()),
-            Request::Lockdown { backend } => self.lockdown(parse_choice(backend.as_deref()).unwrap_or_default()),
+            Request::Start(options) => self.start(options),
+            Request::Lockdown { backend } => self.lockdown(*backend),
             Request::Flush => self.flush(),
             Request::Status => self.status(),
         }
     }
 
-    fn start(&mut self, config_dir: PathBuf, root: PathBuf, backend: Option<String>) -> Reply {
+    fn start(&mut self, options: &Options) -> Reply {
         let began = Instant::now();
         let mut reply = Reply::default();
-        let cli = Cli { config_dir, root, backend: parse_choice(backend.as_deref()), command: Cmd::Start };
-        let validated = match load_settings(&cli) {
-            Ok(c) => c.validated,
-            Err(errors) => {
+        let (validated, chosen) = match options.load() {
+            Ok(c) => (c.validated, c.backend),
+            Err(invalid) => {
                 reply.code = exit::INVALID;
-                reply.stderr.extend(errors.0.iter().map(|l| format!("vpn-firewall: error: {l}")));
+                reply.stderr.extend(invalid.errors.0.iter().map(|l| format!("vpn-firewall: error: {l}")));
                 return reply;
             }
         };
-        let backend = match Backend::choose(cli.backend.unwrap_or(validated.settings.firewall.backend)) {
+        let backend = match Backend::choose(chosen) {
             Ok(b) => b,
             Err(e) => {
                 reply.code = exit::FAILED;

@@ -6,8 +6,7 @@
 mod ipset;
 pub mod saved;
 
-use crate::backend::Loaded;
-use crate::policy::{Family, Hook, NatHook, Policy};
+use crate::policy::{Family, Hook, Loaded, NatHook, Policy};
 use crate::render_iptables::{
     self as render, ChainPolicy, DROP_POLICY, Found, INFO, IPSET_NEW, PREFIX, Table, block_chain, builtin, chain, family_name,
     jump, nat_builtin, nat_chain, nat_jump, render_flush, render_iptables, render_ipset,
@@ -40,6 +39,23 @@ pub struct Flushed {
     pub kept: Vec<String>,
 }
 
+impl Flushed {
+    /// What `flush` says it did, with `name`, the variant.
+    pub fn said(&self, name: &str) -> String {
+        let mut said = format!("removed chains VPN_FIREWALL_* and their jumps ({name})");
+        if !self.restored.is_empty() {
+            said.push_str(&format!("; set the policies of {} back to ACCEPT", self.restored.join(", ")));
+        }
+        if !self.kept.is_empty() {
+            said.push_str(&format!(
+                "; left {} at DROP, as they were before vpn-firewall (or no record of them was found: iptables -P CHAIN ACCEPT opens one)",
+                self.kept.join(", ")
+            ));
+        }
+        said
+    }
+}
+
 impl Iptables {
     /// Finds iptables-restore, iptables-save and their IPv6 twins of the selected variant, and
     /// ipset when it is installed.
@@ -69,6 +85,11 @@ impl Iptables {
     /// `iptables-nft` or `iptables-legacy`.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The kernel objects it loads, as the user finds them.
+    pub fn objects(&self) -> String {
+        "chains VPN_FIREWALL_* for IPv4 and IPv6".into()
     }
 
     /// The lists of `policy` matched with ipset here.

@@ -7,7 +7,7 @@
 //! numbers are those of linux/netlink.h, linux/netfilter/nfnetlink.h and
 //! linux/netfilter/nf_tables.h: kernel ABI.
 
-use super::LoadedTable;
+use super::{Chain, LoadedTable};
 use anyhow::{Context, Result, bail};
 use nix::errno::Errno;
 use nix::sys::socket::{AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, recv, sendto, socket};
@@ -105,7 +105,7 @@ fn read_table(sock: &Socket, name: &str) -> Result<Option<LoadedTable>> {
         let hook = attr(chain, CHAIN_HOOK).and_then(|h| be32(attrs(h), HOOK_HOOKNUM)).map(hook_name);
         let policy = be32(attrs(chain), CHAIN_POLICY).map(policy_name);
         let count = rules.get(&chain_name).copied().unwrap_or(0);
-        loaded.chains.push((chain_name, hook, policy, count));
+        loaded.chains.push(Chain { name: chain_name, hook, policy, rules: count });
     }
     for set in sock.dump(GETSET, &[(SET_TABLE, &table_name)])? {
         let anonymous = be32(attrs(&set), SET_FLAGS).unwrap_or(0) & SET_ANONYMOUS != 0;
