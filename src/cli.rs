@@ -178,6 +178,8 @@ pass did not). The claims:
   - IPv6 never leaves outside the tunnel, nor through it unless [tunnel] ipv6 = yes
   - after the tunnel interface is deleted, everything is still blocked
   - a broken configuration keeps loaded rules as they are, and at boot loads the lockdown
+  - while the guard runs (one is started in the sandbox, and paused), another process \
+flushing the rules opens nothing, and the guard restores them
 
 A configuration that leaks fails: with [lan] allow = 0.0.0.0/0 the internet is reachable outside \
 the tunnel, and selftest says so. When the VPN client's user does not exist (the default user \

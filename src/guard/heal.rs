@@ -35,18 +35,21 @@ impl Guard {
         self.heal(cause.into(), false, Instant::now());
     }
 
+    /// Reacts to the notices read at once: one restoration for all the transactions of other
+    /// processes among them (a flush of six chains is one restoration, not six).
     pub fn on_notices(&mut self, batch: &[Notice], seen: Instant) {
         if self.guarded.is_none() {
             self.pending.clear();
             return;
         }
         let nftables = self.guarded.as_ref().is_some_and(|g| matches!(g.backend, Backend::Nftables(_)));
+        let mut causes = Vec::new();
         for notice in batch {
             match notice {
                 Notice::Object { .. } => self.pending.push(notice.clone()),
                 Notice::Lost => {
                     self.pending.clear();
-                    self.heal("notices were lost (the kernel reported changes faster than they were read)".into(), false, seen);
+                    causes.push("notices were lost (the kernel reported changes faster than they were read)".to_string());
                 }
                 Notice::Generation { pid, process } => {
                     let objects = std::mem::take(&mut self.pending);
@@ -62,9 +65,15 @@ impl Guard {
                         (None, Some(pid)) => format!("pid {pid}"),
                         _ => "a process the kernel does not name".into(),
                     };
-                    self.heal(format!("{} by {culprit}", summary(&touched)), nftables, seen);
+                    let cause = format!("{} by {culprit}", summary(&touched));
+                    if !causes.contains(&cause) {
+                        causes.push(cause);
+                    }
                 }
             }
+        }
+        if !causes.is_empty() {
+            self.heal(causes.join("; "), nftables, seen);
         }
     }
 
