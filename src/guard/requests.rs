@@ -108,8 +108,16 @@ impl Guard {
                 return reply;
             }
         };
-        let (installed, _) = Backend::installed();
-        let others: Vec<Backend> = installed.into_iter().filter(|b| !b.same_kind(&backend) && b.exists().unwrap_or(false)).collect();
+        // What the guard guards is what is loaded: only a start without one (before the guard
+        // ran) or a switch of backends leaves another backend's rules to remove. (Asking every
+        // backend costs forks of iptables; a reload through the guard needs none.)
+        let same = self.guarded.as_ref().is_some_and(|g| g.backend.same_kind(&backend));
+        let others: Vec<Backend> = if same {
+            Vec::new()
+        } else {
+            let (installed, _) = Backend::installed();
+            installed.into_iter().filter(|b| !b.same_kind(&backend) && b.exists().unwrap_or(false)).collect()
+        };
         let nothing_before = others.is_empty() && self.guarded.is_none() && !backend.exists().unwrap_or(false);
         let (objects, name) = (backend.objects(), backend.name().to_string());
         if self.load_or_report(backend, Policy::from_settings(&validated.settings), nothing_before, &mut reply) {
