@@ -11,43 +11,11 @@
 mod common;
 
 use common::capture::{Capture, NotALeak};
+use common::guard::Guard;
 use common::topology::{INTERNET, INTERNET6, USER, Uplink};
 use common::{Background, Backend, ConfigDir, Netns, binary, config, poll};
 use std::process::Stdio;
 use std::time::Duration;
-
-/// A guard running in a namespace, its log (stderr) in a file; killed by its pid when dropped.
-struct Guard {
-    process: Background,
-    log: tempfile::NamedTempFile,
-}
-
-impl Guard {
-    /// Starts `vpn-firewall guard` in `ns` and waits until it answers `status`.
-    fn start(ns: &Netns, conf: &ConfigDir) -> Guard {
-        let log = tempfile::Builder::new().prefix("vpnfwk-guard").tempfile().expect("a temporary file");
-        let mut cmd = ns.command(binary());
-        ns.backend().host_iptables(&mut cmd);
-        ns.backend().select(&mut cmd);
-        cmd.arg("--config-dir").arg(conf.path()).arg("guard");
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log.reopen().expect("the log file"));
-        let mut guard = Guard { process: Background::spawn(cmd), log };
-        let answered = poll(Duration::from_secs(10), || {
-            assert_eq!(guard.process.exited(), None, "the guard ended at once; its log:\n{}", guard.log());
-            ns.firewall(conf.path(), "status").stdout.contains("guard:     running")
-        });
-        assert!(answered, "the guard did not answer status within 10 s; its log:\n{}", guard.log());
-        guard
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.log.path()).unwrap_or_default()
-    }
-
-    fn restorations(&self) -> usize {
-        self.log().lines().filter(|l| l.starts_with("vpn-firewall guard: restored")).count()
-    }
-}
 
 /// An unprivileged process sending a UDP datagram to the internet, IPv4 and IPv6, every 5 ms
 /// (bash's /dev/udp: one socket per datagram; a blocked one fails and the next one follows).

@@ -6,6 +6,7 @@
 use crate::bed::Bed;
 use crate::common::topology::{GATEWAY, INSIDE, INTERNET, INTERNET6, LAN, Probe, RESOLVER, ROUTER, ROUTER6, USER, VPN_SERVER, WORKSTATION};
 use crate::common::vpn::{Kind, tunnel_user};
+use crate::common::guard::{Guard, tampering};
 use crate::common::{require_tools, wait_for};
 use nix::sys::signal::Signal;
 use std::thread::sleep;
@@ -44,6 +45,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { number: 16, name: "gateway_tunnel_vision", title: "gateway: TunnelVision route", vpns: BOTH, run: gateway_tunnel_vision },
     Scenario { number: 17, name: "gateway_tunnel_deleted", title: "gateway: tunnel interface deleted", vpns: BOTH, run: gateway_tunnel_deleted },
     Scenario { number: 18, name: "gateway_unsolicited", title: "gateway: unsolicited from the uplink", vpns: OPENVPN, run: gateway_unsolicited },
+    Scenario { number: 19, name: "guard_tampered", title: "guard: rules flushed, then client killed", vpns: BOTH, run: guard_tampered },
 ];
 
 /// Long enough for a stream's and a chatterer's packets to try the new way out many times.
@@ -339,6 +341,24 @@ fn flush(bed: &mut Bed) {
     assert_eq!(bed.net.host.foreign_rules(), foreign, "flush changed what other tools loaded");
     assert_eq!(bed.net.host.firewall_objects(), Vec::<String>::new(), "flush left vpn-firewall's objects");
     bed.reach(Probe::tcp(INTERNET, 7000), "through the tunnel after the flush");
+}
+
+/// Scenario 19: With the guard running, another process turns the rules off mid-traffic (`nft
+/// flush ruleset`; with iptables also `-F` and `-P OUTPUT ACCEPT`), and then the VPN client
+/// dies: the guard's own table holds while it restores the rules.
+fn guard_tampered(bed: &mut Bed) {
+    bed.configure("");
+    let guard = Guard::start(&bed.net.host, &bed.conf);
+    mid_traffic(bed, |bed| {
+        for command in tampering(bed.backend()) {
+            let done = bed.net.host.run(&command[0], &command[1..].iter().map(String::as_str).collect::<Vec<_>>(), "");
+            assert_eq!(done.code, 0, "the tampering itself failed:\n{done}");
+        }
+        bed.vpn.kill(&bed.net, Signal::SIGKILL);
+    });
+    let status = bed.firewall("status");
+    assert!(status.code == 0 && status.stdout.contains("up to date"), "status after the tampering:\n{status}");
+    assert!(guard.restorations() >= 1, "the guard restored nothing:\n{}", guard.log());
 }
 
 /// Scenario 14: The host is the VPN gateway of a workstation on eth1. The workstation reaches
