@@ -83,7 +83,7 @@ impl Guard {
     pub fn handle(&mut self, request: &Request) -> Reply {
         match request {
             Request::Start(options) => self.start(options),
-            Request::Lockdown { backend } => self.lockdown(*backend),
+            Request::Lockdown { backend } => self.lockdown(*backend, "the configuration is invalid"),
             Request::Flush => self.flush(),
             Request::Status => self.status(),
         }
@@ -92,17 +92,20 @@ impl Guard {
     fn start(&mut self, options: &Options) -> Reply {
         let began = Instant::now();
         let mut reply = Reply::default();
+        // As `start`: what cannot be loaded leaves loaded rules as they are, and with none
+        // loaded gives the lockdown.
         let (validated, chosen) = match options.load() {
             Ok(c) => (c.validated, c.backend),
             Err(invalid) => {
-                reply.code = exit::INVALID;
-                reply.stderr.extend(invalid.errors.0.iter().map(|l| format!("vpn-firewall: error: {l}")));
+                let mut reply = self.lockdown(invalid.backend.unwrap_or_default(), "the configuration is invalid");
+                reply.stderr.splice(0..0, invalid.errors.0.iter().map(|l| format!("vpn-firewall: error: {l}")));
                 return reply;
             }
         };
         let backend = match Backend::choose(chosen) {
             Ok(b) => b,
             Err(e) => {
+                let mut reply = self.lockdown(chosen, "no backend can load it");
                 reply.code = exit::FAILED;
                 reply.err(format!("vpn-firewall: error: {e:#}"));
                 return reply;
@@ -158,10 +161,10 @@ impl Guard {
         false
     }
 
-    /// The configuration is invalid: when nothing is loaded, the lockdown ruleset.
-    fn lockdown(&mut self, preferred: BackendChoice) -> Reply {
+    /// The configuration cannot be loaded (for `reason`): when nothing is loaded, the lockdown
+    /// ruleset, with the `preferred` backend or any that works. Exit 2.
+    fn lockdown(&mut self, preferred: BackendChoice, reason: &str) -> Reply {
         let mut reply = Reply { code: exit::INVALID, ..Default::default() };
-        let reason = "the configuration is invalid";
         let (installed, _) = Backend::installed();
         if self.guarded.is_some() || installed.iter().any(|b| b.exists().unwrap_or(true)) {
             reply.err(format!("vpn-firewall: {reason}: the loaded ruleset was left exactly as it was"));
