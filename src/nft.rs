@@ -1,10 +1,14 @@
 //! The nftables backend's kernel side: load a rendered transaction with `nft -f -`, and read
-//! the table back from the kernel (over netlink, see `netlink`). The only module that changes
-//! the kernel's rules.
+//! the table back from the kernel (over netlink, see `netlink`, which sends read requests only).
+//! The only module that changes the kernel's rules. `nfnetlink` is the netfilter netlink socket
+//! the read-back (and the guard) builds on: numbered requests whose replies are checked, dumps,
+//! change notifications.
 
 mod netlink;
+pub mod nfnetlink;
+mod notices;
 
-pub use netlink::{Notice, Subscription};
+pub use notices::{Notice, Subscription};
 
 use crate::policy::{Hook, Loaded, Policy, SetId};
 use crate::render_nft::{FAMILY, Layer, TABLE, layer_comment, nat_chain, render_flush, render_nft};

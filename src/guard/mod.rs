@@ -47,7 +47,7 @@ pub fn run(options: &Options) -> Result<i32> {
     signals.add(Signal::SIGINT);
     signals.thread_block().context("cannot block SIGTERM to read it from a signalfd")?;
     let signalfd = SignalFd::new(&signals).context("cannot open a signalfd")?;
-    let notices = Subscription::open()?;
+    let mut notices = Subscription::open()?;
     let mut guard = Guard::new(Context::new()?);
     let listener = {
         // `start` and `flush` look for the guard while they hold the lock. One that took it
