@@ -112,6 +112,8 @@ pub struct Notification {
     pub message: Message,
 }
 
+/// A NETLINK_NETFILTER socket of this thread's network namespace. One request at a time: each
+/// method waits for the end of its replies before it returns.
 pub struct Socket {
     socket: NetlinkSocket,
     port: u32,
