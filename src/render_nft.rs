@@ -4,7 +4,7 @@
 //! one netlink batch: there is no moment without rules, and conntrack entries (and so
 //! established flows through the tunnel) are untouched by a reload.
 
-use crate::policy::{Entry, Family, Hook, Match, NatAction, NatHook, NatRule, Policy, Rule, SetId, TcpFlag, Verdict};
+use crate::policy::{DHCPV6_CLIENT_TYPES, Entry, Family, Hook, Match, NatAction, NatHook, NatRule, Policy, Rule, SetId, TcpFlag, Verdict};
 use crate::render_common::{ct_state, description, icmp, icmpv6, label, tcp_flag};
 use std::fmt::Write;
 
@@ -190,6 +190,8 @@ fn render_match(m: &Match) -> String {
         Match::InIface(i) => format!("iifname {}", iface(i)),
         Match::NotInIface(i) => format!("iifname != {}", iface(i)),
         Match::OutIface(i) => format!("oifname {}", iface(i)),
+        Match::InLinkType(types) => format!("meta iiftype {}", link_types(types)),
+        Match::OutLinkType(types) => format!("meta oiftype {}", link_types(types)),
         Match::Family(f) => format!("meta nfproto {}", if *f == Family::V4 { "ipv4" } else { "ipv6" }),
         Match::Uid(uid) => format!("meta skuid {uid}"),
         Match::Gid(gid) => format!("meta skgid {gid}"),
@@ -217,7 +219,30 @@ fn render_match(m: &Match) -> String {
         Match::Fragment(Family::V4) => "ip frag-off & 0x1fff != 0".into(),
         Match::Fragment(Family::V6) => "exthdr frag exists".into(),
         Match::DaddrNotOnInIface => "fib daddr . iif type != { local, broadcast, multicast }".into(),
+        // Raw payload, `@ih` from the start of the UDP payload: the op field, and the magic
+        // cookie 236 bytes in (after the fixed BOOTP fields).
+        Match::DhcpRequest => "@ih,0,8 1 @ih,1888,32 0x63825363".into(),
+        Match::Dhcpv6ClientMessage => format!("@ih,0,8 {}", one_or_set(&DHCPV6_CLIENT_TYPES.map(|t| t.to_string()))),
+        Match::SolicitedNodeReport { records } => solicited_node_report(*records),
     }
+}
+
+/// An MLDv2 report of `records` solicited-node records, from the ICMPv6 header (`@th`): the
+/// record count at byte 6; each record of 20 bytes from byte 8 on: type, then auxiliary data
+/// length and source count 0, then the group, whose first 13 bytes are ff02::1:ff. The IPv6
+/// payload length (hop-by-hop header 8, MLD header 8, records) leaves nothing after them.
+fn solicited_node_report(records: u8) -> String {
+    let mut parts = vec![format!("ip6 length {}", 16 + 20 * u32::from(records)), format!("@th,48,16 {records}")];
+    for i in 0..u32::from(records) {
+        let at = 64 + 160 * i;
+        parts.push(format!("@th,{},24 0 @th,{},64 0xff02000000000000 @th,{},40 0x1ff", at + 8, at + 32, at + 96));
+    }
+    parts.join(" ")
+}
+
+/// Link types by number, as nft has no name for ARPHRD_NONE.
+fn link_types(types: &[crate::policy::LinkType]) -> String {
+    one_or_set(&types.iter().map(|t| t.arphrd().to_string()).collect::<Vec<_>>())
 }
 
 fn l4protos(protos: &[crate::values::Proto]) -> String {

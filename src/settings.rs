@@ -48,6 +48,8 @@ pub struct Account {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tunnel {
     pub interfaces: Vec<Interface>,
+    /// Ethernet-type interfaces of `interfaces` count as the tunnel too (OpenVPN `dev tap`).
+    pub tap: bool,
     pub user: Option<Account>,
     pub group: Option<Account>,
     pub fwmark: Option<u32>,
@@ -205,6 +207,7 @@ impl Settings {
         let mut v = Validator { raw, errors: Vec::new(), warnings: Vec::new() };
         let tunnel = Tunnel {
             interfaces: v.list(Key::TunnelInterfaces, values::interface),
+            tap: v.one(Key::TunnelTap, values::boolean),
             user: v.account(Key::TunnelUser, "user", |n| accounts.uid(n)),
             group: v.account(Key::TunnelGroup, "group", |n| accounts.gid(n)),
             fwmark: v.optional(Key::TunnelFwmark, values::fwmark),

@@ -149,7 +149,16 @@ fn check_names_legacy_keys_as_legacy() {
     assert_eq!(allow.value, "10.0.0.0/8 192.168.1.0/24", "quotes stripped");
     assert_eq!(allow.note, format!("{}:2 (legacy LOCAL_NET)", file.display()));
     let interfaces = find(&all, "tunnel", "interfaces");
-    assert_eq!((interfaces.value.as_str(), interfaces.note.clone()), ("tun0", format!("{}:1 (legacy VPN_INTERFACE)", file.display())));
+    assert_eq!((interfaces.value.as_str(), interfaces.note.clone()), ("tun0", format!("{}:1 (legacy VPN_INTERFACE); only interfaces of link type link/none, link/ppp", file.display())));
+}
+
+#[test]
+fn check_says_which_link_types_count_as_the_tunnel() {
+    let dir = config_dir(&[("50-tap.conf", "[tunnel]\ninterfaces = tap0\ntap = yes\n")]);
+    let all = check(dir.path());
+    let file = dir.path().join("50-tap.conf");
+    assert_eq!(find(&all, "tunnel", "interfaces").note, format!("{}:2; only interfaces of link type link/none, link/ppp, link/ether", file.display()));
+    assert_eq!((find(&all, "tunnel", "tap").value.as_str(), find(&all, "tunnel", "tap").note.clone()), ("yes", format!("{}:3", file.display())));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `start` (restart, reload) and `flush`: the commands that change the kernel's rules.
 
 use super::{print_config_errors, require_root, warn_if_not_forwarding};
+use crate::arp;
 use crate::backend::Backend;
 use crate::configuration::Options;
 use crate::exit;
@@ -99,7 +100,7 @@ fn apply(backend: &Backend, policy: &Policy, nothing_before: bool) -> Result<()>
         Err(e) => Err(e),
         Ok(()) => backend.verify(policy),
     };
-    let Err(e) = outcome else { return Ok(()) };
+    let Err(e) = outcome else { return protect_arp() };
     if policy.kind != Kind::Lockdown {
         match backend.load(&Policy::lockdown()) {
             Ok(()) => eprintln!("vpn-firewall: loaded the lockdown ruleset instead (only loopback passes)"),
@@ -107,6 +108,15 @@ fn apply(backend: &Backend, policy: &Policy, nothing_before: bool) -> Result<()>
         }
     }
     Err(e)
+}
+
+/// ARP answers for each interface's own addresses only, once the rules hold (see `arp`): a
+/// failure leaves the rules loaded, closed as they are.
+fn protect_arp() -> Result<()> {
+    if let arp::Done::Raised(before) = arp::protect().context("cannot keep the LAN from learning the tunnel's address by ARP")? {
+        println!("vpn-firewall: set {} to 1 (it was {before}): ARP answers only for each interface's own addresses", arp::SYSCTL);
+    }
+    Ok(())
 }
 
 /// Removes what vpn-firewall loaded, whichever backend is configured or asked for: what is
@@ -136,6 +146,11 @@ pub fn flush() -> Result<i32> {
             Ok(None) => {}
             Err(e) => failed.push(format!("{}: {e:#}", backend.name())),
         }
+    }
+    match arp::restore() {
+        Ok(arp::Done::Restored(before)) => println!("vpn-firewall: set {} back to {before}", arp::SYSCTL),
+        Ok(_) => {}
+        Err(e) => failed.push(format!("{e:#}")),
     }
     if !failed.is_empty() {
         bail!("cannot flush what is loaded with {}", failed.join("; "));

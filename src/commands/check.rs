@@ -6,6 +6,7 @@ use crate::config::{ConfigErrors, RawConfig};
 use crate::configuration::Options;
 use crate::exit;
 use crate::qubes::{PLATFORM, Qubes};
+use crate::policy::tunnel_link_types;
 use crate::settings::Settings;
 use anyhow::Result;
 use std::fmt::Write;
@@ -52,6 +53,9 @@ fn describe(raw: &RawConfig, settings: &Settings, qubes: Option<&Qubes>) -> Stri
             if let Some(id) = resolved_id(spec.id, settings) {
                 note.push_str(&format!("; {id}"));
             }
+            if spec.id == Key::TunnelInterfaces {
+                note.push_str(&format!("; {}", link_types(settings)));
+            }
             writeln!(out, "{line:<40} # {note}").unwrap();
         }
     }
@@ -73,6 +77,7 @@ fn effective(key: Key, s: &Settings) -> String {
         Key::TunnelGroup => name(&s.tunnel.group),
         Key::TunnelFwmark => s.tunnel.fwmark.map(|m| format!("{m:#x}")).unwrap_or_default(),
         Key::TunnelServers => join(&s.tunnel.servers),
+        Key::TunnelTap => yes(s.tunnel.tap),
         Key::TunnelIpv6 => yes(s.tunnel.ipv6),
         Key::TunnelIncoming => join(&s.tunnel.incoming),
         Key::LanAllow => join(&s.lan.allow),
@@ -88,6 +93,12 @@ fn effective(key: Key, s: &Settings) -> String {
         Key::FirewallLogRate => s.firewall.log_rate.to_string(),
         Key::FirewallReject => yes(s.firewall.reject),
     }
+}
+
+/// Which link types an interface must have to count as the tunnel, as `ip -d link` names them.
+fn link_types(s: &Settings) -> String {
+    let names: Vec<String> = tunnel_link_types(s).iter().map(|t| format!("link/{}", t.name())).collect();
+    format!("only interfaces of link type {}", names.join(", "))
 }
 
 /// For user and group: the id the name resolved to, or why there is none.

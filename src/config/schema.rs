@@ -8,6 +8,7 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Key {
     TunnelInterfaces,
+    TunnelTap,
     TunnelUser,
     TunnelGroup,
     TunnelFwmark,
@@ -45,6 +46,7 @@ const fn spec(id: Key, section: &'static str, key: &'static str, default: &'stat
 /// All keys, in the order `check` prints them, which is the order of [`Key`].
 pub const KEYS: &[KeySpec] = &[
     spec(Key::TunnelInterfaces, "tunnel", "interfaces", "tun+", "interfaces of the VPN client; a trailing + matches any suffix"),
+    spec(Key::TunnelTap, "tunnel", "tap", "no", "let Ethernet-type interfaces of interfaces count as the tunnel (OpenVPN dev tap)"),
     spec(Key::TunnelUser, "tunnel", "user", "tunnel", "user name or uid whose processes may send outside the tunnel"),
     spec(Key::TunnelGroup, "tunnel", "group", "", "group name or gid whose processes may send outside the tunnel"),
     spec(Key::TunnelFwmark, "tunnel", "fwmark", "", "packets with this mark may leave outside the tunnel"),

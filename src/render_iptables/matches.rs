@@ -6,7 +6,8 @@
 //! each way the matches of a rule hold together.
 
 use super::ipset::Ipset;
-use crate::policy::{Entry, Family, Match, Policy, SetId, TcpFlag};
+use super::link;
+use crate::policy::{DHCPV6_CLIENT_TYPES, Entry, Family, Hook, Match, Policy, SetId, TcpFlag};
 use crate::render_common::{ct_state, icmp, icmpv6, tcp_flag};
 use crate::values::Interface;
 
@@ -35,10 +36,15 @@ fn with_proto(proto: &'static str, alt: Alt) -> Alt {
 }
 
 /// The ways a match holds in `family`, one of which must; `None` when it never does there.
-pub(super) fn alternatives(policy: &Policy, m: &Match, family: Family, ipsets: &[Ipset]) -> Option<Vec<Alt>> {
+pub(super) fn alternatives(policy: &Policy, m: &Match, family: Family, ipsets: &[Ipset], hook: Option<Hook>) -> Option<Vec<Alt>> {
     let only = |f: Family, alts: Vec<Alt>| (f == family).then_some(alts);
     Some(match m {
         Match::InIface(i) => vec![basic("-i", format!("-i {}", iface(i)))],
+        Match::InLinkType(types) => vec![any(link::link_type(types, hook, false).unwrap_or_default())],
+        Match::OutLinkType(types) => vec![any(link::link_type(types, hook, true).unwrap_or_default())],
+        Match::DhcpRequest => return only(Family::V4, vec![any(link::dhcp_request())]),
+        Match::Dhcpv6ClientMessage => return only(Family::V6, vec![any(link::dhcpv6_client_message(&DHCPV6_CLIENT_TYPES))]),
+        Match::SolicitedNodeReport { records } => return only(Family::V6, vec![any(link::solicited_node_report(*records))]),
         Match::NotInIface(i) => vec![basic("-i", format!("! -i {}", iface(i)))],
         Match::OutIface(i) => vec![basic("-o", format!("-o {}", iface(i)))],
         Match::Family(f) => return only(*f, vec![any("")]),

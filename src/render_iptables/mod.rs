@@ -27,9 +27,11 @@
 //!
 //! Here are the entry points; `names` holds the names of our tables, chains and jumps (which the
 //! kernel side, `crate::iptables`, uses too), `ipset` the long lists, `rules` our chains and their
-//! rule lines, and `matches` how each kind of match is written.
+//! rule lines, `matches` how each kind of match is written, and `link` the matches written as
+//! small programs over the packet (`-m bpf`, `-m u32`).
 
 mod ipset;
+mod link;
 mod matches;
 mod names;
 mod rules;

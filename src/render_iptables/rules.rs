@@ -22,7 +22,7 @@ pub(super) fn chains(policy: &Policy, family: Family, ipsets: &[Ipset], table: T
     let mut helpers = Vec::new();
     for &hook in &hooks {
         for rule in policy.rules(hook) {
-            let place = Place { chain: chain(hook), helper_prefix: helper_prefix(hook) };
+            let place = Place { chain: chain(hook), helper_prefix: helper_prefix(hook), hook: Some(hook) };
             let target = |nested: bool| verdict(rule.verdict, hook, nested);
             rules.extend(rule_lines(policy, &rule.matches, rule.comment, &place, &target, family, ipsets, &mut helpers));
         }
@@ -53,7 +53,7 @@ fn nat_chains(policy: &Policy, family: Family, ipsets: &[Ipset]) -> String {
     let mut helpers = Vec::new();
     for hook in policy.nat.hooks() {
         names.push(nat_chain(hook));
-        let place = Place { chain: nat_chain(hook), helper_prefix: nat_helper_prefix(hook) };
+        let place = Place { chain: nat_chain(hook), helper_prefix: nat_helper_prefix(hook), hook: None };
         for rule in policy.nat.rules(hook) {
             let target = match rule.action {
                 NatAction::Dnat(to) if (to.is_ipv4()) != (family == Family::V4) => continue,
@@ -94,6 +94,8 @@ fn verdict(verdict: Verdict, hook: Hook, nested: bool) -> String {
 struct Place {
     chain: String,
     helper_prefix: String,
+    /// The filter hook, for the matches whose meaning depends on it; `None` in NAT chains.
+    hook: Option<Hook>,
 }
 
 /// The lines of one rule: one for each way all its matches hold together (none when one of them
@@ -113,7 +115,7 @@ fn rule_lines(
 ) -> Vec<String> {
     let mut ways: Vec<Vec<Alt>> = vec![Vec::new()];
     for m in matches {
-        let Some(alts) = alternatives(policy, m, family, ipsets) else { return Vec::new() };
+        let Some(alts) = alternatives(policy, m, family, ipsets, place.hook) else { return Vec::new() };
         ways = ways.iter().flat_map(|way| alts.iter().map(move |a| [way.clone(), vec![a.clone()]].concat())).collect();
     }
     let mut lines = Vec::new();

@@ -15,6 +15,7 @@ mod report;
 mod sandbox;
 mod tamper;
 mod topology;
+mod tunnel;
 
 pub use probe::{Probe, Sender, probe_command};
 
