@@ -206,6 +206,24 @@ fn only_one_guard_per_namespace_and_only_root_commands_it(backend: Backend) {
     assert!(ns.tables().iter().any(|t| t == "inet vpn_firewall_guard"), "an unprivileged user flushed the rules:\n{}", guard.log());
 }
 
+/// iptables-legacy sends no notices: the guard reads the rules back every half second, and a
+/// stream of requests (a script polling `status`) must not put that off.
+fn the_rules_are_read_back_while_commands_keep_coming(backend: Backend) {
+    let ns = Netns::host("gbusy", backend);
+    let conf = ConfigDir::new(config(""));
+    let guard = Guard::start(&ns, &conf);
+    ns.firewall(conf.path(), "start").expect(0);
+    let mut cmd = ns.command("bash");
+    backend.host_iptables(&mut cmd);
+    let script = format!("while :; do \"$0\" --backend iptables --config-dir \"$1\" status >/dev/null 2>&1; sleep 0.05; done");
+    cmd.args(["-c", &script]).arg(binary()).arg(conf.path()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    let _asking = Background::spawn(cmd);
+    std::thread::sleep(Duration::from_millis(300));
+    ns.iptables(false, &["-F"]).expect(0);
+    ns.iptables(false, &["-P", "OUTPUT", "ACCEPT"]).expect(0);
+    assert!(poll(Duration::from_secs(3), || guard.restorations() >= 1), "no restoration within 3 s while status kept asking; log:\n{}", guard.log());
+}
+
 /// The unit as systemd reads it, with the binary where the unit says it is: no warning, no
 /// error (systemd-analyze verify exits 0 on unknown keys, but says so).
 #[test]
@@ -231,7 +249,7 @@ backend_tests!(
         start_and_flush_act_through_the_guard,
         only_one_guard_per_namespace_and_only_root_commands_it,
     ],
-    iptables: [flushed_chains_and_accept_policies_leak_nothing],
+    iptables: [flushed_chains_and_accept_policies_leak_nothing, the_rules_are_read_back_while_commands_keep_coming],
 );
 
 tests_with!(nftables_only, super::Backend::Nftables, deleting_the_table_leaks_nothing);

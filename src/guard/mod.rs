@@ -62,8 +62,15 @@ pub fn run(options: &Options) -> Result<i32> {
     };
     eprintln!("vpn-firewall guard: running (pid {}), {}", std::process::id(), guard.state());
     notify_ready();
+    // When the rules were last read back by the poll: it runs on time however busy the
+    // guard's sockets are (a stream of `status` requests must not starve it).
+    let mut polled = Instant::now();
     loop {
-        let timeout = if guard.polls() { PollTimeout::try_from(LEGACY_POLL).unwrap_or(PollTimeout::NONE) } else { PollTimeout::NONE };
+        let timeout = if guard.polls() {
+            PollTimeout::try_from(LEGACY_POLL.saturating_sub(polled.elapsed())).unwrap_or(PollTimeout::ZERO)
+        } else {
+            PollTimeout::NONE
+        };
         let mut fds = [
             PollFd::new(signalfd.as_fd(), PollFlags::POLLIN),
             PollFd::new(notices.fd(), PollFlags::POLLIN),
@@ -93,7 +100,9 @@ pub fn run(options: &Options) -> Result<i32> {
                     guard.on_notices(&[Notice::Lost], seen);
                 }
             }
-        } else if guard.polls() && !requested {
+        }
+        if guard.polls() && polled.elapsed() >= LEGACY_POLL {
+            polled = Instant::now();
             guard.on_poll();
         }
         if requested {
