@@ -272,6 +272,90 @@ fn a_missing_config_dir_exits_2_and_names_it() {
     }
 }
 
+/// Longest `check` or `show` may take on a directory that holds something that blocks on read:
+/// a regression then fails the test instead of hanging it.
+const NO_HANG: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `check` and `show` on `dir`: each must exit 2 within `NO_HANG`, print nothing, and say
+/// on an error line that `entry` is `says`.
+fn assert_refused(dir: &Path, entry: &Path, says: &str, as_nobody: Option<&Path>) {
+    for command in ["check", "show"] {
+        let mut cmd = match as_nobody {
+            Some(bin) => {
+                let mut cmd = Command::from_std(sandbox::unprivileged_in_netns(bin));
+                cmd.env_remove("VPN_FIREWALL_CONFIG_DIR").args(["--config-dir", dir.to_str().expect("UTF-8 path"), command]);
+                cmd
+            }
+            None => with_config(dir, &[command]),
+        };
+        let begun = std::time::Instant::now();
+        let out = cmd.timeout(NO_HANG).output().expect("cannot run vpn-firewall");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command} with {} (after {:?}):\n{stderr}", entry.display(), begun.elapsed());
+        assert!(out.stdout.is_empty(), "{command} printed a configuration or ruleset:\n{}", String::from_utf8_lossy(&out.stdout));
+        let line = format!("vpn-firewall: error: {}: {says}", entry.display());
+        assert!(stderr.lines().any(|l| l.starts_with(&line)), "{command} does not say {line:?}:\n{stderr}");
+    }
+}
+
+#[test]
+fn a_drop_in_that_is_no_readable_regular_file_exits_2_naming_it_and_never_hangs() {
+    use std::os::unix::fs::symlink;
+    // The drop-in that pins the VPN client to its servers, through a link to a mount that is
+    // not there (yet): skipping it would let the client reach any address.
+    let mount = tempfile::tempdir().expect("temporary directory");
+    let target = mount.path().join("50-local.conf");
+    std::fs::write(&target, "[tunnel]\nservers = 198.51.100.1:1194/udp\n").expect("write the target");
+    let dir = config_dir(&[("10-base.conf", "[lan]\ndns = yes\n")]);
+    let entry = dir.path().join("50-local.conf");
+    symlink(&target, &entry).expect("symlink");
+    with_config(dir.path(), &["check"]).assert().code(0);
+    std::fs::remove_file(&target).expect("remove the target");
+    assert_refused(dir.path(), &entry, &format!("is a dangling link to {} (its target does not exist)", target.display()), None);
+    std::fs::remove_file(&entry).expect("remove the link");
+
+    let fifo = dir.path().join("50-fifo.conf");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).expect("mkfifo");
+    // Blocks on open and on read: nothing writes to it.
+    assert_refused(dir.path(), &fifo, "is a FIFO (named pipe)", None);
+    std::fs::remove_file(&fifo).expect("remove the FIFO");
+
+    type Make = fn(&Path);
+    let cases: [(&str, Make, &str); 5] = [
+        // Blocks on read, and takes from the system log what it returns.
+        ("50-kmsg.conf", |p| symlink("/proc/kmsg", p).expect("symlink"), "is a link to /proc/kmsg, which is a file of the kernel's proc filesystem"),
+        ("50-loop.conf", |p| symlink(p, p).expect("symlink"), "is a link to "),
+        ("50-dir.conf", |p| std::fs::create_dir(p).expect("mkdir"), "is a directory"),
+        ("50-zero.conf", |p| symlink("/dev/zero", p).expect("symlink"), "is a link to /dev/zero, which is a character device"),
+        ("50-tty.conf", |p| symlink("/dev/tty", p).expect("symlink"), "is a link to /dev/tty, which is a character device"),
+    ];
+    for (name, make, says) in cases {
+        let entry = dir.path().join(name);
+        make(&entry);
+        assert_refused(dir.path(), &entry, says, None);
+        if entry.is_dir() { std::fs::remove_dir(&entry) } else { std::fs::remove_file(&entry) }.expect("remove the entry");
+    }
+    // Names that are no drop-ins are still ignored, whatever they are.
+    symlink("/nonexistent/lock", dir.path().join(".#50-local.conf")).expect("symlink");
+    symlink("/nonexistent/old", dir.path().join("50-local.conf.dpkg-old")).expect("symlink");
+    with_config(dir.path(), &["check"]).assert().code(0);
+}
+
+#[test]
+fn an_unreadable_drop_in_exits_2_naming_it() {
+    // Root reads a mode 000 file, so the commands run as an unprivileged user, from a copy of
+    // the binary that user may run.
+    use std::os::unix::fs::PermissionsExt;
+    let bin_dir = tempfile::tempdir().expect("temporary directory");
+    let bin = bin_dir.path().join("vpn-firewall");
+    std::fs::copy(BIN, &bin).expect("copy the binary");
+    let dir = config_dir(&[("10-base.conf", "[lan]\ndns = yes\n"), ("50-secret.conf", "[tunnel]\nservers = 198.51.100.1:1194/udp\n")]);
+    for (path, mode) in [(bin_dir.path(), 0o755), (dir.path(), 0o755), (&dir.path().join("10-base.conf"), 0o644), (&dir.path().join("50-secret.conf"), 0o000)] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    assert_refused(dir.path(), &dir.path().join("50-secret.conf"), "cannot open: Permission denied", Some(&bin));
+}
+
 #[test]
 fn stop_and_save_exit_0_and_say_what_they_do_without_reading_the_configuration() {
     let parent = tempfile::tempdir().expect("temporary directory");

@@ -68,7 +68,7 @@ fn print_guard() {
 fn report(backend: &Backend, loaded: &Loaded, settings: &Result<Settings, ConfigErrors>) {
     println!("vpn-firewall: loaded ({}, {})", backend.name(), backend.objects());
     let state = if loaded.is_lockdown() {
-        "LOCKDOWN: the configuration was invalid at start; only loopback passes".to_string()
+        "LOCKDOWN: the configuration was invalid, or could not be loaded, at start; only loopback passes".to_string()
     } else {
         match settings {
             Ok(s) if loaded.label.as_deref() == Some(backend.label(&Policy::from_settings(s)).as_str()) => {

@@ -1,6 +1,7 @@
 //! Reading the drop-in directories: `*.conf` files in byte order, directory after directory,
 //! later assignments replacing earlier ones, every key checked against the schema.
 
+mod drop_ins;
 mod ini_file;
 pub mod schema;
 
@@ -147,31 +148,21 @@ impl RawConfig {
         let mut errors = Vec::new();
         let mut files = Vec::new();
         for dir in dirs {
-            match conf_files(&dir.path) {
+            match drop_ins::list(&dir.path) {
                 Ok(None) if dir.optional => {}
                 Ok(None) => return Err(ConfigError::path(&dir.path, "cannot read the configuration directory: it does not exist").into()),
                 Ok(Some(found)) => {
                     config.dirs.push(dir.path.clone());
                     files.extend(found);
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
         for path in files {
-            let text = match std::fs::read(&path) {
-                Ok(bytes) => match String::from_utf8(bytes) {
-                    // Some editors start UTF-8 files with a byte order mark.
-                    Ok(text) => text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text),
-                    Err(e) => {
-                        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-                        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-                        let origin = Origin { file: path.clone(), line };
-                        errors.push(ConfigError::at(origin, "is not UTF-8 text"));
-                        continue;
-                    }
-                },
+            let text = match drop_ins::read_text(&path) {
+                Ok(text) => text,
                 Err(e) => {
-                    errors.push(ConfigError::path(&path, format!("cannot read: {e}")));
+                    errors.push(e);
                     continue;
                 }
             };
@@ -221,34 +212,6 @@ impl RawConfig {
         }
         errors
     }
-}
-
-/// The regular files (or links to them) named `*.conf` in `dir`, sorted byte-wise; `None` when
-/// `dir` does not exist.
-fn conf_files(dir: &Path) -> Result<Option<Vec<PathBuf>>, ConfigErrors> {
-    let read = match std::fs::read_dir(dir) {
-        Ok(read) => read,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ConfigError::path(dir, format!("cannot read the configuration directory: {e}")).into()),
-    };
-    let mut files = Vec::new();
-    for entry in read {
-        let entry = entry.map_err(|e| ConfigError::path(dir, format!("cannot list: {e}")))?;
-        let name = entry.file_name();
-        if !name.as_encoded_bytes().ends_with(b".conf") {
-            continue;
-        }
-        let path = entry.path();
-        match std::fs::metadata(&path) {
-            Ok(m) if m.is_file() => files.push(path),
-            Ok(_) => {}
-            // A dangling link, such as an editor's lock file (`.#50-local.conf`), is no file.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(ConfigError::path(&path, format!("cannot read: {e}")).into()),
-        }
-    }
-    files.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
-    Ok(Some(files))
 }
 
 #[cfg(test)]
@@ -342,12 +305,25 @@ mod tests {
     }
 
     #[test]
-    fn dangling_links_and_byte_order_marks_are_harmless() {
+    fn an_editors_lock_link_and_a_byte_order_mark_are_harmless() {
         let dir = dir_with(&[("50-a.conf", "\u{feff}[lan]\ndns = yes\n")]);
         std::os::unix::fs::symlink("/nonexistent/lock", dir.path().join(".#50-a.conf")).unwrap();
         let c = RawConfig::load(dir.path()).unwrap();
         assert_eq!(value(&c, Key::LanDns), "yes");
         assert_eq!(c.files.len(), 1);
+    }
+
+    #[test]
+    fn a_drop_in_that_is_no_readable_file_is_an_error_never_skipped() {
+        // A link to a file on a mount that is not there yet: skipping it would drop its servers.
+        let dir = dir_with(&[("10-a.conf", "[lan]\ndns = yes\n"), ("90-z.conf", "[lan]\nallow = 10.0.0.0/8\n")]);
+        std::os::unix::fs::symlink("/nonexistent/50-local.conf", dir.path().join("50-local.conf")).unwrap();
+        std::fs::create_dir(dir.path().join("60-dir.conf")).unwrap();
+        let errors = RawConfig::load(dir.path()).unwrap_err().0;
+        let locations: Vec<&str> = errors.iter().map(|e| e.location.as_str()).collect();
+        let expected = [dir.path().join("50-local.conf"), dir.path().join("60-dir.conf")];
+        assert_eq!(locations, expected.iter().map(|p| p.to_str().unwrap()).collect::<Vec<_>>(), "{errors:?}");
+        assert!(errors[0].message.starts_with("is a dangling link to /nonexistent/50-local.conf (its target does not exist)"), "{errors:?}");
     }
 
     #[test]
