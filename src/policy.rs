@@ -21,7 +21,7 @@ mod gateway;
 mod link;
 mod loaded;
 
-pub use link::{DHCPV6_CLIENT_TYPES, LinkType, MAX_REPORTED_GROUPS, tunnel_link_types};
+pub use link::{DHCP_MAX_LENGTH, DHCPV6_CLIENT_TYPES, DHCPV6_MAX_PAYLOAD, LinkType, MAX_REPORTED_GROUPS, tunnel_link_types};
 pub use loaded::Loaded;
 use link::{from_tunnel, ipv6_outside_the_tunnel, solicited_node_reports, through_tunnel};
 
@@ -174,9 +174,10 @@ pub enum Match {
     /// A non-first fragment.
     Fragment(Family),
     /// A DHCP client message: a BOOTP request (op 1) with the DHCP magic cookie 0x63825363 at
-    /// offset 236 of the UDP payload.
+    /// offset 236 of the UDP payload, at most `DHCP_MAX_LENGTH` long.
     DhcpRequest,
-    /// A DHCPv6 message of a type only clients send (`DHCPV6_CLIENT_TYPES`).
+    /// A DHCPv6 message of a type only clients send (`DHCPV6_CLIENT_TYPES`), at most
+    /// `DHCPV6_MAX_PAYLOAD` long.
     Dhcpv6ClientMessage,
     /// An MLDv2 report of exactly `records` group records, each naming a solicited-node group
     /// (ff02::1:ff00:0/104) with no sources and no auxiliary data, and nothing after them: the

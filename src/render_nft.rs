@@ -4,7 +4,7 @@
 //! one netlink batch: there is no moment without rules, and conntrack entries (and so
 //! established flows through the tunnel) are untouched by a reload.
 
-use crate::policy::{DHCPV6_CLIENT_TYPES, Entry, Family, Hook, Match, NatAction, NatHook, NatRule, Policy, Rule, SetId, TcpFlag, Verdict};
+use crate::policy::{DHCP_MAX_LENGTH, DHCPV6_CLIENT_TYPES, DHCPV6_MAX_PAYLOAD, Entry, Family, Hook, Match, NatAction, NatHook, NatRule, Policy, Rule, SetId, TcpFlag, Verdict};
 use crate::render_common::{ct_state, description, icmp, icmpv6, label, tcp_flag};
 use std::fmt::Write;
 
@@ -220,9 +220,11 @@ fn render_match(m: &Match) -> String {
         Match::Fragment(Family::V6) => "exthdr frag exists".into(),
         Match::DaddrNotOnInIface => "fib daddr . iif type != { local, broadcast, multicast }".into(),
         // Raw payload, `@ih` from the start of the UDP payload: the op field, and the magic
-        // cookie 236 bytes in (after the fixed BOOTP fields).
-        Match::DhcpRequest => "@ih,0,8 1 @ih,1888,32 0x63825363".into(),
-        Match::Dhcpv6ClientMessage => format!("@ih,0,8 {}", one_or_set(&DHCPV6_CLIENT_TYPES.map(|t| t.to_string()))),
+        // cookie 236 bytes in (after the fixed BOOTP fields); and the length bound.
+        Match::DhcpRequest => format!("ip length <= {DHCP_MAX_LENGTH} @ih,0,8 1 @ih,1888,32 0x63825363"),
+        Match::Dhcpv6ClientMessage => {
+            format!("ip6 length <= {DHCPV6_MAX_PAYLOAD} @ih,0,8 {}", one_or_set(&DHCPV6_CLIENT_TYPES.map(|t| t.to_string())))
+        }
         Match::SolicitedNodeReport { records } => solicited_node_report(*records),
     }
 }

@@ -174,13 +174,19 @@ fn the_dhcp_exception_carries_only_dhcp_client_messages(backend: Backend) {
     net.host.await_ipv6();
     let (request, reply) = (bootp(1), bootp(2));
     let chosen = "user=nobody!\\n";
+    // A message of the right shape with a process's data after it: one datagram of 20 kB
+    // carried 20 kB in 14 fragments. Real clients' messages fit in 576 bytes (IPv4, RFC 2131)
+    // and in 1280 (IPv6's minimum MTU): never fragmented.
+    let (long_request, long_solicit) = (format!("{request}{}", "x".repeat(1100)), format!("\\001\\000\\000\\001{}", "x".repeat(1300)));
     let cases = [
         ("a BOOTREQUEST with the magic cookie", request.as_str(), "255.255.255.255", 68, 67, true),
         ("text from port 68", chosen, "255.255.255.255", 68, 67, false),
         ("a BOOTREPLY from port 68", reply.as_str(), "255.255.255.255", 68, 67, false),
+        ("a BOOTREQUEST with 1100 bytes of a process's data after the options", long_request.as_str(), "255.255.255.255", 68, 67, false),
         ("a DHCPv6 Solicit", "\\001\\000\\000\\001", "ff02::1:2", 546, 547, true),
         ("text from port 546", chosen, "ff02::1:2", 546, 547, false),
         ("a DHCPv6 Reply (a server's) from port 546", "\\007\\000\\000\\001", "ff02::1:2", 546, 547, false),
+        ("a DHCPv6 Solicit with 1300 bytes of a process's data after it", long_solicit.as_str(), "ff02::1:2", 546, 547, false),
     ];
     for (what, format, to, sport, dport, _) in &cases {
         assert!(dhcp_datagram(&net, format, to, *sport, *dport) > 0, "no ruleset yet: {what} reaches the router");
