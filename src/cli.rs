@@ -45,8 +45,9 @@ pub struct Cli {
     pub backend: Option<BackendArg>,
 
     /// Test hook: the directory under which the Qubes OS files (/usr/lib/qubes,
-    /// /rw/config/vpn-firewall, /var/run/qubes/qubes-ns) are looked for. Not the configuration
-    /// directory, which --config-dir sets.
+    /// /rw/config/vpn-firewall, /var/run/qubes/qubes-ns) and the installed VPN clients' files
+    /// (NetworkManager's VPN plugins) are looked for. Not the configuration directory, which
+    /// --config-dir sets.
     #[arg(long, global = true, hide = true, value_name = "DIR", env = "VPN_FIREWALL_ROOT", default_value = "/")]
     pub root: PathBuf,
 
@@ -127,7 +128,11 @@ loaded; 3 not loaded; 4 cannot tell (not root, neither nft nor iptables installe
     /// Validate the configuration and print the effective settings with their origins
     #[command(long_about = "Validate the configuration and print every effective setting with the \
 file and line that set it (or \"default\"), like sshd -T with origins. Problems go to stderr, one \
-line each, naming FILE:LINE. Needs no root and touches nothing. Exit 0 valid; 2 invalid.",
+line each, naming FILE:LINE; so do warnings, such as a [tunnel] user that an installed VPN client \
+cannot match (user = nm-openvpn with NetworkManager-openvpn, whose socket stays root's), an \
+OpenVPN mark in hex (OpenVPN reads it as 0) or a WireGuard interface marked otherwise than \
+[tunnel] fwmark, with what to set instead. Needs no \
+root and touches nothing. Exit 0 valid; 2 invalid.",
         after_help = "Example:\n  vpn-firewall check\n  vpn-firewall --config-dir ./etc/vpn-firewall check")]
     Check,
 

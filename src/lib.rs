@@ -12,6 +12,7 @@ pub mod args;
 pub mod arp;
 pub mod backend;
 pub mod cli;
+pub mod clients;
 pub mod commands;
 pub mod config;
 pub mod configuration;

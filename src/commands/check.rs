@@ -1,6 +1,8 @@
 //! `check`: validate, then print every effective setting with the place that set it.
 
 use super::warn_if_not_forwarding;
+use crate::accounts::SystemAccounts;
+use crate::clients;
 use crate::config::schema::{self, Key};
 use crate::config::{ConfigErrors, RawConfig};
 use crate::configuration::Options;
@@ -14,6 +16,9 @@ use std::fmt::Write;
 pub fn check(options: &Options) -> Result<i32> {
     let c = options.load().map_err(ConfigErrors::from)?;
     warn_if_not_forwarding(&c.validated.settings);
+    for w in clients::warnings(&c.raw, &c.validated.settings, &options.root, &SystemAccounts) {
+        eprintln!("vpn-firewall: warning: {w}");
+    }
     super::emit(&describe(&c.raw, &c.validated.settings, c.qubes.as_ref()));
     Ok(exit::OK)
 }
