@@ -399,11 +399,16 @@ impl Policy {
             // server outside the LAN fails, and the client rebinds by broadcast. Any process
             // that may bind port 68 could otherwise send anything anywhere as "DHCP".
             // And only messages shaped like a client's: port 68 alone would carry any payload.
-            let request = vec![Match::IpDaddr(vec![net("255.255.255.255/32")]), Match::Udp { sport: 68, dport: 67 }, Match::DhcpRequest];
-            output.push(rule(request, Verdict::Accept, "DHCP client"));
-            // Clients send to All_DHCP_Relay_Agents_and_Servers (RFC 8415).
-            let request6 = vec![Match::Ip6Daddr(vec![net("ff02::1:2/128")]), Match::Udp { sport: 546, dport: 547 }, Match::Dhcpv6ClientMessage];
-            output.push(rule(request6, Verdict::Accept, "DHCPv6 client"));
+            // And only from the DHCP clients' users: any process that may bind port 68 (one with
+            // CAP_NET_BIND_SERVICE, or anyone with a lowered ip_unprivileged_port_start) could
+            // otherwise send its own data in that shape. A packet without a socket matches none.
+            for user in &s.lan.dhcp_users {
+                let request = vec![Match::IpDaddr(vec![net("255.255.255.255/32")]), Match::Udp { sport: 68, dport: 67 }, Match::DhcpRequest, Match::Uid(user.id)];
+                output.push(rule(request, Verdict::Accept, "DHCP client"));
+                // Clients send to All_DHCP_Relay_Agents_and_Servers (RFC 8415).
+                let request6 = vec![Match::Ip6Daddr(vec![net("ff02::1:2/128")]), Match::Udp { sport: 546, dport: 547 }, Match::Dhcpv6ClientMessage, Match::Uid(user.id)];
+                output.push(rule(request6, Verdict::Accept, "DHCPv6 client"));
+            }
         }
         // Link-local and multicast destinations only: a neighbour solicitation sent to a routed
         // address would be forwarded by the router. Neighbours in the LAN sets are reached below.

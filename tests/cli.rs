@@ -108,6 +108,12 @@ fn check_of_the_shipped_configuration_prints_every_key_as_default() {
         let e = find(&all, spec.section, spec.key);
         let missing_user = (spec.section, spec.key) == ("tunnel", "user") && !default_user_exists;
         let expected = if missing_user { "" } else { spec.default };
+        if (spec.section, spec.key) == ("lan", "dhcp_users") {
+            // The DHCP clients' users that exist here; the others are skipped.
+            let exists = |n: &&str| nix::unistd::User::from_name(n).expect("reading the user database").is_some();
+            assert_eq!(e.value, spec.default.split(' ').filter(exists).collect::<Vec<_>>().join(" "), "{e:?}");
+            continue;
+        }
         assert_eq!(e.value, expected, "[{}] {}", spec.section, spec.key);
         if missing_user {
             assert!(e.note.starts_with("default; does not exist"), "{e:?}");
@@ -138,6 +144,29 @@ fn check_names_the_file_and_line_of_each_value_and_ignores_other_files() {
             .and(predicate::str::contains("dpkg-old").not())
             .and(predicate::str::contains("backup").not()),
     );
+}
+
+#[test]
+fn check_prints_the_dhcp_users_uids_skips_a_missing_default_and_refuses_a_missing_name() {
+    let dir = config_dir(&[("50-dhcp.conf", "[lan]\ndhcp_users = root 4242\n")]);
+    let users = find(&check(dir.path()), "lan", "dhcp_users").note.clone();
+    assert_eq!(users, format!("{}:2; uids 0 4242", dir.path().join("50-dhcp.conf").display()));
+
+    let dir = config_dir(&[("50-dhcp.conf", "[lan]\ndhcp_users =\n")]);
+    assert!(find(&check(dir.path()), "lan", "dhcp_users").note.ends_with("; no process may send DHCP"));
+
+    // The shipped default names dhcpcd's user, which exists only where dhcpcd is installed:
+    // skipped without a warning (most machines run one of the clients), listed in the note.
+    let has_dhcpcd = nix::unistd::User::from_name("dhcpcd").expect("reading the user database").is_some();
+    with_config(&shipped(), &["check"]).assert().code(0).stderr(predicate::str::contains("dhcp_users").not());
+    let note = find(&check(&shipped()), "lan", "dhcp_users").note.clone();
+    assert_eq!(note.ends_with("; not on this machine, skipped: dhcpcd"), !has_dhcpcd, "{note}");
+
+    let dir = config_dir(&[("50-dhcp.conf", "[lan]\ndhcp_users = root no-such-user-vpn-firewall\n")]);
+    with_config(dir.path(), &["check"]).assert().code(2).stdout("").stderr(predicate::str::contains(format!(
+        "vpn-firewall: error: {}:2: [lan] dhcp_users: user \"no-such-user-vpn-firewall\" does not exist",
+        dir.path().join("50-dhcp.conf").display()
+    )));
 }
 
 #[test]
