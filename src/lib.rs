@@ -18,6 +18,7 @@ pub mod config;
 pub mod configuration;
 pub mod exit;
 pub mod forwarding;
+pub mod guard;
 pub mod iptables;
 pub mod lock;
 pub mod nft;

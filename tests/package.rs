@@ -25,6 +25,7 @@ const FILES: &[(&str, &str)] = &[
     ("/lib/systemd/system/openvpn@.service.d/vpn-firewall.conf", "-rw-r--r--"),
     ("/lib/systemd/system/qubes-firewall.service.d/50-vpn-firewall.conf", "-rw-r--r--"),
     ("/lib/systemd/system/qubes-iptables.service.d/50-vpn-firewall.conf", "-rw-r--r--"),
+    ("/lib/systemd/system/vpn-firewall-guard.service", "-rw-r--r--"),
     ("/usr/lib/tmpfiles.d/vpn-firewall.conf", "-rw-r--r--"),
     ("/usr/sbin/vpn-firewall", "-rwxr-xr-x"),
     ("/usr/share/bash-completion/completions/vpn-firewall", "-rw-r--r--"),
@@ -160,6 +161,11 @@ fn apt_installs_it_netfilter_persistent_runs_it_and_remove_and_purge_clean_up() 
     for (path, _) in FILES {
         assert!(chroot.path(path).is_file(), "{path} is not installed");
     }
+    // The guard's unit is enabled (dh_installsystemd, through deb-systemd-helper); in the
+    // chroot no systemd runs to start it.
+    let wants = "/etc/systemd/system/multi-user.target.wants/vpn-firewall-guard.service";
+    let enabled = run(&chroot, &format!("readlink {wants} || true"));
+    assert!(enabled.lines().any(|l| l == "/lib/systemd/system/vpn-firewall-guard.service"), "the guard's unit is not enabled ({wants}):\n{enabled}");
 
     // netfilter-persistent drives the plugin: start loads, save keeps, flush removes; an invalid
     // configuration fails start (and loads the lockdown ruleset); the plugin reads

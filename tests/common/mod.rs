@@ -38,6 +38,7 @@ macro_rules! backend_tests {
 pub mod backend;
 pub mod capture;
 pub mod fixtures;
+pub mod guard;
 pub mod openconnect;
 pub mod topology;
 pub mod vpn;

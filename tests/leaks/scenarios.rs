@@ -6,6 +6,7 @@
 use crate::bed::Bed;
 use crate::common::topology::{GATEWAY, INSIDE, INTERNET, INTERNET6, LAN, Probe, RESOLVER, ROUTER, ROUTER6, USER, VPN_SERVER, WORKSTATION};
 use crate::common::vpn::{Kind, tunnel_user};
+use crate::common::guard::{Guard, tampering};
 use crate::common::{require_tools, wait_for};
 use nix::sys::signal::Signal;
 use std::thread::sleep;
@@ -46,8 +47,9 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { number: 18, name: "gateway_unsolicited", title: "gateway: unsolicited from the uplink", vpns: OPENVPN, run: gateway_unsolicited },
     Scenario { number: 19, name: "client_identity", title: "the client's own identity, nothing else", vpns: IDENTIFIED, run: client_identity },
     Scenario { number: 20, name: "identity_mismatch", title: "user of a root-started client: blocked", vpns: &[Kind::OpenVpnRoot], run: identity_mismatch },
-    Scenario { number: 21, name: "container_client_killed", title: "container on docker0: VPN client killed", vpns: BOTH, run: container_client_killed },
-    Scenario { number: 22, name: "container_tunnel_deleted", title: "container on docker0: tunnel deleted", vpns: BOTH, run: container_tunnel_deleted },
+    Scenario { number: 21, name: "guard_tampered", title: "guard: rules flushed, then client killed", vpns: BOTH, run: guard_tampered },
+    Scenario { number: 22, name: "container_client_killed", title: "container on docker0: VPN client killed", vpns: BOTH, run: container_client_killed },
+    Scenario { number: 23, name: "container_tunnel_deleted", title: "container on docker0: tunnel deleted", vpns: BOTH, run: container_tunnel_deleted },
 ];
 
 /// The clients that are not run as `tunnel` from the start by the package's drop-in: OpenVPN
@@ -350,6 +352,24 @@ fn flush(bed: &mut Bed) {
     bed.reach(Probe::tcp(INTERNET, 7000), "through the tunnel after the flush");
 }
 
+/// Scenario 21: With the guard running, another process turns the rules off mid-traffic (`nft
+/// flush ruleset`; with iptables also `-F` and `-P OUTPUT ACCEPT`), and then the VPN client
+/// dies: the guard's own table holds while it restores the rules.
+fn guard_tampered(bed: &mut Bed) {
+    bed.configure("");
+    let guard = Guard::start(&bed.net.host, &bed.conf);
+    mid_traffic(bed, |bed| {
+        for command in tampering(bed.backend()) {
+            let done = bed.net.host.run(&command[0], &command[1..].iter().map(String::as_str).collect::<Vec<_>>(), "");
+            assert_eq!(done.code, 0, "the tampering itself failed:\n{done}");
+        }
+        bed.vpn.kill(&bed.net, Signal::SIGKILL);
+    });
+    let status = bed.firewall("status");
+    assert!(status.code == 0 && status.stdout.contains("up to date"), "status after the tampering:\n{status}");
+    assert!(guard.restorations() >= 1, "the guard restored nothing:\n{}", guard.log());
+}
+
 /// Scenario 14: The host is the VPN gateway of a workstation on eth1. The workstation reaches
 /// the internet through the tunnel, and its DNS, to whatever address, reaches the redirect
 /// target (a resolver on the internet) through the tunnel; it reaches neither the LAN, though
@@ -419,14 +439,14 @@ fn gateway_unsolicited(bed: &mut Bed) {
     assert_eq!(bed.client().arrivals(7500), before, "unsolicited packets from the uplink reached the inside");
 }
 
-/// Scenario 21: A container on docker0, beside Docker's own rules (which accept whatever leaves
+/// Scenario 22: A container on docker0, beside Docker's own rules (which accept whatever leaves
 /// docker0), streams and chatters through the tunnel; the VPN client is killed (SIGKILL).
 fn container_client_killed(bed: &mut Bed) {
     bed.in_containers();
     client_killed(bed);
 }
 
-/// Scenario 22: The same, and the tunnel interface is deleted under the VPN client.
+/// Scenario 23: The same, and the tunnel interface is deleted under the VPN client.
 fn container_tunnel_deleted(bed: &mut Bed) {
     bed.in_containers();
     mid_traffic(bed, delete_tunnel);
