@@ -10,7 +10,9 @@
 
 mod deb;
 mod sandbox;
-// Tests of their own file, in this test binary so that they share its package builds.
+// Tests in files of their own, in this test binary so that they share its package builds.
+#[path = "package/debian_tools.rs"]
+mod debian_tools;
 #[path = "package/upgrade.rs"]
 mod upgrade;
 

@@ -1,0 +1,100 @@
+//! Debian's own tools on the package: piuparts (install, purge, and the upgrade from 0.1.0 to
+//! this version, checking for files left behind) and autopkgtest (debian/tests), each on a copy
+//! of a clean chroot of the package's release.
+//!
+//! Both run with the chroot's maintainer scripts as root, so each runs as a whole in a network
+//! namespace of its own, without network (`unshare --net`, with private mount and PID
+//! namespaces): what they load into the kernel, mount or leave running ends with it. apt
+//! installs the dependencies from the chroot's apt cache, and 0.1.0 from a local repository.
+
+use crate::deb::build::{built, first_release};
+use crate::deb::chroot::{Chroot, Release};
+use crate::deb::{describe, scratch, succeed};
+use crate::sandbox::tool;
+use std::process::{Command, Output, Stdio};
+
+#[test]
+fn trixie_piuparts_installs_upgrades_from_0_1_0_and_purges_cleanly() {
+    piuparts(Release::Trixie);
+}
+
+#[test]
+fn bookworm_piuparts_installs_upgrades_from_0_1_0_and_purges_cleanly() {
+    piuparts(Release::Bookworm);
+}
+
+fn piuparts(release: Release) {
+    let chroot = Chroot::new(release);
+    // 0.1.0 as if from the archive, for piuparts' upgrade test: a repository of one package.
+    let repository = chroot.path("/var/local/first-release");
+    std::fs::create_dir_all(&repository).expect("create the repository");
+    let old = first_release();
+    std::fs::copy(old, repository.join(old.file_name().expect("a file name"))).expect("copy 0.1.0 in");
+    let packages = succeed(Command::new(tool("dpkg-scanpackages", "dpkg-dev")).args(["--multiversion", "."]).current_dir(&repository))
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(repository.join("Packages"), packages).expect("write Packages");
+    std::fs::write(chroot.path("/etc/apt/sources.list.d/first-release.list"), "deb [trusted=yes] file:/var/local/first-release ./\n")
+        .expect("add the repository");
+
+    let deb = &built(release).deb;
+    let out = isolated(
+        Command::new(tool("piuparts", "piuparts"))
+            .arg("--existing-chroot")
+            .arg(chroot.root())
+            .args(["--distribution", release.suite(), "--keep-sources-list", "--do-not-verify-signatures"])
+            .arg("--tmpdir")
+            .arg(scratch())
+            .arg(deb),
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", describe("piuparts", &out));
+    // The upgrade test ran: from the repository's 0.1.0 to this package.
+    assert!(said.contains("vpn-firewall (0.1.0)") || said.contains("vpn-firewall=0.1.0"), "piuparts did not install 0.1.0 first:\n{said}");
+    assert!(said.contains("PASS: All tests."), "{said}");
+}
+
+#[test]
+fn trixie_autopkgtest_passes_debian_tests() {
+    autopkgtest(Release::Trixie);
+}
+
+#[test]
+fn bookworm_autopkgtest_passes_debian_tests() {
+    autopkgtest(Release::Bookworm);
+}
+
+fn autopkgtest(release: Release) {
+    let chroot = Chroot::new(release);
+    let deb = &built(release).deb;
+    let output = tempfile::Builder::new().prefix("autopkgtest-").tempdir_in(scratch()).expect("temporary directory");
+    let out = isolated(
+        Command::new(tool("sh", "dash")).arg("-c").arg(
+            // autopkgtest-virt-chroot expects /proc in the chroot; this mount ends with the
+            // mount namespace.
+            r#"mount -t proc proc "$1/proc" && exec autopkgtest --output-dir "$2/out" "$3" "$4" -- chroot "$1""#,
+        )
+        .arg("sh")
+        .arg(chroot.root())
+        .arg(output.path())
+        .arg(deb)
+        .arg(env!("CARGO_MANIFEST_DIR")),
+    );
+    let summary = std::fs::read_to_string(output.path().join("out/summary")).unwrap_or_default();
+    assert!(out.status.success(), "{}\nsummary:\n{summary}", describe("autopkgtest", &out));
+    for test in ["kill-switch", "selftest"] {
+        assert!(summary.lines().any(|l| l.starts_with(test) && l.contains("PASS")), "{test} did not pass:\n{summary}");
+    }
+}
+
+/// `cmd` in new network (without network), mount and PID namespaces, for at most half an hour.
+fn isolated(cmd: &mut Command) -> Output {
+    let mut wrapped = Command::new(tool("timeout", "coreutils"));
+    wrapped
+        .args(["--kill-after=10", "1800"])
+        .arg(tool("unshare", "util-linux"))
+        .args(["--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdin(Stdio::null());
+    wrapped.output().unwrap_or_else(|e| panic!("cannot run {wrapped:?}: {e}"))
+}
