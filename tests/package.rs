@@ -8,6 +8,21 @@
 //! maintainer scripts, netfilter-persistent and vpn-firewall never touch this machine's firewall,
 //! and nothing of the package runs in this machine's own root.
 
+/// Two tests of `check(release)`: `$trixie` and `$bookworm`.
+macro_rules! per_release {
+    ($check:ident: $trixie:ident, $bookworm:ident) => {
+        #[test]
+        fn $trixie() {
+            $check(Release::Trixie);
+        }
+
+        #[test]
+        fn $bookworm() {
+            $check(Release::Bookworm);
+        }
+    };
+}
+
 mod deb;
 mod sandbox;
 // Tests in files of their own, in this test binary so that they share its package builds.
@@ -212,15 +227,11 @@ fn account(chroot: &Chroot, file: &str, name: &str) -> Option<Vec<String>> {
     text.lines().map(|l| l.split(':').map(str::to_string).collect::<Vec<_>>()).find(|f| f[0] == name)
 }
 
-#[test]
-fn trixie_apt_installs_it_netfilter_persistent_runs_it_and_remove_and_purge_clean_up() {
-    lifecycle(Release::Trixie);
-}
-
-#[test]
-fn bookworm_apt_installs_it_netfilter_persistent_runs_it_and_remove_and_purge_clean_up() {
-    lifecycle(Release::Bookworm);
-}
+per_release!(
+    lifecycle:
+    trixie_apt_installs_it_netfilter_persistent_runs_it_and_remove_and_purge_clean_up,
+    bookworm_apt_installs_it_netfilter_persistent_runs_it_and_remove_and_purge_clean_up
+);
 
 fn lifecycle(release: Release) {
     let chroot = Chroot::new(release);
@@ -331,15 +342,11 @@ fn lifecycle(release: Release) {
     assert!(account(&chroot, "/etc/passwd", "tunnel").is_some(), "purge removed the user tunnel");
 }
 
-#[test]
-fn trixie_with_iptables_persistent_its_plugins_run_first_and_the_ruleset_is_in_place_after_them() {
-    with_iptables_persistent(Release::Trixie);
-}
-
-#[test]
-fn bookworm_with_iptables_persistent_its_plugins_run_first_and_the_ruleset_is_in_place_after_them() {
-    with_iptables_persistent(Release::Bookworm);
-}
+per_release!(
+    with_iptables_persistent:
+    trixie_with_iptables_persistent_its_plugins_run_first_and_the_ruleset_is_in_place_after_them,
+    bookworm_with_iptables_persistent_its_plugins_run_first_and_the_ruleset_is_in_place_after_them
+);
 
 fn with_iptables_persistent(release: Release) {
     let chroot = Chroot::new(release);
@@ -376,15 +383,11 @@ fn with_iptables_persistent(release: Release) {
     assert!(output.contains("the configuration's ruleset, up to date"), "{output}");
 }
 
-#[test]
-fn trixie_openvpn_runs_as_tunnel_with_cap_net_admin_alone_in_a_sandbox() {
-    openvpn_sandboxed(Release::Trixie);
-}
-
-#[test]
-fn bookworm_openvpn_runs_as_tunnel_with_cap_net_admin_alone_in_a_sandbox() {
-    openvpn_sandboxed(Release::Bookworm);
-}
+per_release!(
+    openvpn_sandboxed:
+    trixie_openvpn_runs_as_tunnel_with_cap_net_admin_alone_in_a_sandbox,
+    bookworm_openvpn_runs_as_tunnel_with_cap_net_admin_alone_in_a_sandbox
+);
 
 fn openvpn_sandboxed(release: Release) {
     let chroot = Chroot::new(release);

@@ -134,8 +134,12 @@ fn build_in_trixie() -> Result<Package, String> {
     found(&out)
 }
 
-/// On this machine (bookworm), with rustup's toolchain.
+/// On this machine, which must be bookworm (as CI's is), with rustup's toolchain.
 fn build_with_rustup() -> Result<Package, String> {
+    let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    if !os_release.lines().any(|l| l == "VERSION_CODENAME=bookworm") {
+        return Err("the bookworm package is built on this machine, which is not Debian bookworm (/etc/os-release)".into());
+    }
     let out = build_dir("bookworm");
     let source = out.join("vpn-firewall");
     source_copy(&source)?;

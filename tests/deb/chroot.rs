@@ -50,8 +50,9 @@ enum Kind {
 
 /// Downloaded into the chroot's apt cache, not installed: apt installs them offline in the tests
 /// (in a network namespace of their own, where the maintainer scripts cannot reach anything).
+/// dpkg-dev is autopkgtest's: it builds a package of the tests' dependencies in the testbed.
 const DOWNLOADED: &[&str] =
-    &["nftables", "netfilter-persistent", "adduser", "iptables", "iptables-persistent", "openvpn", "iproute2"];
+    &["nftables", "netfilter-persistent", "adduser", "iptables", "iptables-persistent", "openvpn", "iproute2", "dpkg-dev"];
 
 /// Bump when the way the chroot is made changes, so that a cached one is made anew.
 const RECIPE: &str = "minbase, policy-rc.d 101, apt cache of DOWNLOADED";
@@ -217,7 +218,7 @@ fn cached_or_made(kind: Kind) -> Result<PathBuf, String> {
     let mirror = debian_mirror()?;
     let suite = release.suite();
     let (prefix, recipe) = match &base {
-        None => (format!("{suite}-minbase-"), format!("{suite} {mirror} {DOWNLOADED:?} {RECIPE}")),
+        None => (format!("{suite}-clean-"), format!("{suite} {mirror} {DOWNLOADED:?} {RECIPE}")),
         Some(base) => (format!("{suite}-build-"), format!("{} {}", base.display(), build_depends())),
     };
     let key = Sha256::digest(recipe);

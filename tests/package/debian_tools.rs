@@ -5,7 +5,8 @@
 //! Both run with the chroot's maintainer scripts as root, so each runs as a whole in a network
 //! namespace of its own, without network (`unshare --net`, with private mount and PID
 //! namespaces): what they load into the kernel, mount or leave running ends with it. apt
-//! installs the dependencies from the chroot's apt cache, and 0.1.0 from a local repository.
+//! installs the dependencies from the chroot's apt cache (for piuparts: a local repository of
+//! it, with 0.1.0).
 
 use crate::deb::build::{built, first_release};
 use crate::deb::chroot::{Chroot, Release};
@@ -13,28 +14,30 @@ use crate::deb::{describe, scratch, succeed};
 use crate::sandbox::tool;
 use std::process::{Command, Output, Stdio};
 
-#[test]
-fn trixie_piuparts_installs_upgrades_from_0_1_0_and_purges_cleanly() {
-    piuparts(Release::Trixie);
-}
-
-#[test]
-fn bookworm_piuparts_installs_upgrades_from_0_1_0_and_purges_cleanly() {
-    piuparts(Release::Bookworm);
-}
+per_release!(
+    piuparts:
+    trixie_piuparts_installs_upgrades_from_0_1_0_and_purges_cleanly,
+    bookworm_piuparts_installs_upgrades_from_0_1_0_and_purges_cleanly
+);
 
 fn piuparts(release: Release) {
     let chroot = Chroot::new(release);
-    // 0.1.0 as if from the archive, for piuparts' upgrade test: a repository of one package.
-    let repository = chroot.path("/var/local/first-release");
+    // The chroot's only apt source: a repository of its apt cache (piuparts empties the cache)
+    // and 0.1.0, as if from the archive, for piuparts' upgrade test.
+    let repository = chroot.path("/var/local/repository");
     std::fs::create_dir_all(&repository).expect("create the repository");
+    let cache = chroot.path("/var/cache/apt/archives");
+    for entry in std::fs::read_dir(&cache).expect("list the apt cache").flatten() {
+        if entry.file_name().to_string_lossy().ends_with(".deb") {
+            std::fs::rename(entry.path(), repository.join(entry.file_name())).expect("move a package into the repository");
+        }
+    }
     let old = first_release();
     std::fs::copy(old, repository.join(old.file_name().expect("a file name"))).expect("copy 0.1.0 in");
     let packages = succeed(Command::new(tool("dpkg-scanpackages", "dpkg-dev")).args(["--multiversion", "."]).current_dir(&repository))
         .unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(repository.join("Packages"), packages).expect("write Packages");
-    std::fs::write(chroot.path("/etc/apt/sources.list.d/first-release.list"), "deb [trusted=yes] file:/var/local/first-release ./\n")
-        .expect("add the repository");
+    std::fs::write(chroot.path("/etc/apt/sources.list"), "deb [trusted=yes] file:/var/local/repository ./\n").expect("write sources.list");
 
     let deb = &built(release).deb;
     let out = isolated(
@@ -46,22 +49,20 @@ fn piuparts(release: Release) {
             .arg(scratch())
             .arg(deb),
     );
-    let said = String::from_utf8_lossy(&out.stdout);
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{}", describe("piuparts", &out));
-    // The upgrade test ran: from the repository's 0.1.0 to this package.
-    assert!(said.contains("vpn-firewall (0.1.0)") || said.contains("vpn-firewall=0.1.0"), "piuparts did not install 0.1.0 first:\n{said}");
-    assert!(said.contains("PASS: All tests."), "{said}");
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(said.contains(&format!("Unpacking vpn-firewall ({version}) over (0.1.0)")), "piuparts did not upgrade from 0.1.0:\n{said}");
+    for test in ["Installation and purging test.", "Installation, upgrade and purging tests.", "All tests."] {
+        assert!(said.contains(&format!("PASS: {test}")), "piuparts did not pass {test}:\n{said}");
+    }
 }
 
-#[test]
-fn trixie_autopkgtest_passes_debian_tests() {
-    autopkgtest(Release::Trixie);
-}
-
-#[test]
-fn bookworm_autopkgtest_passes_debian_tests() {
-    autopkgtest(Release::Bookworm);
-}
+per_release!(
+    autopkgtest:
+    trixie_autopkgtest_passes_debian_tests,
+    bookworm_autopkgtest_passes_debian_tests
+);
 
 fn autopkgtest(release: Release) {
     let chroot = Chroot::new(release);

@@ -9,15 +9,11 @@ use crate::deb::chroot::{Chroot, Release};
 use crate::{FILES, run};
 use std::collections::BTreeSet;
 
-#[test]
-fn trixie_upgrade_from_0_1_0_and_downgrade_keep_the_rules_loaded_at_every_moment() {
-    upgrade_and_downgrade(Release::Trixie);
-}
-
-#[test]
-fn bookworm_upgrade_from_0_1_0_and_downgrade_keep_the_rules_loaded_at_every_moment() {
-    upgrade_and_downgrade(Release::Bookworm);
-}
+per_release!(
+    upgrade_and_downgrade:
+    trixie_upgrade_from_0_1_0_and_downgrade_keep_the_rules_loaded_at_every_moment,
+    bookworm_upgrade_from_0_1_0_and_downgrade_keep_the_rules_loaded_at_every_moment
+);
 
 fn upgrade_and_downgrade(release: Release) {
     let chroot = Chroot::new(release);
