@@ -50,9 +50,19 @@ enum Kind {
 
 /// Downloaded into the chroot's apt cache, not installed: apt installs them offline in the tests
 /// (in a network namespace of their own, where the maintainer scripts cannot reach anything).
-/// dpkg-dev is autopkgtest's: it builds a package of the tests' dependencies in the testbed.
-const DOWNLOADED: &[&str] =
-    &["nftables", "netfilter-persistent", "adduser", "iptables", "iptables-persistent", "openvpn", "iproute2", "dpkg-dev"];
+/// dpkg-dev and apt-utils are autopkgtest's: it builds a package of the tests' dependencies and a
+/// repository of the package under test in the testbed.
+const DOWNLOADED: &[&str] = &[
+    "nftables",
+    "netfilter-persistent",
+    "adduser",
+    "iptables",
+    "iptables-persistent",
+    "openvpn",
+    "iproute2",
+    "dpkg-dev",
+    "apt-utils",
+];
 
 /// Bump when the way the chroot is made changes, so that a cached one is made anew.
 const RECIPE: &str = "minbase, policy-rc.d 101, apt cache of DOWNLOADED";

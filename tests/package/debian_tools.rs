@@ -68,17 +68,24 @@ fn autopkgtest(release: Release) {
     let chroot = Chroot::new(release);
     let deb = &built(release).deb;
     let output = tempfile::Builder::new().prefix("autopkgtest-").tempdir_in(scratch()).expect("temporary directory");
+    // The source tree as autopkgtest reads it: debian/ is all it needs (it copies the whole
+    // tree into the testbed, target/ included, were it given the worktree).
+    let source = output.path().join("source");
+    std::fs::create_dir_all(&source).expect("create the source directory");
+    succeed(Command::new(tool("cp", "coreutils")).arg("-a").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/debian")).arg(&source))
+        .unwrap_or_else(|e| panic!("{e}"));
     let out = isolated(
         Command::new(tool("sh", "dash")).arg("-c").arg(
-            // autopkgtest-virt-chroot expects /proc in the chroot; this mount ends with the
-            // mount namespace.
-            r#"mount -t proc proc "$1/proc" && exec autopkgtest --output-dir "$2/out" "$3" "$4" -- chroot "$1""#,
+            // autopkgtest-virt-chroot expects /proc in the chroot, and the chroot's root must be
+            // a mount point for `ip netns` and `unshare --mount` in it (they change its
+            // propagation). These mounts end with the mount namespace.
+            r#"mount --bind "$1" "$1" && mount -t proc proc "$1/proc" && exec autopkgtest --output-dir "$2/out" "$3" "$4" -- chroot "$1""#,
         )
         .arg("sh")
         .arg(chroot.root())
         .arg(output.path())
         .arg(deb)
-        .arg(env!("CARGO_MANIFEST_DIR")),
+        .arg(&source),
     );
     let summary = std::fs::read_to_string(output.path().join("out/summary")).unwrap_or_default();
     assert!(out.status.success(), "{}\nsummary:\n{summary}", describe("autopkgtest", &out));
