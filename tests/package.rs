@@ -154,7 +154,7 @@ fn trixies_lintian_reports_no_error_and_no_warning() {
         let package = built(release);
         let dir = package.changes.parent().expect("in a directory");
         let mut inside = Vec::new();
-        for path in [&package.changes, &package.deb, &package.dbgsym] {
+        for path in [&package.changes, &package.changes.with_extension("buildinfo"), &package.deb, &package.dbgsym] {
             inside.push(chroot.copy_in(path));
         }
         let session = chroot.run(&format!("lintian --fail-on error,warning --display-info {}", inside[0]));

@@ -45,6 +45,9 @@ fn piuparts(release: Release) {
             .arg("--existing-chroot")
             .arg(chroot.root())
             .args(["--distribution", release.suite(), "--keep-sources-list", "--do-not-verify-signatures"])
+            // Trixie's debconf leaves this directory behind whatever is installed; this
+            // machine's piuparts (bookworm's) predates it.
+            .arg("--ignore=/var/cache/debconf/tmp.ci/")
             .arg("--tmpdir")
             .arg(scratch())
             .arg(deb),

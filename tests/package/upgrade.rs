@@ -21,54 +21,52 @@ fn upgrade_and_downgrade(release: Release) {
     let new = chroot.copy_in(&built(release).deb);
     let (old_version, _) = FIRST_RELEASE;
     let new_version = env!("CARGO_PKG_VERSION");
+    let steps = [(new_version, &new, ""), (old_version, &old, "--allow-downgrades")];
 
-    let loaded = run(
-        &chroot,
-        &format!(
-            r#"
-            apt-get install -y --no-install-recommends {old} > /tmp/install.log
-            netfilter-persistent start > /dev/null
-            loaded || fail "netfilter-persistent start did not load the ruleset"
-            nft list table inet vpn_firewall
-            "#
-        ),
+    // One script, so that all of it happens in the one network namespace of this session.
+    let mut script = format!(
+        r#"
+        apt-get install -y --no-install-recommends {old} > /tmp/install.log
+        netfilter-persistent start > /dev/null
+        loaded || fail "netfilter-persistent start did not load the ruleset"
+        echo "== listing"; nft list table inet vpn_firewall
+        "#
     );
-    let policies = drop_policies(&loaded);
-    assert!(policies.len() >= 4, "fewer base chains with policy drop than expected:\n{loaded}");
-
-    for (to, deb, flags) in [(new_version, &new, ""), (old_version, &old, "--allow-downgrades")] {
-        let transcript = run(
-            &chroot,
-            &format!(
-                r#"
-                nft monitor > /tmp/monitor.log 2>&1 &
-                monitor=$!
-                sleep 0.5
-                apt-get install -y --no-install-recommends {flags} {deb} > /tmp/apt.log 2>&1 || {{ cat /tmp/apt.log; fail "apt-get install {to} failed"; }}
-                sleep 0.5
-                kill $monitor
-                [ "$(dpkg-query -W -f '${{Version}}' vpn-firewall)" = "{to}" ] || fail "vpn-firewall {to} is not installed"
-                vpn-firewall status > /tmp/status.log || {{ cat /tmp/status.log; fail "no ruleset loaded after installing {to}"; }}
-                echo "== apt"; cat /tmp/apt.log
-                echo "== status"; cat /tmp/status.log
-                echo "== monitor"; cat /tmp/monitor.log
-                "#
-            ),
-        );
-        let section = |name: &str| transcript.split(&format!("== {name}\n")).nth(1).unwrap_or_default().split("\n== ").next().unwrap_or_default();
-        let monitor = section("monitor");
+    for (to, deb, flags) in steps {
+        script.push_str(&format!(
+            r#"
+            nft monitor > /tmp/monitor.log 2>&1 &
+            monitor=$!
+            sleep 0.5
+            apt-get install -y --no-install-recommends {flags} {deb} > /tmp/apt.log 2>&1 || {{ cat /tmp/apt.log; fail "apt-get install {to} failed"; }}
+            sleep 0.5
+            kill $monitor
+            [ "$(dpkg-query -W -f '${{Version}}' vpn-firewall)" = "{to}" ] || fail "vpn-firewall {to} is not installed"
+            vpn-firewall status > /tmp/status.log || {{ cat /tmp/status.log; fail "no ruleset loaded after installing {to}"; }}
+            echo "== apt {to}"; cat /tmp/apt.log
+            echo "== status {to}"; cat /tmp/status.log
+            echo "== monitor {to}"; cat /tmp/monitor.log
+            for file in {drop_ins}; do [ -f "$file" ] || fail "$file is gone after installing {to}"; done
+            "#,
+            // Each version's drop-ins, wherever it puts them, survive the move between the
+            // aliased directories (dpkg must not remove the file it has just unpacked under the
+            // other name).
+            drop_ins = FILES.iter().map(|(p, _)| *p).filter(|p| p.contains("/systemd/system/")).collect::<Vec<_>>().join(" "),
+        ));
+    }
+    let transcript = run(&chroot, &script);
+    let section = |name: &str| transcript.split(&format!("== {name}\n")).nth(1).unwrap_or_default().split("\n== ").next().unwrap_or_default();
+    let policies = drop_policies(section("listing"));
+    assert!(policies.len() >= 4, "fewer base chains with policy drop than expected:\n{transcript}");
+    for (to, _, _) in steps {
+        let monitor = section(&format!("monitor {to}"));
         let open = open_moments(monitor, &policies);
         assert!(open.is_empty(), "installing {to}: the kernel lacked vpn-firewall's drop policies after {open:?}:\n{monitor}");
         assert!(monitor.contains("add table inet vpn_firewall"), "installing {to} did not reload the ruleset:\n{transcript}");
-        let apt = section("apt");
+        let apt = section(&format!("apt {to}"));
         let set_up = apt.find(&format!("Setting up vpn-firewall ({to})")).unwrap_or_else(|| panic!("{apt}"));
         assert!(apt[set_up..].contains("vpn-firewall: loaded table inet vpn_firewall"), "{to}'s postinst did not reload:\n{apt}");
-        assert!(section("status").contains("the configuration's ruleset, up to date"), "{transcript}");
-        // Each version's drop-ins, wherever it puts them, survive the move between the aliased
-        // directories (dpkg must not remove the file it has just unpacked under the other name).
-        for (path, _) in FILES.iter().filter(|(p, _)| p.contains("/systemd/system/")) {
-            assert!(chroot.path(path).is_file(), "{path} is gone after installing {to}");
-        }
+        assert!(section(&format!("status {to}")).contains("the configuration's ruleset, up to date"), "{transcript}");
     }
 }
 
