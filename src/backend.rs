@@ -2,32 +2,15 @@
 //! rules: nftables (`nft`, one table) and iptables (`iptables-restore`, chains of ours).
 
 use crate::iptables::Iptables;
-use crate::nft::{self, Nft};
-use crate::policy::{Hook, Policy};
-use crate::render_nft::{FAMILY, TABLE, render_flush, render_nft, table_comment};
+use crate::nft::Nft;
+use crate::policy::{Loaded, Policy};
+use crate::render_nft::{render_nft, table_comment};
 use crate::settings::BackendChoice;
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 
 pub enum Backend {
     Nftables(Nft),
     Iptables(Iptables),
-}
-
-/// What a backend has loaded, as `status` reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Loaded {
-    /// What was loaded: `vpn-firewall ruleset DIGEST` or `vpn-firewall lockdown DIGEST`.
-    pub label: Option<String>,
-    /// Packets blocked in each hook since the load.
-    pub blocked: Vec<(Hook, Option<u64>)>,
-    /// What lets traffic past the rules: another rule before iptables' jump, say.
-    pub warnings: Vec<String>,
-}
-
-impl Loaded {
-    pub fn is_lockdown(&self) -> bool {
-        self.label.as_deref().is_some_and(|l| l.starts_with("vpn-firewall lockdown"))
-    }
 }
 
 impl Backend {
@@ -67,8 +50,8 @@ impl Backend {
     /// The kernel objects it loads, as the user finds them.
     pub fn objects(&self) -> String {
         match self {
-            Backend::Nftables(_) => format!("table {FAMILY} {TABLE}"),
-            Backend::Iptables(_) => "chains VPN_FIREWALL_* for IPv4 and IPv6".into(),
+            Backend::Nftables(nft) => nft.objects(),
+            Backend::Iptables(ipt) => ipt.objects(),
         }
     }
 
@@ -104,7 +87,7 @@ impl Backend {
     /// Loads `policy`, replacing what this backend has loaded.
     pub fn load(&self, policy: &Policy) -> Result<()> {
         match self {
-            Backend::Nftables(nft) => nft.load(&render_nft(policy)),
+            Backend::Nftables(nft) => nft.load(policy),
             Backend::Iptables(ipt) => ipt.load(policy),
         }
     }
@@ -112,10 +95,7 @@ impl Backend {
     /// Reads back what is loaded and compares it with what `policy` loads.
     pub fn verify(&self, policy: &Policy) -> Result<()> {
         match self {
-            Backend::Nftables(nft) => {
-                let table = nft.table()?.ok_or_else(|| anyhow!("table {FAMILY} {TABLE} is missing right after loading it"))?;
-                nft::verify(&table, policy)
-            }
+            Backend::Nftables(nft) => nft.verify(policy),
             Backend::Iptables(ipt) => ipt.verify(policy),
         }
     }
@@ -123,11 +103,7 @@ impl Backend {
     /// What is loaded, or `None`.
     pub fn read(&self) -> Result<Option<Loaded>> {
         match self {
-            Backend::Nftables(nft) => Ok(nft.table()?.map(|table| Loaded {
-                label: table.comment.clone(),
-                blocked: Hook::ALL.iter().map(|h| (*h, table.packets(&format!("blocked_{}", h.name())))).collect(),
-                warnings: Vec::new(),
-            })),
+            Backend::Nftables(nft) => nft.read(),
             Backend::Iptables(ipt) => ipt.read(),
         }
     }
@@ -135,27 +111,8 @@ impl Backend {
     /// Removes everything this backend loaded; says what it did.
     pub fn flush(&self) -> Result<String> {
         match self {
-            Backend::Nftables(nft) => {
-                nft.load(&render_flush())?;
-                if nft.exists()? {
-                    bail!("table {FAMILY} {TABLE} is still loaded after deleting it");
-                }
-                Ok(format!("removed table {FAMILY} {TABLE}"))
-            }
-            Backend::Iptables(ipt) => {
-                let flushed = ipt.flush()?;
-                let mut said = format!("removed chains VPN_FIREWALL_* and their jumps ({})", ipt.name());
-                if !flushed.restored.is_empty() {
-                    said.push_str(&format!("; set the policies of {} back to ACCEPT", flushed.restored.join(", ")));
-                }
-                if !flushed.kept.is_empty() {
-                    said.push_str(&format!(
-                        "; left {} at DROP, as they were before vpn-firewall (or no record of them was found: iptables -P CHAIN ACCEPT opens one)",
-                        flushed.kept.join(", ")
-                    ));
-                }
-                Ok(said)
-            }
+            Backend::Nftables(nft) => nft.flush(),
+            Backend::Iptables(ipt) => ipt.flush().map(|flushed| flushed.said(ipt.name())),
         }
     }
 }

@@ -1,9 +1,10 @@
 //! The command line, as fixed by the contract. Kept free of behaviour so that the man page and
-//! shell completions can be generated from it.
+//! shell completions can be generated from it; `args` parses it and turns it into what the
+//! commands take.
 
 use crate::settings::BackendChoice;
 use crate::values::{Interface, Proto};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -41,7 +42,7 @@ pub struct Cli {
 
     /// Firewall backend, overriding [firewall] backend of the configuration
     #[arg(long, global = true, value_enum, value_name = "BACKEND")]
-    pub backend: Option<BackendChoice>,
+    pub backend: Option<BackendArg>,
 
     /// Test hook: the directory under which the Qubes OS files (/usr/lib/qubes,
     /// /rw/config/vpn-firewall, /var/run/qubes/qubes-ns) are looked for. Not the configuration
@@ -53,6 +54,25 @@ pub struct Cli {
     pub command: Cmd,
 }
 
+/// `--backend`: the values of `[firewall] backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// nftables when `nft` is found, else iptables
+    Auto,
+    Nftables,
+    Iptables,
+}
+
+impl From<BackendArg> for BackendChoice {
+    fn from(arg: BackendArg) -> BackendChoice {
+        match arg {
+            BackendArg::Auto => BackendChoice::Auto,
+            BackendArg::Nftables => BackendChoice::Nftables,
+            BackendArg::Iptables => BackendChoice::Iptables,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Validate the configuration and load its ruleset atomically (root)
@@ -62,7 +82,8 @@ pub enum Cmd {
 replaces a loaded one (with iptables, one per table and address family): there is no moment \
 without rules, and connections through the tunnel keep flowing. What was loaded is read back and \
 compared with what was sent. A switch of backend removes the other backend's rules once the new \
-ones are loaded.\n\n\
+ones are loaded. Then net.ipv4.conf.all.arp_ignore is raised to 1 (if lower), so that the LAN cannot \
+learn the tunnel's address by ARP; the value found is recorded for flush.\n\n\
 If the configuration is invalid nothing of it is applied: a loaded ruleset stays exactly as it was; \
 if none is loaded (first start, boot), the lockdown ruleset is loaded, which lets only loopback \
 pass. Exit 0 loaded; 1 could not apply; 2 invalid configuration.",
@@ -80,8 +101,9 @@ the VPN client and the network go down at shutdown. To remove them, use flush. E
     #[command(long_about = "Remove what vpn-firewall loaded, whichever backend loaded it: with \
 nftables its table (inet vpn_firewall) and with it every chain, set and rule; with iptables its \
 VPN_FIREWALL_* chains, the jumps to them and its ipsets, and the built-in chains' policies it set \
-to DROP go back to ACCEPT where they were ACCEPT before. Other tools' tables, chains and rules are \
-not touched. Afterwards nothing of vpn-firewall protects the machine. Exit 0.",
+to DROP go back to ACCEPT where they were ACCEPT before; net.ipv4.conf.all.arp_ignore goes back to \
+the value start found. Other tools' tables, chains and rules are not touched. Afterwards nothing \
+of vpn-firewall protects the machine. Exit 0.",
         after_help = "Example:\n  sudo vpn-firewall flush")]
     Flush,
 
@@ -134,9 +156,11 @@ touching this machine's own firewall or interfaces.
 
 selftest builds a sandbox of three throwaway network namespaces: a host, with an uplink to a \
 network side (the LAN, the VPN server and \"the internet\") and a stand-in for the tunnel \
-interface, named as [tunnel] interfaces says (tun0 for tun+), to a tunnel side that reaches the \
-same internet address. The uplink is named like this machine's (the interface of its default \
-route), so a tunnel pattern that matches the real uplink shows up as the leak it is. Then it \
+interface, named as [tunnel] interfaces says (tun0 for tun+): a pair of tun devices (point-to-point, \
+as a VPN's) to a tunnel side that reaches the same internet address. The uplink is named like \
+this machine's (the interface of its default route) and is Ethernet, so a tunnel pattern that \
+matches the real uplink does not make it the tunnel (unless [tunnel] tap = yes: then it shows up as \
+the leak it is). Then it \
 sends probes without rules (each must arrive where its route sends it: the sandbox works), runs \
 `vpn-firewall start` inside the host namespace with the configuration directory, exactly as start \
 reads it, and sends the probes again: TCP connections and UDP datagrams, as root and as an \
@@ -153,6 +177,7 @@ pass did not). The claims:
   - [lan] allow is reachable; DNS to it only with [lan] dns = yes
   - IPv6 never leaves outside the tunnel, nor through it unless [tunnel] ipv6 = yes
   - after the tunnel interface is deleted, everything is still blocked
+  - an Ethernet-type interface merely named like the tunnel is not the tunnel
   - a broken configuration keeps loaded rules as they are, and at boot loads the lockdown
 
 A configuration that leaks fails: with [lan] allow = 0.0.0.0/0 the internet is reachable outside \
@@ -193,7 +218,7 @@ fn concrete_interface(value: &str) -> Result<Interface, String> {
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
     #[arg(value_enum)]
-    pub proto: Proto,
+    pub proto: ProtoArg,
     pub addr: IpAddr,
     pub port: u16,
     /// Port to send from
@@ -208,4 +233,19 @@ pub struct ProbeArgs {
     /// Firewall mark to put on the socket
     #[arg(long)]
     pub mark: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtoArg {
+    Tcp,
+    Udp,
+}
+
+impl From<ProtoArg> for Proto {
+    fn from(arg: ProtoArg) -> Proto {
+        match arg {
+            ProtoArg::Tcp => Proto::Tcp,
+            ProtoArg::Udp => Proto::Udp,
+        }
+    }
 }

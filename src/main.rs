@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(vpn_firewall::commands::main());
+    std::process::exit(vpn_firewall::args::main());
 }

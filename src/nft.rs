@@ -1,13 +1,16 @@
 //! The nftables backend's kernel side: load a rendered transaction with `nft -f -`, and read
-//! the table back from the kernel (over netlink, see `netlink`). The only module that changes
-//! the kernel's rules.
+//! the table back from the kernel (over netlink, see `netlink`, which sends read requests only).
+//! The only module that changes the kernel's rules. `nfnetlink` is the netfilter netlink socket
+//! the read-back (and the guard) builds on: numbered requests whose replies are checked, dumps,
+//! change notifications.
 
 mod netlink;
+pub mod nfnetlink;
 
-use crate::policy::{Hook, Policy, SetId};
-use crate::render_nft::{FAMILY, TABLE, nat_chain, table_comment};
+use crate::policy::{Hook, Loaded, Policy, SetId};
+use crate::render_nft::{FAMILY, TABLE, nat_chain, render_flush, render_nft, table_comment};
 use crate::tools;
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 use std::path::PathBuf;
 
 pub struct Nft {
@@ -18,19 +21,31 @@ pub struct Nft {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadedTable {
     pub comment: Option<String>,
-    /// Name, hook (base chains only), policy (base chains only), number of rules.
-    pub chains: Vec<(String, Option<String>, Option<String>, usize)>,
+    pub chains: Vec<Chain>,
     /// Name and number of elements.
     pub sets: Vec<(String, usize)>,
     /// Name and packets.
     pub counters: Vec<(String, u64)>,
 }
 
-impl LoadedTable {
-    pub fn is_lockdown(&self) -> bool {
-        self.comment.as_deref().is_some_and(|c| c.starts_with("vpn-firewall lockdown"))
-    }
+/// A chain of the table as the kernel has it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Chain {
+    pub name: String,
+    /// Base chains only.
+    pub hook: Option<String>,
+    /// Base chains only: `drop` or `accept`.
+    pub policy: Option<String>,
+    pub rules: usize,
+}
 
+impl Chain {
+    fn base(name: String, hook: &str, policy: &str, rules: usize) -> Chain {
+        Chain { name, hook: Some(hook.into()), policy: Some(policy.into()), rules }
+    }
+}
+
+impl LoadedTable {
     pub fn packets(&self, counter: &str) -> Option<u64> {
         self.counters.iter().find(|(n, _)| n == counter).map(|(_, p)| *p)
     }
@@ -42,18 +57,47 @@ impl Nft {
         tools::locate("nft", "nftables").map(|path| Nft { path })
     }
 
+    /// The kernel objects it loads, as the user finds them.
+    pub fn objects(&self) -> String {
+        format!("table {FAMILY} {TABLE}")
+    }
+
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {
         tools::run(&self.path, args, stdin)
     }
 
     /// Loads a transaction; the kernel applies all of it or none of it.
-    pub fn load(&self, text: &str) -> Result<()> {
+    fn load_text(&self, text: &str) -> Result<()> {
         self.run(&["-f", "-"], Some(text)).map(drop)
     }
 
-    /// Asks nft whether it would accept a transaction, without loading anything.
-    pub fn check(&self, text: &str) -> Result<()> {
-        self.run(&["-c", "-f", "-"], Some(text)).map(drop)
+    /// Loads `policy`, replacing the table in one transaction.
+    pub fn load(&self, policy: &Policy) -> Result<()> {
+        self.load_text(&render_nft(policy))
+    }
+
+    /// Reads the table back and compares it with what `policy` loads.
+    pub fn verify(&self, policy: &Policy) -> Result<()> {
+        let table = self.table()?.ok_or_else(|| anyhow!("table {FAMILY} {TABLE} is missing right after loading it"))?;
+        compare(&table, policy)
+    }
+
+    /// What is loaded, or `None`.
+    pub fn read(&self) -> Result<Option<Loaded>> {
+        Ok(self.table()?.map(|table| Loaded {
+            blocked: Hook::ALL.iter().map(|h| (*h, table.packets(&format!("blocked_{}", h.name())))).collect(),
+            label: table.comment,
+            warnings: Vec::new(),
+        }))
+    }
+
+    /// Deletes the table; says what it did.
+    pub fn flush(&self) -> Result<String> {
+        self.load_text(&render_flush())?;
+        if self.exists()? {
+            bail!("table {FAMILY} {TABLE} is still loaded after deleting it");
+        }
+        Ok(format!("removed table {FAMILY} {TABLE}"))
     }
 
     /// Whether the vpn-firewall table is loaded.
@@ -68,18 +112,18 @@ impl Nft {
 }
 
 /// The table a policy should produce, in the shape `table()` reads back.
-pub fn expected_table(policy: &Policy) -> LoadedTable {
+fn expected_table(policy: &Policy) -> LoadedTable {
     let mut t = LoadedTable { comment: Some(table_comment(policy)), ..Default::default() };
     for hook in Hook::ALL {
         let rules = policy.rules(hook).len() + 1;
-        t.chains.push((hook.name().into(), Some(hook.name().into()), Some("drop".into()), rules));
+        t.chains.push(Chain::base(hook.name().into(), hook.name(), "drop", rules));
     }
     for hook in policy.nat.hooks() {
-        t.chains.push((nat_chain(hook), Some(hook.name().into()), Some("accept".into()), policy.nat.rules(hook).len()));
+        t.chains.push(Chain::base(nat_chain(hook), hook.name(), "accept", policy.nat.rules(hook).len()));
     }
     for hook in Hook::ALL {
         let rules = 2 + usize::from(policy.blocking.log.is_some());
-        t.chains.push((format!("block_{}", hook.name()), None, None, rules));
+        t.chains.push(Chain { name: format!("block_{}", hook.name()), hook: None, policy: None, rules });
     }
     for id in [SetId::Lan4, SetId::Lan6, SetId::Servers4, SetId::Servers6] {
         if policy.sets.len(id) > 0 {
@@ -93,7 +137,7 @@ pub fn expected_table(policy: &Policy) -> LoadedTable {
 }
 
 /// Compares what the kernel has with what was sent; counters are compared by name only.
-pub fn verify(loaded: &LoadedTable, policy: &Policy) -> Result<()> {
+fn compare(loaded: &LoadedTable, policy: &Policy) -> Result<()> {
     let expected = expected_table(policy);
     let sorted = |t: &LoadedTable| {
         let mut t = t.clone();

@@ -13,9 +13,17 @@
 //! forwarded packets: none of the egress exceptions outside the tunnel applies to them.
 //!
 //! Gateway mode (`[forward]`, see `gateway`) adds forwarding from the inside into the tunnel, the
-//! few services the gateway gives the inside, and address translation (`Nat`).
+//! few services the gateway gives the inside, and address translation (`Nat`). What the link
+//! carries besides (which interfaces are the tunnel, multicast listener reports, the shape of
+//! DHCP) is decided in `link`.
 
 mod gateway;
+mod link;
+mod loaded;
+
+pub use link::{DHCPV6_CLIENT_TYPES, LinkType, MAX_REPORTED_GROUPS, tunnel_link_types};
+pub use loaded::Loaded;
+use link::{from_tunnel, ipv6_outside_the_tunnel, solicited_node_reports, through_tunnel};
 
 use crate::settings::{DEFAULT_RATE, Settings};
 use crate::values::{Interface, PortRange, Proto, Rate, interface};
@@ -73,6 +81,11 @@ impl SetId {
             SetId::Lan6 | SetId::Servers6 => Family::V6,
         }
     }
+
+    /// Whether the list holds server endpoints (address, protocol, port), not networks.
+    pub fn holds_endpoints(self) -> bool {
+        matches!(self, SetId::Servers4 | SetId::Servers6)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +135,10 @@ pub enum Match {
     InIface(Interface),
     NotInIface(Interface),
     OutIface(Interface),
+    /// The receiving interface has one of these link types.
+    InLinkType(Vec<LinkType>),
+    /// The sending interface has one of these link types.
+    OutLinkType(Vec<LinkType>),
     Family(Family),
     Uid(u32),
     Gid(u32),
@@ -156,6 +173,16 @@ pub enum Match {
     SaddrNotLocal,
     /// A non-first fragment.
     Fragment(Family),
+    /// A DHCP client message: a BOOTP request (op 1) with the DHCP magic cookie 0x63825363 at
+    /// offset 236 of the UDP payload.
+    DhcpRequest,
+    /// A DHCPv6 message of a type only clients send (`DHCPV6_CLIENT_TYPES`).
+    Dhcpv6ClientMessage,
+    /// An MLDv2 report of exactly `records` group records, each naming a solicited-node group
+    /// (ff02::1:ff00:0/104) with no sources and no auxiliary data, and nothing after them: the
+    /// kernel's own reports of the groups neighbour discovery needs, and no group a process
+    /// chose. Its length is the kernel's layout: an 8-byte hop-by-hop header (router alert).
+    SolicitedNodeReport { records: u8 },
     /// Addressed to an address that is not one of the receiving interface's own (nor a
     /// broadcast or multicast address): the CVE-2019-14899 probe, sent from the LAN to the
     /// tunnel's address.
@@ -185,6 +212,13 @@ pub struct Sets {
     pub servers6: Vec<(Ipv6Addr, Proto, u16)>,
 }
 
+/// One entry of a list: a network of a LAN list, or a server endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    Network(IpNet),
+    Endpoint(IpAddr, Proto, u16),
+}
+
 impl Sets {
     pub fn len(&self, id: SetId) -> usize {
         match id {
@@ -192,6 +226,16 @@ impl Sets {
             SetId::Lan6 => self.lan6.len(),
             SetId::Servers4 => self.servers4.len(),
             SetId::Servers6 => self.servers6.len(),
+        }
+    }
+
+    /// The entries of one list, in order: networks for a LAN list, endpoints for a servers list.
+    pub fn entries(&self, id: SetId) -> Vec<Entry> {
+        match id {
+            SetId::Lan4 => self.lan4.iter().map(|n| Entry::Network((*n).into())).collect(),
+            SetId::Lan6 => self.lan6.iter().map(|n| Entry::Network((*n).into())).collect(),
+            SetId::Servers4 => self.servers4.iter().map(|(a, p, port)| Entry::Endpoint((*a).into(), *p, *port)).collect(),
+            SetId::Servers6 => self.servers6.iter().map(|(a, p, port)| Entry::Endpoint((*a).into(), *p, *port)).collect(),
         }
     }
 }
@@ -326,7 +370,7 @@ impl Policy {
 
         let mut output = vec![rule(vec![Match::OutIface(loopback())], Verdict::Accept, "loopback")];
         for iface in &s.tunnel.interfaces {
-            let mut m = vec![Match::OutIface(iface.clone())];
+            let mut m = through_tunnel(s, iface);
             m.extend(tunnel_family(s));
             output.push(rule(m, Verdict::Accept, "through the tunnel"));
         }
@@ -353,16 +397,22 @@ impl Policy {
             // Only to the broadcast address (and, below, to the LAN): a unicast renewal to a
             // server outside the LAN fails, and the client rebinds by broadcast. Any process
             // that may bind port 68 could otherwise send anything anywhere as "DHCP".
-            output.push(rule(vec![Match::IpDaddr(vec![net("255.255.255.255/32")]), Match::Udp { sport: 68, dport: 67 }], Verdict::Accept, "DHCP client"));
+            // And only messages shaped like a client's: port 68 alone would carry any payload.
+            let request = vec![Match::IpDaddr(vec![net("255.255.255.255/32")]), Match::Udp { sport: 68, dport: 67 }, Match::DhcpRequest];
+            output.push(rule(request, Verdict::Accept, "DHCP client"));
             // Clients send to All_DHCP_Relay_Agents_and_Servers (RFC 8415).
-            output.push(rule(vec![Match::Ip6Daddr(vec![net("ff02::1:2/128")]), Match::Udp { sport: 546, dport: 547 }], Verdict::Accept, "DHCPv6 client"));
+            let request6 = vec![Match::Ip6Daddr(vec![net("ff02::1:2/128")]), Match::Udp { sport: 546, dport: 547 }, Match::Dhcpv6ClientMessage];
+            output.push(rule(request6, Verdict::Accept, "DHCPv6 client"));
         }
         // Link-local and multicast destinations only: a neighbour solicitation sent to a routed
         // address would be forwarded by the router. Neighbours in the LAN sets are reached below.
         let mut nd_out = neighbour_discovery(&[Icmpv6::RouterSolicit, Icmpv6::NeighborSolicit, Icmpv6::NeighborAdvert]);
         nd_out.push(Match::Ip6Daddr(vec![net("fe80::/10"), net("ff02::/16")]));
         output.push(rule(nd_out, Verdict::Accept, "IPv6 neighbour discovery, on the link"));
-        output.push(rule(vec![Match::Icmpv6(vec![Icmpv6::MldReport, Icmpv6::Mld2Report]), link_local_multicast()], Verdict::Accept, "IPv6 multicast listener reports, link-local only"));
+        let mld = ipv6_outside_the_tunnel(s);
+        if mld {
+            output.extend(solicited_node_reports());
+        }
         for id in [SetId::Lan4, SetId::Lan6].into_iter().filter(|id| present(*id)) {
             if !s.lan.dns {
                 let dns = Match::DstPorts { protos: vec![Proto::Tcp, Proto::Udp], ports: vec![(53, 53), (853, 853)] };
@@ -389,10 +439,12 @@ impl Policy {
             input.push(rule(vec![Match::Family(Family::V6), Match::Udp { sport: 547, dport: 546 }], Verdict::Accept, "DHCPv6 replies"));
         }
         input.push(rule(neighbour_discovery(&[Icmpv6::RouterAdvert, Icmpv6::NeighborSolicit, Icmpv6::NeighborAdvert]), Verdict::Accept, "IPv6 neighbour discovery"));
-        input.push(rule(vec![Match::Icmpv6(vec![Icmpv6::MldQuery]), link_local_multicast()], Verdict::Accept, "IPv6 multicast listener queries, link-local only"));
+        if mld {
+            input.push(rule(vec![Match::Icmpv6(vec![Icmpv6::MldQuery]), link_local_multicast()], Verdict::Accept, "IPv6 multicast listener queries, link-local only"));
+        }
         for (proto, ports) in by_proto(&s.tunnel.incoming) {
             for iface in &s.tunnel.interfaces {
-                let mut m = vec![Match::InIface(iface.clone())];
+                let mut m = from_tunnel(s, iface);
                 m.extend(tunnel_family(s));
                 m.push(Match::DstPorts { protos: vec![proto], ports: ports.clone() });
                 input.push(rule(m, Verdict::Accept, "incoming from the tunnel"));

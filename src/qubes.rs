@@ -9,7 +9,7 @@
 //! Every path is looked up under a root directory, `/` but for tests (`--root`,
 //! `VPN_FIREWALL_ROOT`).
 
-use crate::config::schema;
+use crate::config::schema::Key;
 use crate::config::{DropInDir, PlatformDefault};
 use crate::settings::Settings;
 use std::net::IpAddr;
@@ -83,8 +83,7 @@ pub fn config_dirs(main: &Path, qubes: Option<&Qubes>) -> Vec<DropInDir> {
 
 /// The defaults Qubes OS changes: the qubes behind a qube are on its `vif` interfaces.
 pub fn defaults(qubes: Option<&Qubes>) -> Vec<PlatformDefault> {
-    let interfaces = schema::find("forward", "interfaces").expect("[forward] interfaces is in the schema");
-    qubes.map(|_| PlatformDefault { spec: interfaces, value: "vif+", platform: PLATFORM }).into_iter().collect()
+    qubes.map(|_| PlatformDefault { key: Key::ForwardInterfaces, value: "vif+", platform: PLATFORM }).into_iter().collect()
 }
 
 /// The `NS1` and `NS2` addresses of a qubes-ns file (shell variable assignments, values

@@ -4,8 +4,8 @@
 //! one netlink batch: there is no moment without rules, and conntrack entries (and so
 //! established flows through the tunnel) are untouched by a reload.
 
-use crate::policy::{CtState, Family, Hook, Icmp, Icmpv6, Kind, Match, NatAction, NatHook, NatRule, Policy, Rule, SetId, TcpFlag, Verdict};
-use sha2::{Digest, Sha256};
+use crate::policy::{DHCPV6_CLIENT_TYPES, Entry, Family, Hook, Match, NatAction, NatHook, NatRule, Policy, Rule, SetId, TcpFlag, Verdict};
+use crate::render_common::{ct_state, description, icmp, icmpv6, label, tcp_flag};
 use std::fmt::Write;
 
 pub const TABLE: &str = "vpn_firewall";
@@ -14,32 +14,18 @@ pub const FAMILY: &str = "inet";
 /// The table's comment: what was loaded, and a digest of it so `status` can tell whether the
 /// loaded table is the one the configuration renders today.
 pub fn table_comment(policy: &Policy) -> String {
-    comment_of(policy.kind, &body(policy))
-}
-
-fn comment_of(kind: Kind, body: &str) -> String {
-    let kind = match kind {
-        Kind::Configured => "ruleset",
-        Kind::Lockdown => "lockdown",
-    };
-    let digest = Sha256::digest(body.as_bytes());
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("vpn-firewall {kind} {hex}")
+    label(policy.kind, &body(policy))
 }
 
 /// The text `start` loads with `nft -f -`, and `show` prints.
 pub fn render_nft(policy: &Policy) -> String {
     let mut out = String::new();
-    let what = match policy.kind {
-        Kind::Configured => "the ruleset of the configuration",
-        Kind::Lockdown => "the lockdown ruleset (only loopback passes)",
-    };
-    writeln!(out, "# vpn-firewall: {what}, one atomic transaction for nft -f").unwrap();
+    writeln!(out, "# vpn-firewall: {}, one atomic transaction for nft -f", description(policy.kind)).unwrap();
     writeln!(out, "table {FAMILY} {TABLE}").unwrap();
     writeln!(out, "delete table {FAMILY} {TABLE}").unwrap();
     writeln!(out, "table {FAMILY} {TABLE} {{").unwrap();
     let body = body(policy);
-    writeln!(out, "\tcomment \"{}\"", comment_of(policy.kind, &body)).unwrap();
+    writeln!(out, "\tcomment \"{}\"", label(policy.kind, &body)).unwrap();
     out.push_str(&body);
     out.push_str("}\n");
     out
@@ -98,26 +84,28 @@ fn body(policy: &Policy) -> String {
 }
 
 fn render_sets(out: &mut String, policy: &Policy) {
-    let s = &policy.sets;
-    let sets: [(SetId, &str, bool, Vec<String>); 4] = [
-        (SetId::Lan4, "ipv4_addr", true, s.lan4.iter().map(ToString::to_string).collect()),
-        (SetId::Lan6, "ipv6_addr", true, s.lan6.iter().map(ToString::to_string).collect()),
-        (SetId::Servers4, "ipv4_addr . inet_proto . inet_service", false,
-            s.servers4.iter().map(|(a, p, port)| format!("{a} . {} . {port}", p.name())).collect()),
-        (SetId::Servers6, "ipv6_addr . inet_proto . inet_service", false,
-            s.servers6.iter().map(|(a, p, port)| format!("{a} . {} . {port}", p.name())).collect()),
-    ];
-    for (id, key_type, interval, elements) in sets {
+    for id in [SetId::Lan4, SetId::Lan6, SetId::Servers4, SetId::Servers6] {
+        let elements: Vec<String> = policy.sets.entries(id).iter().map(element).collect();
         if elements.is_empty() {
             continue;
         }
+        let address = if id.family() == Family::V4 { "ipv4_addr" } else { "ipv6_addr" };
         writeln!(out, "\tset {} {{", id.name()).unwrap();
-        writeln!(out, "\t\ttype {key_type}").unwrap();
-        if interval {
-            writeln!(out, "\t\tflags interval").unwrap();
+        if id.holds_endpoints() {
+            writeln!(out, "\t\ttype {address} . inet_proto . inet_service").unwrap();
+        } else {
+            writeln!(out, "\t\ttype {address}\n\t\tflags interval").unwrap();
         }
         writeln!(out, "\t\telements = {{ {} }}", elements.join(", ")).unwrap();
         writeln!(out, "\t}}").unwrap();
+    }
+}
+
+/// A set element: a network, or an endpoint's address, protocol and port concatenated.
+fn element(entry: &Entry) -> String {
+    match entry {
+        Entry::Network(net) => net.to_string(),
+        Entry::Endpoint(addr, proto, port) => format!("{addr} . {} . {port}", proto.name()),
     }
 }
 
@@ -155,6 +143,8 @@ fn render_match(m: &Match) -> String {
         Match::InIface(i) => format!("iifname {}", iface(i)),
         Match::NotInIface(i) => format!("iifname != {}", iface(i)),
         Match::OutIface(i) => format!("oifname {}", iface(i)),
+        Match::InLinkType(types) => format!("meta iiftype {}", link_types(types)),
+        Match::OutLinkType(types) => format!("meta oiftype {}", link_types(types)),
         Match::Family(f) => format!("meta nfproto {}", if *f == Family::V4 { "ipv4" } else { "ipv6" }),
         Match::Uid(uid) => format!("meta skuid {uid}"),
         Match::Gid(gid) => format!("meta skgid {gid}"),
@@ -165,48 +155,9 @@ fn render_match(m: &Match) -> String {
         Match::DstPorts { protos, ports } => format!("{} th dport {}", l4protos(protos), port_ranges(ports)),
         Match::SrcPorts { protos, ports } => format!("{} th sport {}", l4protos(protos), port_ranges(ports)),
         Match::Udp { sport, dport } => format!("udp sport {sport} udp dport {dport}"),
-        Match::CtState(states) => {
-            let names: Vec<&str> = states
-                .iter()
-                .map(|s| match s {
-                    CtState::New => "new",
-                    CtState::Established => "established",
-                    CtState::Related => "related",
-                    CtState::Invalid => "invalid",
-                })
-                .collect();
-            format!("ct state {}", names.join(","))
-        }
-        Match::Icmpv6(types) => {
-            let names: Vec<&str> = types
-                .iter()
-                .map(|t| match t {
-                    Icmpv6::RouterSolicit => "nd-router-solicit",
-                    Icmpv6::RouterAdvert => "nd-router-advert",
-                    Icmpv6::NeighborSolicit => "nd-neighbor-solicit",
-                    Icmpv6::NeighborAdvert => "nd-neighbor-advert",
-                    Icmpv6::MldQuery => "mld-listener-query",
-                    Icmpv6::MldReport => "mld-listener-report",
-                    Icmpv6::Mld2Report => "mld2-listener-report",
-                    Icmpv6::DestinationUnreachable => "destination-unreachable",
-                    Icmpv6::PacketTooBig => "packet-too-big",
-                    Icmpv6::TimeExceeded => "time-exceeded",
-                    Icmpv6::ParameterProblem => "parameter-problem",
-                })
-                .collect();
-            format!("icmpv6 type {}", one_or_set(&names))
-        }
-        Match::Icmp(types) => {
-            let names: Vec<&str> = types
-                .iter()
-                .map(|t| match t {
-                    Icmp::DestinationUnreachable => "destination-unreachable",
-                    Icmp::TimeExceeded => "time-exceeded",
-                    Icmp::ParameterProblem => "parameter-problem",
-                })
-                .collect();
-            format!("icmp type {}", one_or_set(&names))
-        }
+        Match::CtState(states) => format!("ct state {}", states.iter().map(|s| ct_state(*s)).collect::<Vec<_>>().join(",")),
+        Match::Icmpv6(types) => format!("icmpv6 type {}", one_or_set(&types.iter().map(|t| icmpv6(*t).nft).collect::<Vec<_>>())),
+        Match::Icmp(types) => format!("icmp type {}", one_or_set(&types.iter().map(|t| icmp(*t)).collect::<Vec<_>>())),
         Match::HopLimit255 => "ip6 hoplimit 255".into(),
         Match::IpDaddr(nets) => format!("ip daddr {}", networks(nets)),
         Match::Ip6Daddr(nets) => format!("ip6 daddr {}", networks(nets)),
@@ -221,7 +172,30 @@ fn render_match(m: &Match) -> String {
         Match::Fragment(Family::V4) => "ip frag-off & 0x1fff != 0".into(),
         Match::Fragment(Family::V6) => "exthdr frag exists".into(),
         Match::DaddrNotOnInIface => "fib daddr . iif type != { local, broadcast, multicast }".into(),
+        // Raw payload, `@ih` from the start of the UDP payload: the op field, and the magic
+        // cookie 236 bytes in (after the fixed BOOTP fields).
+        Match::DhcpRequest => "@ih,0,8 1 @ih,1888,32 0x63825363".into(),
+        Match::Dhcpv6ClientMessage => format!("@ih,0,8 {}", one_or_set(&DHCPV6_CLIENT_TYPES.map(|t| t.to_string()))),
+        Match::SolicitedNodeReport { records } => solicited_node_report(*records),
     }
+}
+
+/// An MLDv2 report of `records` solicited-node records, from the ICMPv6 header (`@th`): the
+/// record count at byte 6; each record of 20 bytes from byte 8 on: type, then auxiliary data
+/// length and source count 0, then the group, whose first 13 bytes are ff02::1:ff. The IPv6
+/// payload length (hop-by-hop header 8, MLD header 8, records) leaves nothing after them.
+fn solicited_node_report(records: u8) -> String {
+    let mut parts = vec![format!("ip6 length {}", 16 + 20 * u32::from(records)), format!("@th,48,16 {records}")];
+    for i in 0..u32::from(records) {
+        let at = 64 + 160 * i;
+        parts.push(format!("@th,{},24 0 @th,{},64 0xff02000000000000 @th,{},40 0x1ff", at + 8, at + 32, at + 96));
+    }
+    parts.join(" ")
+}
+
+/// Link types by number, as nft has no name for ARPHRD_NONE.
+fn link_types(types: &[crate::policy::LinkType]) -> String {
+    one_or_set(&types.iter().map(|t| t.arphrd().to_string()).collect::<Vec<_>>())
 }
 
 fn l4protos(protos: &[crate::values::Proto]) -> String {
@@ -255,21 +229,11 @@ fn networks<N: Into<ipnet::IpNet> + Copy>(nets: &[N]) -> String {
 }
 
 fn flags(f: &[TcpFlag]) -> String {
-    if f.is_empty() {
-        return "0x0".into();
+    match f {
+        [] => "0x0".into(),
+        [one] => tcp_flag(*one).into(),
+        many => format!("({})", many.iter().map(|f| tcp_flag(*f)).collect::<Vec<_>>().join("|")),
     }
-    let names: Vec<&str> = f
-        .iter()
-        .map(|f| match f {
-            TcpFlag::Fin => "fin",
-            TcpFlag::Syn => "syn",
-            TcpFlag::Rst => "rst",
-            TcpFlag::Psh => "psh",
-            TcpFlag::Ack => "ack",
-            TcpFlag::Urg => "urg",
-        })
-        .collect();
-    if names.len() == 1 { names[0].to_string() } else { format!("({})", names.join("|")) }
 }
 
 fn one_or_set<T: AsRef<str>>(items: &[T]) -> String {

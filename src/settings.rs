@@ -2,14 +2,14 @@
 //! error found, each naming `FILE:LINE`.
 
 use crate::accounts::Accounts;
-use crate::config::schema::{self, KeySpec};
+use crate::config::schema::Key;
 use crate::config::{ConfigError, ConfigErrors, Origin, RawConfig};
 use crate::values::{self, Endpoint, Interface, Parsed, PortRange, Rate};
 use ipnet::IpNet;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum BackendChoice {
     /// nftables when `nft` is found, else iptables
     #[default]
@@ -27,6 +27,15 @@ impl BackendChoice {
             _ => Err(format!("{value:?} is not a backend (expected auto, nftables or iptables)")),
         }
     }
+
+    /// As the configuration and the command line spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendChoice::Auto => "auto",
+            BackendChoice::Nftables => "nftables",
+            BackendChoice::Iptables => "iptables",
+        }
+    }
 }
 
 /// A user or group that exists, by the name or number the configuration gave and its id.
@@ -39,6 +48,8 @@ pub struct Account {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tunnel {
     pub interfaces: Vec<Interface>,
+    /// Ethernet-type interfaces of `interfaces` count as the tunnel too (OpenVPN `dev tap`).
+    pub tap: bool,
     pub user: Option<Account>,
     pub group: Option<Account>,
     pub fwmark: Option<u32>,
@@ -94,14 +105,10 @@ struct Validator<'a> {
     warnings: Vec<String>,
 }
 
-fn key(section: &str, key: &str) -> &'static KeySpec {
-    schema::find(section, key).unwrap_or_else(|| panic!("[{section}] {key} is not in the schema"))
-}
-
 impl Validator<'_> {
     /// Where a key was set (`FILE:LINE`, or the directory for a default) and which key it is.
-    fn locate(&self, spec: &KeySpec) -> (String, String) {
-        let entry = self.raw.get(spec);
+    fn locate(&self, key: Key) -> (String, String) {
+        let (entry, spec) = (self.raw.get(key), key.spec());
         let dir = self.raw.dirs.first().map(|d| d.display().to_string()).unwrap_or_default();
         match (&entry.origin, entry.platform) {
             (Some(o), _) => (o.to_string(), format!("[{}] {}", spec.section, spec.key)),
@@ -110,41 +117,38 @@ impl Validator<'_> {
         }
     }
 
-    fn error(&mut self, spec: &KeySpec, message: String) {
-        let (location, key) = self.locate(spec);
-        let origin = self.raw.get(spec).origin.clone();
-        self.errors.push((origin, ConfigError { location, message: format!("{key}: {message}") }));
+    fn error(&mut self, key: Key, message: String) {
+        let (location, name) = self.locate(key);
+        let origin = self.raw.get(key).origin.clone();
+        self.errors.push((origin, ConfigError { location, message: format!("{name}: {message}") }));
     }
 
-    fn warn(&mut self, spec: &KeySpec, message: String) {
-        let (location, key) = self.locate(spec);
-        self.warnings.push(format!("{location}: {key}: {message}"));
+    fn warn(&mut self, key: Key, message: String) {
+        let (location, name) = self.locate(key);
+        self.warnings.push(format!("{location}: {name}: {message}"));
     }
 
-    fn one<T: Default>(&mut self, section: &str, name: &str, parse: impl Fn(&str) -> Parsed<T>) -> T {
-        let spec = key(section, name);
-        match parse(self.raw.get(spec).value.trim()) {
+    fn one<T: Default>(&mut self, key: Key, parse: impl Fn(&str) -> Parsed<T>) -> T {
+        match parse(self.raw.get(key).value.trim()) {
             Ok(v) => v,
             Err(message) => {
-                self.error(spec, message);
+                self.error(key, message);
                 T::default()
             }
         }
     }
 
-    fn optional<T>(&mut self, section: &str, name: &str, parse: impl Fn(&str) -> Parsed<T>) -> Option<T> {
-        let spec = key(section, name);
-        let value = self.raw.get(spec).value.trim().to_string();
+    fn optional<T>(&mut self, key: Key, parse: impl Fn(&str) -> Parsed<T>) -> Option<T> {
+        let value = self.raw.get(key).value.trim().to_string();
         if value.is_empty() {
             return None;
         }
-        parse(&value).map_err(|message| self.error(spec, message)).ok()
+        parse(&value).map_err(|message| self.error(key, message)).ok()
     }
 
     /// A list; duplicates are dropped, the order of first appearance kept.
-    fn list<T: Ord + Clone>(&mut self, section: &str, name: &str, parse: impl Fn(&str) -> Parsed<T>) -> Vec<T> {
-        let spec = key(section, name);
-        let value = self.raw.get(spec).value.clone();
+    fn list<T: Ord + Clone>(&mut self, key: Key, parse: impl Fn(&str) -> Parsed<T>) -> Vec<T> {
+        let value = self.raw.get(key).value.clone();
         let mut out = Vec::new();
         // A set beside the list keeps a list of ten thousand networks from taking quadratic time.
         let mut seen = BTreeSet::new();
@@ -152,7 +156,7 @@ impl Validator<'_> {
             match parse(item) {
                 Ok(v) if seen.insert(v.clone()) => out.push(v),
                 Ok(_) => {}
-                Err(message) => self.error(spec, message),
+                Err(message) => self.error(key, message),
             }
         }
         out
@@ -160,9 +164,8 @@ impl Validator<'_> {
 
     /// A user or group by name or number. A name that does not exist is an error, except for the
     /// built-in default, which only gives a warning and no exception.
-    fn account(&mut self, section: &str, name: &str, what: &str, lookup: impl Fn(&str) -> Option<u32>) -> Option<Account> {
-        let spec = key(section, name);
-        let entry = self.raw.get(spec).clone();
+    fn account(&mut self, key: Key, what: &str, lookup: impl Fn(&str) -> Option<u32>) -> Option<Account> {
+        let entry = self.raw.get(key).clone();
         let value = entry.value.trim();
         if value.is_empty() {
             return None;
@@ -174,7 +177,7 @@ impl Validator<'_> {
         };
         match id {
             Some(0) => {
-                self.error(spec, format!(
+                self.error(key, format!(
                     "{what} {value:?} is root's: every process running as root would send outside the tunnel \
                      (expected the VPN client's own {what}, such as tunnel)"
                 ));
@@ -182,14 +185,16 @@ impl Validator<'_> {
             }
             Some(id) => Some(Account { name: value.to_string(), id }),
             None if entry.origin.is_none() => {
-                self.warn(spec, format!(
+                let spec = key.spec();
+                self.warn(key, format!(
                     "{what} {value:?} does not exist, so no process may send outside the tunnel; \
-                     create it (the package does) or set [{section}] {name}"
+                     create it (the package does) or set [{}] {}",
+                    spec.section, spec.key
                 ));
                 None
             }
             None => {
-                self.error(spec, format!("{what} {value:?} does not exist (expected an existing {what} name or a numeric id)"));
+                self.error(key, format!("{what} {value:?} does not exist (expected an existing {what} name or a numeric id)"));
                 None
             }
         }
@@ -201,31 +206,32 @@ impl Settings {
     pub fn validate(raw: &RawConfig, accounts: &dyn Accounts) -> Result<Validated, ConfigErrors> {
         let mut v = Validator { raw, errors: Vec::new(), warnings: Vec::new() };
         let tunnel = Tunnel {
-            interfaces: v.list("tunnel", "interfaces", values::interface),
-            user: v.account("tunnel", "user", "user", |n| accounts.uid(n)),
-            group: v.account("tunnel", "group", "group", |n| accounts.gid(n)),
-            fwmark: v.optional("tunnel", "fwmark", values::fwmark),
-            servers: v.list("tunnel", "servers", values::endpoint),
-            ipv6: v.one("tunnel", "ipv6", values::boolean),
-            incoming: v.list("tunnel", "incoming", values::port_range),
+            interfaces: v.list(Key::TunnelInterfaces, values::interface),
+            tap: v.one(Key::TunnelTap, values::boolean),
+            user: v.account(Key::TunnelUser, "user", |n| accounts.uid(n)),
+            group: v.account(Key::TunnelGroup, "group", |n| accounts.gid(n)),
+            fwmark: v.optional(Key::TunnelFwmark, values::fwmark),
+            servers: v.list(Key::TunnelServers, values::endpoint),
+            ipv6: v.one(Key::TunnelIpv6, values::boolean),
+            incoming: v.list(Key::TunnelIncoming, values::port_range),
         };
         let lan = Lan {
-            allow: IpNet::aggregate(&v.list("lan", "allow", values::network)),
-            dns: v.one("lan", "dns", values::boolean),
-            dhcp: v.one("lan", "dhcp", values::boolean),
-            incoming: v.list("lan", "incoming", values::port_range),
+            allow: IpNet::aggregate(&v.list(Key::LanAllow, values::network)),
+            dns: v.one(Key::LanDns, values::boolean),
+            dhcp: v.one(Key::LanDhcp, values::boolean),
+            incoming: v.list(Key::LanIncoming, values::port_range),
         };
         let forward = Forward {
-            enable: v.one("forward", "enable", values::boolean),
-            interfaces: v.list("forward", "interfaces", values::interface),
-            masquerade: v.one("forward", "masquerade", values::boolean),
-            dns: v.optional("forward", "dns", values::address),
+            enable: v.one(Key::ForwardEnable, values::boolean),
+            interfaces: v.list(Key::ForwardInterfaces, values::interface),
+            masquerade: v.one(Key::ForwardMasquerade, values::boolean),
+            dns: v.optional(Key::ForwardDns, values::address),
         };
         let firewall = Firewall {
-            backend: v.one("firewall", "backend", BackendChoice::parse),
-            log: v.one("firewall", "log", values::boolean),
-            log_rate: v.optional("firewall", "log_rate", values::rate).unwrap_or(DEFAULT_RATE),
-            reject: v.one("firewall", "reject", values::boolean),
+            backend: v.one(Key::FirewallBackend, BackendChoice::parse),
+            log: v.one(Key::FirewallLog, values::boolean),
+            log_rate: v.optional(Key::FirewallLogRate, values::rate).unwrap_or(DEFAULT_RATE),
+            reject: v.one(Key::FirewallReject, values::boolean),
         };
         let settings = Settings { tunnel, lan, forward, firewall };
         settings.cross_check(&mut v);
@@ -240,24 +246,24 @@ impl Settings {
     fn cross_check(&self, v: &mut Validator) {
         self.check_forward(v);
         if self.tunnel.interfaces.is_empty() {
-            v.warn(key("tunnel", "interfaces"), "no tunnel interface: nothing may leave except to [lan] allow and for the VPN client".into());
+            v.warn(Key::TunnelInterfaces, "no tunnel interface: nothing may leave except to [lan] allow and for the VPN client".into());
         }
         let no_identity = self.tunnel.user.is_none() && self.tunnel.group.is_none() && self.tunnel.fwmark.is_none();
         if no_identity && !self.tunnel.servers.is_empty() {
-            v.warn(key("tunnel", "servers"), "servers are set but no user, group or fwmark may use them".into());
+            v.warn(Key::TunnelServers, "servers are set but no user, group or fwmark may use them".into());
         }
         if let Some(everything) = self.lan.allow.iter().find(|n| n.prefix_len() == 0) {
-            v.warn(key("lan", "allow"), format!("{everything} lets all traffic out outside the tunnel: this is no kill switch"));
+            v.warn(Key::LanAllow, format!("{everything} lets all traffic out outside the tunnel: this is no kill switch"));
         }
         let has_v6 = self.tunnel.servers.iter().any(|s| s.addr.is_ipv6()) || self.lan.allow.iter().any(|n| matches!(n, IpNet::V6(_)));
         if has_v6 && !self.tunnel.ipv6 {
-            v.warn(key("tunnel", "ipv6"), "IPv6 servers or networks are listed: they are reachable outside the tunnel, while IPv6 through the tunnel stays blocked".into());
+            v.warn(Key::TunnelIpv6, "IPv6 servers or networks are listed: they are reachable outside the tunnel, while IPv6 through the tunnel stays blocked".into());
         }
     }
 
     /// Gateway mode: the inside is neither the tunnel nor the machine itself.
     fn check_forward(&self, v: &mut Validator) {
-        let (enable, interfaces, dns) = (key("forward", "enable"), key("forward", "interfaces"), key("forward", "dns"));
+        let (enable, interfaces, dns) = (Key::ForwardEnable, Key::ForwardInterfaces, Key::ForwardDns);
         let f = &self.forward;
         if f.enable && f.interfaces.is_empty() {
             v.error(enable, "forwarding is enabled but [forward] interfaces is empty (expected the internal interfaces, like eth1)".into());
@@ -284,9 +290,9 @@ impl Settings {
             }
         }
         if !f.enable {
-            for spec in [interfaces, dns] {
-                if set_in_a_file(v, spec) {
-                    v.warn(spec, "has no effect: forwarding is not enabled ([forward] enable = no)".into());
+            for key in [interfaces, dns] {
+                if set_in_a_file(v, key) {
+                    v.warn(key, "has no effect: forwarding is not enabled ([forward] enable = no)".into());
                 }
             }
         }
@@ -294,8 +300,8 @@ impl Settings {
 }
 
 /// Whether a configuration file sets `spec` (rather than a default).
-fn set_in_a_file(v: &Validator, spec: &KeySpec) -> bool {
-    v.raw.get(spec).origin.is_some() && !v.raw.get(spec).value.trim().is_empty()
+fn set_in_a_file(v: &Validator, key: Key) -> bool {
+    v.raw.get(key).origin.is_some() && !v.raw.get(key).value.trim().is_empty()
 }
 
 pub const DEFAULT_RATE: Rate = Rate { count: 10, per: values::Per::Minute };

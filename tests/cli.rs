@@ -101,9 +101,17 @@ fn find<'a>(all: &'a [Effective], section: &str, key: &str) -> &'a Effective {
 fn check_of_the_shipped_configuration_prints_every_key_as_default() {
     let all = check(&shipped());
     assert_eq!(all.len(), KEYS.len(), "one line per known key: {all:?}");
+    // The default VPN user exists only where the package (or the leak suite) created it; where
+    // it does not, the effective value is empty: no process is exempt.
+    let default_user_exists = nix::unistd::User::from_name("tunnel").expect("reading the user database").is_some();
     for spec in KEYS {
         let e = find(&all, spec.section, spec.key);
-        assert_eq!(e.value, spec.default, "[{}] {}", spec.section, spec.key);
+        let missing_user = (spec.section, spec.key) == ("tunnel", "user") && !default_user_exists;
+        let expected = if missing_user { "" } else { spec.default };
+        assert_eq!(e.value, expected, "[{}] {}", spec.section, spec.key);
+        if missing_user {
+            assert!(e.note.starts_with("default; does not exist"), "{e:?}");
+        }
         // The default user's note adds its uid, or that it does not exist on this machine.
         assert!(e.note == "default" || e.note.starts_with("default; "), "{e:?}");
     }
@@ -141,7 +149,16 @@ fn check_names_legacy_keys_as_legacy() {
     assert_eq!(allow.value, "10.0.0.0/8 192.168.1.0/24", "quotes stripped");
     assert_eq!(allow.note, format!("{}:2 (legacy LOCAL_NET)", file.display()));
     let interfaces = find(&all, "tunnel", "interfaces");
-    assert_eq!((interfaces.value.as_str(), interfaces.note.clone()), ("tun0", format!("{}:1 (legacy VPN_INTERFACE)", file.display())));
+    assert_eq!((interfaces.value.as_str(), interfaces.note.clone()), ("tun0", format!("{}:1 (legacy VPN_INTERFACE); only interfaces of link type link/none, link/ppp", file.display())));
+}
+
+#[test]
+fn check_says_which_link_types_count_as_the_tunnel() {
+    let dir = config_dir(&[("50-tap.conf", "[tunnel]\ninterfaces = tap0\ntap = yes\n")]);
+    let all = check(dir.path());
+    let file = dir.path().join("50-tap.conf");
+    assert_eq!(find(&all, "tunnel", "interfaces").note, format!("{}:2; only interfaces of link type link/none, link/ppp, link/ether", file.display()));
+    assert_eq!((find(&all, "tunnel", "tap").value.as_str(), find(&all, "tunnel", "tap").note.clone()), ("yes", format!("{}:3", file.display())));
 }
 
 #[test]
@@ -204,6 +221,31 @@ fn an_invalid_configuration_exits_2_with_one_error_line_per_problem() {
 }
 
 #[test]
+fn one_run_reports_unknown_names_and_malformed_values_together() {
+    let dir = config_dir(&[
+        ("10-a.conf", "[lan]\nalow = 10.0.0.0/8\ndns = perhaps\n"),
+        ("20-b.conf", "[tunnel]\nfwmark = 0\n[tunel]\nuser = x\n"),
+    ]);
+    let (a, b) = (dir.path().join("10-a.conf"), dir.path().join("20-b.conf"));
+    for command in ["check", "show"] {
+        let assert = with_config(dir.path(), &[command]).assert().code(2).stdout("");
+        let errors = errors(&assert.get_output().stderr);
+        // The names first, in file order, then the values, in file order.
+        let want = [
+            (&a, 2, "unknown key \"alow\" in [lan]; did you mean allow?"),
+            (&b, 3, "unknown section [tunel]; did you mean [tunnel]?"),
+            (&a, 3, "[lan] dns: \"perhaps\" is not a boolean"),
+            (&b, 2, "[tunnel] fwmark: fwmark \"0\" would match every unmarked packet"),
+        ];
+        assert_eq!(errors.len(), want.len(), "{command}: {errors:#?}");
+        for (error, (file, line, message)) in errors.iter().zip(want) {
+            let prefix = format!("vpn-firewall: error: {}:{line}: {message}", file.display());
+            assert!(error.starts_with(&prefix), "{command}: {error:?} is not {prefix:?}…");
+        }
+    }
+}
+
+#[test]
 fn the_config_dir_comes_from_the_option_or_the_environment_and_the_option_wins() {
     let good = config_dir(&[("50-local.conf", "[lan]\ndns = yes\n")]);
     let bad = config_dir(&[("50-local.conf", "[lan]\ndns = perhaps\n")]);
@@ -228,6 +270,90 @@ fn a_missing_config_dir_exits_2_and_names_it() {
             missing.display()
         )));
     }
+}
+
+/// Longest `check` or `show` may take on a directory that holds something that blocks on read:
+/// a regression then fails the test instead of hanging it.
+const NO_HANG: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `check` and `show` on `dir`: each must exit 2 within `NO_HANG`, print nothing, and say
+/// on an error line that `entry` is `says`.
+fn assert_refused(dir: &Path, entry: &Path, says: &str, as_nobody: Option<&Path>) {
+    for command in ["check", "show"] {
+        let mut cmd = match as_nobody {
+            Some(bin) => {
+                let mut cmd = Command::from_std(sandbox::unprivileged_in_netns(bin));
+                cmd.env_remove("VPN_FIREWALL_CONFIG_DIR").args(["--config-dir", dir.to_str().expect("UTF-8 path"), command]);
+                cmd
+            }
+            None => with_config(dir, &[command]),
+        };
+        let begun = std::time::Instant::now();
+        let out = cmd.timeout(NO_HANG).output().expect("cannot run vpn-firewall");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command} with {} (after {:?}):\n{stderr}", entry.display(), begun.elapsed());
+        assert!(out.stdout.is_empty(), "{command} printed a configuration or ruleset:\n{}", String::from_utf8_lossy(&out.stdout));
+        let line = format!("vpn-firewall: error: {}: {says}", entry.display());
+        assert!(stderr.lines().any(|l| l.starts_with(&line)), "{command} does not say {line:?}:\n{stderr}");
+    }
+}
+
+#[test]
+fn a_drop_in_that_is_no_readable_regular_file_exits_2_naming_it_and_never_hangs() {
+    use std::os::unix::fs::symlink;
+    // The drop-in that pins the VPN client to its servers, through a link to a mount that is
+    // not there (yet): skipping it would let the client reach any address.
+    let mount = tempfile::tempdir().expect("temporary directory");
+    let target = mount.path().join("50-local.conf");
+    std::fs::write(&target, "[tunnel]\nservers = 198.51.100.1:1194/udp\n").expect("write the target");
+    let dir = config_dir(&[("10-base.conf", "[lan]\ndns = yes\n")]);
+    let entry = dir.path().join("50-local.conf");
+    symlink(&target, &entry).expect("symlink");
+    with_config(dir.path(), &["check"]).assert().code(0);
+    std::fs::remove_file(&target).expect("remove the target");
+    assert_refused(dir.path(), &entry, &format!("is a dangling link to {} (its target does not exist)", target.display()), None);
+    std::fs::remove_file(&entry).expect("remove the link");
+
+    let fifo = dir.path().join("50-fifo.conf");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).expect("mkfifo");
+    // Blocks on open and on read: nothing writes to it.
+    assert_refused(dir.path(), &fifo, "is a FIFO (named pipe)", None);
+    std::fs::remove_file(&fifo).expect("remove the FIFO");
+
+    type Make = fn(&Path);
+    let cases: [(&str, Make, &str); 5] = [
+        // Blocks on read, and takes from the system log what it returns.
+        ("50-kmsg.conf", |p| symlink("/proc/kmsg", p).expect("symlink"), "is a link to /proc/kmsg, which is a file of the kernel's proc filesystem"),
+        ("50-loop.conf", |p| symlink(p, p).expect("symlink"), "is a link to "),
+        ("50-dir.conf", |p| std::fs::create_dir(p).expect("mkdir"), "is a directory"),
+        ("50-zero.conf", |p| symlink("/dev/zero", p).expect("symlink"), "is a link to /dev/zero, which is a character device"),
+        ("50-tty.conf", |p| symlink("/dev/tty", p).expect("symlink"), "is a link to /dev/tty, which is a character device"),
+    ];
+    for (name, make, says) in cases {
+        let entry = dir.path().join(name);
+        make(&entry);
+        assert_refused(dir.path(), &entry, says, None);
+        if entry.is_dir() { std::fs::remove_dir(&entry) } else { std::fs::remove_file(&entry) }.expect("remove the entry");
+    }
+    // Names that are no drop-ins are still ignored, whatever they are.
+    symlink("/nonexistent/lock", dir.path().join(".#50-local.conf")).expect("symlink");
+    symlink("/nonexistent/old", dir.path().join("50-local.conf.dpkg-old")).expect("symlink");
+    with_config(dir.path(), &["check"]).assert().code(0);
+}
+
+#[test]
+fn an_unreadable_drop_in_exits_2_naming_it() {
+    // Root reads a mode 000 file, so the commands run as an unprivileged user, from a copy of
+    // the binary that user may run.
+    use std::os::unix::fs::PermissionsExt;
+    let bin_dir = tempfile::tempdir().expect("temporary directory");
+    let bin = bin_dir.path().join("vpn-firewall");
+    std::fs::copy(BIN, &bin).expect("copy the binary");
+    let dir = config_dir(&[("10-base.conf", "[lan]\ndns = yes\n"), ("50-secret.conf", "[tunnel]\nservers = 198.51.100.1:1194/udp\n")]);
+    for (path, mode) in [(bin_dir.path(), 0o755), (dir.path(), 0o755), (&dir.path().join("10-base.conf"), 0o644), (&dir.path().join("50-secret.conf"), 0o000)] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    assert_refused(dir.path(), &dir.path().join("50-secret.conf"), "cannot open: Permission denied", Some(&bin));
 }
 
 #[test]

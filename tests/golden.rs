@@ -192,6 +192,7 @@ goldens! {
          TUNNEL_USER=vpn\nINT_IF=\"eth1\"\nFORWARDING=yes\n",
     );
     multiple_tunnels: "multiple-tunnels" => configured("[tunnel]\ninterfaces = tun0, wg+, tun0 ppp+\nincoming = 51413/tcp\n");
+    tap: "tap" => configured("[tunnel]\ninterfaces = tap0\ntap = yes\nincoming = 1194/udp\n");
     long_lists: "long-lists" => configured(&many_entries());
     gateway: "gateway" => configured(
         "[tunnel]\nservers = 198.51.100.7:1194/udp\n[lan]\nallow = 192.168.1.0/24\nincoming = 22/tcp\n\

@@ -10,6 +10,11 @@
 mod common;
 mod sandbox;
 
+#[path = "kernel/beside_nft.rs"]
+mod beside_nft;
+#[path = "kernel/drop_ins.rs"]
+mod drop_ins;
+
 use common::topology::{INTERNET, INTERNET6, LAN, ROUTER, ROUTER6, Probe, Side, Topology, USER, VPN_CLIENT, VPN_SERVER};
 use common::{Backend, ConfigDir, Netns, Run, config};
 use std::time::Duration;

@@ -1,32 +1,31 @@
 //! `start` (restart, reload) and `flush`: the commands that change the kernel's rules.
 
-use super::{backend, exit, load_settings, print_config_errors, require_root, warn_if_not_forwarding};
+use super::{print_config_errors, require_root, warn_if_not_forwarding};
+use crate::arp;
 use crate::backend::Backend;
-use crate::cli::Cli;
-use crate::config::{RawConfig, schema};
+use crate::configuration::Options;
+use crate::exit;
 use crate::lock;
 use crate::policy::{Hook, Kind, Policy};
 use crate::settings::BackendChoice;
 use anyhow::{Context, Result, bail};
 use std::time::Instant;
 
-pub fn start(cli: &Cli) -> Result<i32> {
+pub fn start(options: &Options) -> Result<i32> {
     require_root("start")?;
     let began = Instant::now();
     // Taken before the configuration is read, so the last start to run loads the newest files.
     let _lock = lock::acquire()?;
-    let validated = match load_settings(cli) {
-        Ok(c) => c.validated,
-        Err(errors) => {
+    let (validated, chosen) = match options.load() {
+        Ok(c) => (c.validated, c.backend),
+        Err(invalid) => {
             // Said first, so that no failure below can hide what is wrong.
-            print_config_errors(&errors);
-            lock_down_unless_loaded(lockdown_backend(cli), "the configuration is invalid");
+            print_config_errors(&invalid.errors);
+            lock_down_unless_loaded(invalid.backend.unwrap_or_default(), "the configuration is invalid");
             return Ok(exit::INVALID);
         }
     };
-    let configured = validated.settings.firewall.backend;
-    let backend = backend(cli, configured)
-        .inspect_err(|_| lock_down_unless_loaded(cli.backend.unwrap_or(configured), "no backend can load it"))?;
+    let backend = Backend::choose(chosen).inspect_err(|_| lock_down_unless_loaded(chosen, "no backend can load it"))?;
     let (installed, _) = Backend::installed();
     // Another backend's rules count as loaded only when it says so for sure: when in doubt, a
     // failed load ends in lockdown.
@@ -54,16 +53,6 @@ pub fn start(cli: &Cli) -> Result<i32> {
         began.elapsed().as_millis()
     );
     Ok(exit::OK)
-}
-
-/// The backend for a lockdown when the configuration is invalid: the command line's, else the
-/// configuration's `[firewall] backend` when that value is valid itself, else auto.
-fn lockdown_backend(cli: &Cli) -> BackendChoice {
-    let configured = || {
-        let raw = RawConfig::load(&cli.config_dir).ok()?;
-        BackendChoice::parse(&raw.get(schema::find("firewall", "backend")?).value).ok()
-    };
-    cli.backend.or_else(configured).unwrap_or_default()
 }
 
 /// When no vpn-firewall ruleset is loaded (first start, boot), loads the lockdown ruleset with
@@ -99,7 +88,7 @@ fn apply(backend: &Backend, policy: &Policy, nothing_before: bool) -> Result<()>
         Err(e) => Err(e),
         Ok(()) => backend.verify(policy),
     };
-    let Err(e) = outcome else { return Ok(()) };
+    let Err(e) = outcome else { return protect_arp() };
     if policy.kind != Kind::Lockdown {
         match backend.load(&Policy::lockdown()) {
             Ok(()) => eprintln!("vpn-firewall: loaded the lockdown ruleset instead (only loopback passes)"),
@@ -107,6 +96,15 @@ fn apply(backend: &Backend, policy: &Policy, nothing_before: bool) -> Result<()>
         }
     }
     Err(e)
+}
+
+/// ARP answers for each interface's own addresses only, once the rules hold (see `arp`): a
+/// failure leaves the rules loaded, closed as they are.
+fn protect_arp() -> Result<()> {
+    if let arp::Done::Raised(before) = arp::protect().context("cannot keep the LAN from learning the tunnel's address by ARP")? {
+        println!("vpn-firewall: set {} to 1 (it was {before}): ARP answers only for each interface's own addresses", arp::SYSCTL);
+    }
+    Ok(())
 }
 
 /// Removes what vpn-firewall loaded, whichever backend is configured or asked for: what is
@@ -132,6 +130,11 @@ pub fn flush() -> Result<i32> {
             Ok(None) => {}
             Err(e) => failed.push(format!("{}: {e:#}", backend.name())),
         }
+    }
+    match arp::restore() {
+        Ok(arp::Done::Restored(before)) => println!("vpn-firewall: set {} back to {before}", arp::SYSCTL),
+        Ok(_) => {}
+        Err(e) => failed.push(format!("{e:#}")),
     }
     if !failed.is_empty() {
         bail!("cannot flush what is loaded with {}", failed.join("; "));

@@ -1,16 +1,18 @@
 //! `check`: validate, then print every effective setting with the place that set it.
 
-use super::{exit, load_settings, warn_if_not_forwarding};
-use crate::cli::Cli;
-use crate::config::schema::{self, KeySpec};
-use crate::config::RawConfig;
+use super::warn_if_not_forwarding;
+use crate::config::schema::{self, Key};
+use crate::config::{ConfigErrors, RawConfig};
+use crate::configuration::Options;
+use crate::exit;
 use crate::qubes::{PLATFORM, Qubes};
+use crate::policy::tunnel_link_types;
 use crate::settings::Settings;
 use anyhow::Result;
 use std::fmt::Write;
 
-pub fn check(cli: &Cli) -> Result<i32> {
-    let c = load_settings(cli)?;
+pub fn check(options: &Options) -> Result<i32> {
+    let c = options.load().map_err(ConfigErrors::from)?;
     warn_if_not_forwarding(&c.validated.settings);
     super::emit(&describe(&c.raw, &c.validated.settings, c.qubes.as_ref()));
     Ok(exit::OK)
@@ -41,15 +43,18 @@ fn describe(raw: &RawConfig, settings: &Settings, qubes: Option<&Qubes>) -> Stri
     for section in schema::sections() {
         writeln!(out, "\n[{section}]").unwrap();
         for spec in schema::KEYS.iter().filter(|k| k.section == section) {
-            let entry = raw.get(spec);
-            let line = format!("{} = {}", spec.key, effective(spec, settings));
+            let entry = raw.get(spec.id);
+            let line = format!("{} = {}", spec.key, effective(spec.id, settings));
             let mut note = match (&entry.origin, entry.legacy) {
                 (None, _) => entry.platform.map_or("default".to_string(), |p| format!("default on {p}")),
                 (Some(o), None) => o.to_string(),
                 (Some(o), Some(alias)) => format!("{o} (legacy {alias})"),
             };
-            if let Some(id) = resolved_id(spec, settings) {
+            if let Some(id) = resolved_id(spec.id, settings) {
                 note.push_str(&format!("; {id}"));
+            }
+            if spec.id == Key::TunnelInterfaces {
+                note.push_str(&format!("; {}", link_types(settings)));
             }
             writeln!(out, "{line:<40} # {note}").unwrap();
         }
@@ -58,7 +63,7 @@ fn describe(raw: &RawConfig, settings: &Settings, qubes: Option<&Qubes>) -> Stri
 }
 
 /// A key's value as vpn-firewall uses it: parsed, duplicates dropped, networks merged.
-fn effective(spec: &KeySpec, s: &Settings) -> String {
+fn effective(key: Key, s: &Settings) -> String {
     fn join<T: ToString>(items: &[T]) -> String {
         items.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
     }
@@ -66,40 +71,46 @@ fn effective(spec: &KeySpec, s: &Settings) -> String {
         (if b { "yes" } else { "no" }).to_string()
     }
     let name = |a: &Option<crate::settings::Account>| a.as_ref().map(|a| a.name.clone()).unwrap_or_default();
-    match (spec.section, spec.key) {
-        ("tunnel", "interfaces") => join(&s.tunnel.interfaces),
-        ("tunnel", "user") => name(&s.tunnel.user),
-        ("tunnel", "group") => name(&s.tunnel.group),
-        ("tunnel", "fwmark") => s.tunnel.fwmark.map(|m| format!("{m:#x}")).unwrap_or_default(),
-        ("tunnel", "servers") => join(&s.tunnel.servers),
-        ("tunnel", "ipv6") => yes(s.tunnel.ipv6),
-        ("tunnel", "incoming") => join(&s.tunnel.incoming),
-        ("lan", "allow") => join(&s.lan.allow),
-        ("lan", "dns") => yes(s.lan.dns),
-        ("lan", "dhcp") => yes(s.lan.dhcp),
-        ("lan", "incoming") => join(&s.lan.incoming),
-        ("forward", "enable") => yes(s.forward.enable),
-        ("forward", "interfaces") => join(&s.forward.interfaces),
-        ("forward", "masquerade") => yes(s.forward.masquerade),
-        ("forward", "dns") => s.forward.dns.map(|a| a.to_string()).unwrap_or_default(),
-        ("firewall", "backend") => format!("{:?}", s.firewall.backend).to_ascii_lowercase(),
-        ("firewall", "log") => yes(s.firewall.log),
-        ("firewall", "log_rate") => s.firewall.log_rate.to_string(),
-        ("firewall", "reject") => yes(s.firewall.reject),
-        (section, key) => unreachable!("[{section}] {key} has no effective value"),
+    match key {
+        Key::TunnelInterfaces => join(&s.tunnel.interfaces),
+        Key::TunnelUser => name(&s.tunnel.user),
+        Key::TunnelGroup => name(&s.tunnel.group),
+        Key::TunnelFwmark => s.tunnel.fwmark.map(|m| format!("{m:#x}")).unwrap_or_default(),
+        Key::TunnelServers => join(&s.tunnel.servers),
+        Key::TunnelTap => yes(s.tunnel.tap),
+        Key::TunnelIpv6 => yes(s.tunnel.ipv6),
+        Key::TunnelIncoming => join(&s.tunnel.incoming),
+        Key::LanAllow => join(&s.lan.allow),
+        Key::LanDns => yes(s.lan.dns),
+        Key::LanDhcp => yes(s.lan.dhcp),
+        Key::LanIncoming => join(&s.lan.incoming),
+        Key::ForwardEnable => yes(s.forward.enable),
+        Key::ForwardInterfaces => join(&s.forward.interfaces),
+        Key::ForwardMasquerade => yes(s.forward.masquerade),
+        Key::ForwardDns => s.forward.dns.map(|a| a.to_string()).unwrap_or_default(),
+        Key::FirewallBackend => s.firewall.backend.name().to_string(),
+        Key::FirewallLog => yes(s.firewall.log),
+        Key::FirewallLogRate => s.firewall.log_rate.to_string(),
+        Key::FirewallReject => yes(s.firewall.reject),
     }
 }
 
+/// Which link types an interface must have to count as the tunnel, as `ip -d link` names them.
+fn link_types(s: &Settings) -> String {
+    let names: Vec<String> = tunnel_link_types(s).iter().map(|t| format!("link/{}", t.name())).collect();
+    format!("only interfaces of link type {}", names.join(", "))
+}
+
 /// For user and group: the id the name resolved to, or why there is none.
-fn resolved_id(spec: &KeySpec, s: &Settings) -> Option<String> {
-    let (account, what) = match (spec.section, spec.key) {
-        ("tunnel", "user") => (&s.tunnel.user, "uid"),
-        ("tunnel", "group") => (&s.tunnel.group, "gid"),
+fn resolved_id(key: Key, s: &Settings) -> Option<String> {
+    let (account, what) = match key {
+        Key::TunnelUser => (&s.tunnel.user, "uid"),
+        Key::TunnelGroup => (&s.tunnel.group, "gid"),
         _ => return None,
     };
     match account {
         Some(a) => Some(format!("{what} {}", a.id)),
-        None if spec.default.is_empty() => None,
+        None if key.spec().default.is_empty() => None,
         None => Some("does not exist: no process is exempt".into()),
     }
 }

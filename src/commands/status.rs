@@ -1,20 +1,21 @@
 //! `status`: what the kernel has loaded, compared with the configuration.
 
-use super::{exit, load_settings, warn_if_not_forwarding};
-use crate::cli::Cli;
-use crate::backend::{Backend, Loaded};
+use super::warn_if_not_forwarding;
+use crate::backend::Backend;
 use crate::config::ConfigErrors;
-use crate::policy::Policy;
+use crate::configuration::Options;
+use crate::exit;
+use crate::policy::{Loaded, Policy};
 use crate::settings::Settings;
 use crate::values::Interface;
 use nix::net::if_::InterfaceFlags;
 
-pub fn status(cli: &Cli) -> i32 {
+pub fn status(options: &Options) -> i32 {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("vpn-firewall: error: status needs root to read the kernel's firewall; run it with sudo");
         return exit::UNKNOWN;
     }
-    let settings = load_settings(cli).map(|c| c.validated.settings);
+    let settings = options.load().map(|c| c.validated.settings).map_err(ConfigErrors::from);
     if let Ok(s) = &settings {
         warn_if_not_forwarding(s);
     }
@@ -56,7 +57,7 @@ pub fn status(cli: &Cli) -> i32 {
 fn report(backend: &Backend, loaded: &Loaded, settings: &Result<Settings, ConfigErrors>) {
     println!("vpn-firewall: loaded ({}, {})", backend.name(), backend.objects());
     let state = if loaded.is_lockdown() {
-        "LOCKDOWN: the configuration was invalid at start; only loopback passes".to_string()
+        "LOCKDOWN: the configuration was invalid, or could not be loaded, at start; only loopback passes".to_string()
     } else {
         match settings {
             Ok(s) if loaded.label.as_deref() == Some(backend.label(&Policy::from_settings(s)).as_str()) => {

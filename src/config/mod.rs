@@ -1,10 +1,11 @@
 //! Reading the drop-in directories: `*.conf` files in byte order, directory after directory,
 //! later assignments replacing earlier ones, every key checked against the schema.
 
+mod drop_ins;
 mod ini_file;
 pub mod schema;
 
-use schema::KeySpec;
+use schema::Key;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -88,7 +89,7 @@ pub struct DropInDir {
 /// A default that one platform changes: on Qubes OS, `[forward] interfaces` is `vif+`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlatformDefault {
-    pub spec: &'static KeySpec,
+    pub key: Key,
     pub value: &'static str,
     pub platform: &'static str,
 }
@@ -99,7 +100,7 @@ pub struct RawConfig {
     /// The directories that were read, in order; the first is the required one.
     pub dirs: Vec<PathBuf>,
     pub files: Vec<PathBuf>,
-    entries: BTreeMap<(&'static str, &'static str), Entry>,
+    entries: BTreeMap<Key, Entry>,
 }
 
 impl RawConfig {
@@ -108,21 +109,21 @@ impl RawConfig {
         let entries = schema::KEYS
             .iter()
             .map(|k| {
-                let own = platform.iter().find(|d| d.spec == k);
+                let own = platform.iter().find(|d| d.key == k.id);
                 let entry = Entry {
                     value: own.map_or(k.default, |d| d.value).to_string(),
                     origin: None,
                     legacy: None,
                     platform: own.map(|d| d.platform),
                 };
-                ((k.section, k.key), entry)
+                (k.id, entry)
             })
             .collect();
         RawConfig { dirs: Vec::new(), files: Vec::new(), entries }
     }
 
-    pub fn get(&self, spec: &KeySpec) -> &Entry {
-        &self.entries[&(spec.section, spec.key)]
+    pub fn get(&self, key: Key) -> &Entry {
+        &self.entries[&key]
     }
 
     /// Reads every `*.conf` file of `dir`, in byte order of the file names.
@@ -134,35 +135,34 @@ impl RawConfig {
     /// their names: a later file, in the same directory or a later one, replaces what an
     /// earlier one set. Keys no file sets take the platform's default, else the built-in one.
     pub fn load_dirs(dirs: &[DropInDir], platform: &[PlatformDefault]) -> Result<Self, ConfigErrors> {
+        let (config, errors) = Self::read_dirs(dirs, platform)?;
+        if errors.is_empty() { Ok(config) } else { Err(ConfigErrors(errors)) }
+    }
+
+    /// As `load_dirs`, but the problems of single files and lines (unknown keys, lines that do
+    /// not parse, unreadable files) come beside what the other lines set, so that the values can
+    /// be validated in the same run and every problem reported at once. Only a directory that
+    /// cannot be listed is an error on its own.
+    pub fn read_dirs(dirs: &[DropInDir], platform: &[PlatformDefault]) -> Result<(Self, Vec<ConfigError>), ConfigErrors> {
         let mut config = RawConfig::defaults(platform);
         let mut errors = Vec::new();
         let mut files = Vec::new();
         for dir in dirs {
-            match conf_files(&dir.path) {
+            match drop_ins::list(&dir.path) {
                 Ok(None) if dir.optional => {}
                 Ok(None) => return Err(ConfigError::path(&dir.path, "cannot read the configuration directory: it does not exist").into()),
                 Ok(Some(found)) => {
                     config.dirs.push(dir.path.clone());
                     files.extend(found);
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
         for path in files {
-            let text = match std::fs::read(&path) {
-                Ok(bytes) => match String::from_utf8(bytes) {
-                    // Some editors start UTF-8 files with a byte order mark.
-                    Ok(text) => text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text),
-                    Err(e) => {
-                        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-                        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-                        let origin = Origin { file: path.clone(), line };
-                        errors.push(ConfigError::at(origin, "is not UTF-8 text"));
-                        continue;
-                    }
-                },
+            let text = match drop_ins::read_text(&path) {
+                Ok(text) => text,
                 Err(e) => {
-                    errors.push(ConfigError::path(&path, format!("cannot read: {e}")));
+                    errors.push(e);
                     continue;
                 }
             };
@@ -172,7 +172,7 @@ impl RawConfig {
             }
             config.files.push(path);
         }
-        if errors.is_empty() { Ok(config) } else { Err(ConfigErrors(errors)) }
+        Ok((config, errors))
     }
 
     /// Applies a file's items in order; returns the unknown sections and keys.
@@ -192,18 +192,18 @@ impl RawConfig {
                 }
                 ini_file::Item::Assignment { key, value, origin } => {
                     let found = match section {
-                        None => schema::legacy(&key)
-                            .map(|(alias, spec)| (spec, Some(alias)))
+                        None => Key::legacy(&key)
+                            .map(|(alias, known)| (known, Some(alias)))
                             .ok_or_else(|| format!("unknown key {key:?} outside any section{}", schema::suggest_key(None, &key))),
                         Some(None) => continue,
-                        Some(Some(s)) => schema::find(s, &key)
-                            .map(|spec| (spec, None))
+                        Some(Some(s)) => Key::named(s, &key)
+                            .map(|known| (known, None))
                             .ok_or_else(|| format!("unknown key {key:?} in [{s}]{}", schema::suggest_key(Some(s), &key))),
                     };
                     match found {
-                        Ok((spec, legacy)) => {
+                        Ok((known, legacy)) => {
                             let entry = Entry { value, origin: Some(origin), legacy, platform: None };
-                            self.entries.insert((spec.section, spec.key), entry);
+                            self.entries.insert(known, entry);
                         }
                         Err(message) => errors.push(ConfigError::at(origin, message)),
                     }
@@ -212,34 +212,6 @@ impl RawConfig {
         }
         errors
     }
-}
-
-/// The regular files (or links to them) named `*.conf` in `dir`, sorted byte-wise; `None` when
-/// `dir` does not exist.
-fn conf_files(dir: &Path) -> Result<Option<Vec<PathBuf>>, ConfigErrors> {
-    let read = match std::fs::read_dir(dir) {
-        Ok(read) => read,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ConfigError::path(dir, format!("cannot read the configuration directory: {e}")).into()),
-    };
-    let mut files = Vec::new();
-    for entry in read {
-        let entry = entry.map_err(|e| ConfigError::path(dir, format!("cannot list: {e}")))?;
-        let name = entry.file_name();
-        if !name.as_encoded_bytes().ends_with(b".conf") {
-            continue;
-        }
-        let path = entry.path();
-        match std::fs::metadata(&path) {
-            Ok(m) if m.is_file() => files.push(path),
-            Ok(_) => {}
-            // A dangling link, such as an editor's lock file (`.#50-local.conf`), is no file.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(ConfigError::path(&path, format!("cannot read: {e}")).into()),
-        }
-    }
-    files.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
-    Ok(Some(files))
 }
 
 #[cfg(test)]
@@ -254,8 +226,8 @@ mod tests {
         dir
     }
 
-    fn value(c: &RawConfig, section: &str, key: &str) -> String {
-        c.get(schema::find(section, key).unwrap()).value.clone()
+    fn value(c: &RawConfig, key: Key) -> String {
+        c.get(key).value.clone()
     }
 
     #[test]
@@ -268,11 +240,11 @@ mod tests {
             ("90-e.conf", "[lan]\ndns =\n"),
         ]);
         let c = RawConfig::load(dir.path()).unwrap();
-        assert_eq!(value(&c, "lan", "allow"), "10.0.0.0/8");
-        assert_eq!(value(&c, "lan", "dns"), "");
-        assert_eq!(value(&c, "tunnel", "interfaces"), "tun+");
+        assert_eq!(value(&c, Key::LanAllow), "10.0.0.0/8");
+        assert_eq!(value(&c, Key::LanDns), "");
+        assert_eq!(value(&c, Key::TunnelInterfaces), "tun+");
         assert_eq!(c.files.len(), 3);
-        let origin = c.get(schema::find("lan", "allow").unwrap()).origin.clone().unwrap();
+        let origin = c.get(Key::LanAllow).origin.clone().unwrap();
         assert_eq!(origin.line, 2);
         assert!(origin.file.ends_with("50-b.conf"));
     }
@@ -288,9 +260,9 @@ mod tests {
             ]
         };
         let c = RawConfig::load_dirs(&dirs(Path::new("/nonexistent/rw")), &[]).unwrap();
-        assert_eq!(value(&c, "lan", "allow"), "192.168.0.0/16");
-        assert_eq!(value(&c, "lan", "dns"), "yes");
-        let origin = c.get(schema::find("lan", "allow").unwrap()).origin.clone().unwrap();
+        assert_eq!(value(&c, Key::LanAllow), "192.168.0.0/16");
+        assert_eq!(value(&c, Key::LanDns), "yes");
+        let origin = c.get(Key::LanAllow).origin.clone().unwrap();
         assert_eq!((origin.file, origin.line), (rw.path().join("10-a.conf"), 3));
         assert_eq!(c.dirs, [etc.path(), rw.path()]);
         assert_eq!(c.files, [etc.path().join("90-b.conf"), rw.path().join("10-a.conf")]);
@@ -303,21 +275,21 @@ mod tests {
 
     #[test]
     fn a_platform_default_stands_until_a_file_sets_the_key() {
-        let spec = schema::find("forward", "interfaces").unwrap();
-        let platform = [PlatformDefault { spec, value: "vif+", platform: "Qubes OS" }];
+        let key = Key::ForwardInterfaces;
+        let platform = [PlatformDefault { key, value: "vif+", platform: "Qubes OS" }];
         let c = RawConfig::load_dirs(&[DropInDir { path: dir_with(&[]).path().to_path_buf(), optional: false }], &platform).unwrap();
-        assert_eq!(c.get(spec), &Entry { value: "vif+".into(), origin: None, legacy: None, platform: Some("Qubes OS") });
+        assert_eq!(c.get(key), &Entry { value: "vif+".into(), origin: None, legacy: None, platform: Some("Qubes OS") });
         let set = dir_with(&[("50-a.conf", "INT_IF=eth1\n")]);
         let c = RawConfig::load_dirs(&[DropInDir { path: set.path().to_path_buf(), optional: false }], &platform).unwrap();
-        assert_eq!((c.get(spec).value.as_str(), c.get(spec).platform), ("eth1", None));
+        assert_eq!((c.get(key).value.as_str(), c.get(key).platform), ("eth1", None));
     }
 
     #[test]
     fn legacy_keys_are_aliases() {
         let dir = dir_with(&[("50_user.conf", "VPN_INTERFACE=\"tun0\"\nLOCAL_NET=\"10.0.0.0/8 192.168.1.0/24\"\n")]);
         let c = RawConfig::load(dir.path()).unwrap();
-        assert_eq!(value(&c, "tunnel", "interfaces"), "tun0");
-        let e = c.get(schema::find("lan", "allow").unwrap());
+        assert_eq!(value(&c, Key::TunnelInterfaces), "tun0");
+        let e = c.get(Key::LanAllow);
         assert_eq!(e.value, "10.0.0.0/8 192.168.1.0/24");
         assert_eq!(e.legacy, Some("LOCAL_NET"));
     }
@@ -333,12 +305,25 @@ mod tests {
     }
 
     #[test]
-    fn dangling_links_and_byte_order_marks_are_harmless() {
+    fn an_editors_lock_link_and_a_byte_order_mark_are_harmless() {
         let dir = dir_with(&[("50-a.conf", "\u{feff}[lan]\ndns = yes\n")]);
         std::os::unix::fs::symlink("/nonexistent/lock", dir.path().join(".#50-a.conf")).unwrap();
         let c = RawConfig::load(dir.path()).unwrap();
-        assert_eq!(value(&c, "lan", "dns"), "yes");
+        assert_eq!(value(&c, Key::LanDns), "yes");
         assert_eq!(c.files.len(), 1);
+    }
+
+    #[test]
+    fn a_drop_in_that_is_no_readable_file_is_an_error_never_skipped() {
+        // A link to a file on a mount that is not there yet: skipping it would drop its servers.
+        let dir = dir_with(&[("10-a.conf", "[lan]\ndns = yes\n"), ("90-z.conf", "[lan]\nallow = 10.0.0.0/8\n")]);
+        std::os::unix::fs::symlink("/nonexistent/50-local.conf", dir.path().join("50-local.conf")).unwrap();
+        std::fs::create_dir(dir.path().join("60-dir.conf")).unwrap();
+        let errors = RawConfig::load(dir.path()).unwrap_err().0;
+        let locations: Vec<&str> = errors.iter().map(|e| e.location.as_str()).collect();
+        let expected = [dir.path().join("50-local.conf"), dir.path().join("60-dir.conf")];
+        assert_eq!(locations, expected.iter().map(|p| p.to_str().unwrap()).collect::<Vec<_>>(), "{errors:?}");
+        assert!(errors[0].message.starts_with("is a dangling link to /nonexistent/50-local.conf (its target does not exist)"), "{errors:?}");
     }
 
     #[test]

@@ -3,60 +3,103 @@
 //! The defaults live here and nowhere else: the shipped `30-default.conf` only repeats them as
 //! comments, and `check` prints them with the origin "default".
 
+/// A key of the schema. Code names keys by these, never by their text, so that a misspelt key
+/// does not compile; the text of a drop-in becomes a `Key` in [`Key::named`] only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    TunnelInterfaces,
+    TunnelTap,
+    TunnelUser,
+    TunnelGroup,
+    TunnelFwmark,
+    TunnelServers,
+    TunnelIpv6,
+    TunnelIncoming,
+    LanAllow,
+    LanDns,
+    LanDhcp,
+    LanIncoming,
+    ForwardEnable,
+    ForwardInterfaces,
+    ForwardMasquerade,
+    ForwardDns,
+    FirewallBackend,
+    FirewallLog,
+    FirewallLogRate,
+    FirewallReject,
+}
+
 /// One known key of one section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeySpec {
+    pub id: Key,
     pub section: &'static str,
     pub key: &'static str,
     pub default: &'static str,
     pub help: &'static str,
 }
 
-const fn spec(section: &'static str, key: &'static str, default: &'static str, help: &'static str) -> KeySpec {
-    KeySpec { section, key, default, help }
+const fn spec(id: Key, section: &'static str, key: &'static str, default: &'static str, help: &'static str) -> KeySpec {
+    KeySpec { id, section, key, default, help }
 }
 
-/// All keys, in the order `check` prints them.
+/// All keys, in the order `check` prints them, which is the order of [`Key`].
 pub const KEYS: &[KeySpec] = &[
-    spec("tunnel", "interfaces", "tun+", "interfaces of the VPN client; a trailing + matches any suffix"),
-    spec("tunnel", "user", "tunnel", "user name or uid whose processes may send outside the tunnel"),
-    spec("tunnel", "group", "", "group name or gid whose processes may send outside the tunnel"),
-    spec("tunnel", "fwmark", "", "packets with this mark may leave outside the tunnel"),
-    spec("tunnel", "servers", "", "ADDR:PORT/PROTO endpoints the VPN client is limited to"),
-    spec("tunnel", "ipv6", "no", "allow IPv6 through the tunnel"),
-    spec("tunnel", "incoming", "", "PORT/PROTO accepted as new connections from the tunnel"),
-    spec("lan", "allow", "", "networks (CIDR) reachable outside the tunnel"),
-    spec("lan", "dns", "no", "let DNS (53, 853) reach the allowed networks"),
-    spec("lan", "dhcp", "yes", "let DHCP and DHCPv6 client traffic out and in"),
-    spec("lan", "incoming", "", "PORT/PROTO accepted as new connections from allowed networks"),
-    spec("forward", "enable", "no", "route traffic from the internal interfaces into the tunnel"),
-    spec("forward", "interfaces", "", "internal interfaces of the machines behind this gateway"),
-    spec("forward", "masquerade", "yes", "masquerade forwarded traffic leaving through the tunnel"),
-    spec("forward", "dns", "", "redirect DNS from the internal interfaces to this address"),
-    spec("firewall", "backend", "auto", "auto, nftables or iptables"),
-    spec("firewall", "log", "yes", "log blocked packets, rate limited"),
-    spec("firewall", "log_rate", "10/minute", "N/second, N/minute or N/hour"),
-    spec("firewall", "reject", "yes", "reject blocked packets (yes) or drop them silently (no)"),
+    spec(Key::TunnelInterfaces, "tunnel", "interfaces", "tun+", "interfaces of the VPN client; a trailing + matches any suffix"),
+    spec(Key::TunnelTap, "tunnel", "tap", "no", "let Ethernet-type interfaces of interfaces count as the tunnel (OpenVPN dev tap)"),
+    spec(Key::TunnelUser, "tunnel", "user", "tunnel", "user name or uid whose processes may send outside the tunnel"),
+    spec(Key::TunnelGroup, "tunnel", "group", "", "group name or gid whose processes may send outside the tunnel"),
+    spec(Key::TunnelFwmark, "tunnel", "fwmark", "", "packets with this mark may leave outside the tunnel"),
+    spec(Key::TunnelServers, "tunnel", "servers", "", "ADDR:PORT/PROTO endpoints the VPN client is limited to"),
+    spec(Key::TunnelIpv6, "tunnel", "ipv6", "no", "allow IPv6 through the tunnel"),
+    spec(Key::TunnelIncoming, "tunnel", "incoming", "", "PORT/PROTO accepted as new connections from the tunnel"),
+    spec(Key::LanAllow, "lan", "allow", "", "networks (CIDR) reachable outside the tunnel"),
+    spec(Key::LanDns, "lan", "dns", "no", "let DNS (53, 853) reach the allowed networks"),
+    spec(Key::LanDhcp, "lan", "dhcp", "yes", "let DHCP and DHCPv6 client traffic out and in"),
+    spec(Key::LanIncoming, "lan", "incoming", "", "PORT/PROTO accepted as new connections from allowed networks"),
+    spec(Key::ForwardEnable, "forward", "enable", "no", "route traffic from the internal interfaces into the tunnel"),
+    spec(Key::ForwardInterfaces, "forward", "interfaces", "", "internal interfaces of the machines behind this gateway"),
+    spec(Key::ForwardMasquerade, "forward", "masquerade", "yes", "masquerade forwarded traffic leaving through the tunnel"),
+    spec(Key::ForwardDns, "forward", "dns", "", "redirect DNS from the internal interfaces to this address"),
+    spec(Key::FirewallBackend, "firewall", "backend", "auto", "auto, nftables or iptables"),
+    spec(Key::FirewallLog, "firewall", "log", "yes", "log blocked packets, rate limited"),
+    spec(Key::FirewallLogRate, "firewall", "log_rate", "10/minute", "N/second, N/minute or N/hour"),
+    spec(Key::FirewallReject, "firewall", "reject", "yes", "reject blocked packets (yes) or drop them silently (no)"),
 ];
+
+// `Key::spec` indexes `KEYS` by the key: the two orders must agree.
+const _: () = {
+    let mut i = 0;
+    while i < KEYS.len() {
+        assert!(KEYS[i].id as usize == i, "KEYS is not in the order of Key");
+        i += 1;
+    }
+};
+
+impl Key {
+    pub fn spec(self) -> &'static KeySpec {
+        &KEYS[self as usize]
+    }
+
+    /// The key a drop-in names `name` in `[section]`, if the schema has it.
+    pub fn named(section: &str, name: &str) -> Option<Key> {
+        KEYS.iter().find(|k| k.section == section && k.key == name).map(|k| k.id)
+    }
+
+    /// The key a legacy alias stands for, with the alias's own static name.
+    pub fn legacy(alias: &str) -> Option<(&'static str, Key)> {
+        LEGACY.iter().find(|(name, _)| *name == alias).copied()
+    }
+}
 
 /// Shell-style keys of the original vpn-firewall, accepted outside any section.
-pub const LEGACY: &[(&str, &str, &str)] = &[
-    ("VPN_INTERFACE", "tunnel", "interfaces"),
-    ("LOCAL_NET", "lan", "allow"),
-    ("TUNNEL_USER", "tunnel", "user"),
-    ("INT_IF", "forward", "interfaces"),
-    ("FORWARDING", "forward", "enable"),
+pub const LEGACY: &[(&str, Key)] = &[
+    ("VPN_INTERFACE", Key::TunnelInterfaces),
+    ("LOCAL_NET", Key::LanAllow),
+    ("TUNNEL_USER", Key::TunnelUser),
+    ("INT_IF", Key::ForwardInterfaces),
+    ("FORWARDING", Key::ForwardEnable),
 ];
-
-pub fn find(section: &str, key: &str) -> Option<&'static KeySpec> {
-    KEYS.iter().find(|k| k.section == section && k.key == key)
-}
-
-/// The key a legacy alias stands for, with the alias's own static name.
-pub fn legacy(alias: &str) -> Option<(&'static str, &'static KeySpec)> {
-    let (name, section, key) = LEGACY.iter().find(|(name, _, _)| *name == alias)?;
-    Some((name, find(section, key)?))
-}
 
 pub fn sections() -> impl Iterator<Item = &'static str> {
     let mut seen: Vec<&'static str> = Vec::new();
@@ -90,7 +133,7 @@ pub fn suggest_section(name: &str) -> String {
 /// another section, or the list of keys the section has.
 pub fn suggest_key(section: Option<&str>, key: &str) -> String {
     let Some(section) = section else {
-        let names = LEGACY.iter().map(|(n, _, _)| *n);
+        let names = LEGACY.iter().map(|(n, _)| *n);
         return match nearest(key, names.clone()) {
             Some(n) => format!("; did you mean {n}?"),
             None => format!(
@@ -99,7 +142,7 @@ pub fn suggest_key(section: Option<&str>, key: &str) -> String {
             ),
         };
     };
-    if let Some((alias, _, _)) = LEGACY.iter().find(|(name, _, _)| *name == key) {
+    if let Some((alias, _)) = LEGACY.iter().find(|(name, _)| *name == key) {
         return format!("; the legacy key {alias} is accepted only before the first section");
     }
     let own = KEYS.iter().filter(|k| k.section == section).map(|k| k.key);
@@ -127,9 +170,11 @@ mod tests {
     }
 
     #[test]
-    fn every_legacy_alias_names_a_real_key() {
-        for (alias, _, _) in LEGACY {
-            assert!(legacy(alias).is_some(), "{alias}");
+    fn keys_are_found_by_their_text() {
+        for spec in KEYS {
+            assert_eq!(Key::named(spec.section, spec.key), Some(spec.id));
         }
+        assert_eq!(Key::named("lan", "alow"), None);
+        assert_eq!(Key::legacy("LOCAL_NET"), Some(("LOCAL_NET", Key::LanAllow)));
     }
 }

@@ -5,9 +5,9 @@
 
 mod ipset;
 pub mod saved;
+mod unreadable;
 
-use crate::backend::Loaded;
-use crate::policy::{Family, Hook, NatHook, Policy};
+use crate::policy::{Family, Hook, Kind, Loaded, NatHook, Policy};
 use crate::render_iptables::{
     self as render, ChainPolicy, DROP_POLICY, Found, INFO, IPSET_NEW, PREFIX, Table, block_chain, builtin, chain, family_name,
     jump, nat_builtin, nat_chain, nat_jump, render_flush, render_iptables, render_ipset,
@@ -17,6 +17,7 @@ use anyhow::{Result, bail};
 use ipset::IpsetProgram;
 use saved::Saved;
 use std::path::PathBuf;
+use unreadable::Unreadable;
 
 /// Picks the iptables variant, `nft` or `legacy`, instead of the one Debian's alternatives
 /// select. The tests run both side by side with it; it also serves a machine whose other rules
@@ -29,6 +30,8 @@ pub struct Iptables {
     name: String,
     /// `iptables-restore` and `iptables-save`, then the same for IPv6.
     tools: [(PathBuf, PathBuf); 2],
+    /// `iptables` and `ip6tables`, which name a chain iptables-nft-save cannot print.
+    list: [PathBuf; 2],
     ipset: Option<IpsetProgram>,
 }
 
@@ -38,6 +41,23 @@ pub struct Flushed {
     pub restored: Vec<String>,
     /// Left at DROP: DROP before vpn-firewall, or no record of what they were.
     pub kept: Vec<String>,
+}
+
+impl Flushed {
+    /// What `flush` says it did, with `name`, the variant.
+    pub fn said(&self, name: &str) -> String {
+        let mut said = format!("removed chains VPN_FIREWALL_* and their jumps ({name})");
+        if !self.restored.is_empty() {
+            said.push_str(&format!("; set the policies of {} back to ACCEPT", self.restored.join(", ")));
+        }
+        if !self.kept.is_empty() {
+            said.push_str(&format!(
+                "; left {} at DROP, as they were before vpn-firewall (or no record of them was found: iptables -P CHAIN ACCEPT opens one)",
+                self.kept.join(", ")
+            ));
+        }
+        said
+    }
 }
 
 impl Iptables {
@@ -55,6 +75,7 @@ impl Iptables {
             (tool(format!("iptables{infix}-restore"))?, tool(format!("iptables{infix}-save"))?),
             (tool(format!("ip6tables{infix}-restore"))?, tool(format!("ip6tables{infix}-save"))?),
         ];
+        let list = [tool(format!("iptables{infix}"))?, tool(format!("ip6tables{infix}"))?];
         let version = tools::run(&tools[0].0, &["--version"], None)?;
         let name = if version.contains("(nf_tables)") {
             "iptables-nft"
@@ -63,12 +84,17 @@ impl Iptables {
         } else {
             bail!("{} --version names neither nf_tables nor legacy: {}", tools[0].0.display(), version.trim());
         };
-        Ok(Iptables { name: name.to_string(), tools, ipset: IpsetProgram::locate() })
+        Ok(Iptables { name: name.to_string(), tools, list, ipset: IpsetProgram::locate() })
     }
 
     /// `iptables-nft` or `iptables-legacy`.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The kernel objects it loads, as the user finds them.
+    pub fn objects(&self) -> String {
+        "chains VPN_FIREWALL_* for IPv4 and IPv6".into()
     }
 
     /// The lists of `policy` matched with ipset here.
@@ -85,8 +111,35 @@ impl Iptables {
         &self.tools[usize::from(family == Family::V6)]
     }
 
+    /// `iptables ARGS -t TABLE -S CHAIN` (or ip6tables): one chain's rules.
+    fn list(&self, family: Family, table: Table, chain: &str, args: &[&str]) -> Result<String> {
+        let all: Vec<&str> = args.iter().copied().chain(["-w", "-t", table.name(), "-S", chain]).collect();
+        tools::run(&self.list[usize::from(family == Family::V6)], &all, None)
+    }
+
+    /// What is loaded in one family. A table iptables-nft-save leaves out (see `unreadable`) is
+    /// filled in with vpn-firewall's chains, listed one by one; its built-in chains stay unknown.
     fn save(&self, family: Family) -> Result<Saved> {
-        tools::run(&self.tools(family).1, &["-c"], None).map(|text| saved::parse(&text))
+        let mut saved = saved::parse(&tools::run(&self.tools(family).1, &["-c"], None)?);
+        for table in Table::ALL {
+            let left_out = saved.unreadable.iter().any(|u| u.table == table.name() && u.chain.is_none());
+            if !left_out || saved.table(table.name()).is_some() {
+                continue;
+            }
+            let chains = unreadable::our_chains(table, |chain| self.list(family, table, chain, &["-v"]).ok());
+            if !chains.is_empty() {
+                saved.tables.push(saved::SavedTable { name: table.name().to_string(), chains });
+            }
+        }
+        Ok(saved)
+    }
+
+    /// The tables of one family that iptables-nft cannot read (see `unreadable`), as `saved` of
+    /// that family says, with the built-in chains that `iptables -S CHAIN` cannot list.
+    fn unreadable(&self, family: Family, saved: &Saved) -> Vec<Unreadable> {
+        unreadable::find(saved, family, |table, chain| {
+            self.list(family, table, chain, &[]).is_err_and(|e| format!("{e:#}").contains("incompatible"))
+        })
     }
 
     /// One `--noflush` restore: each table's commit is atomic.
@@ -105,16 +158,33 @@ impl Iptables {
     }
 
     /// Loads `policy`: the ipsets it needs, then IPv4's tables, then IPv6's, each attached as
-    /// what is loaded requires; then destroys the sets no rule uses any more.
+    /// what is loaded requires; then destroys the sets no rule uses any more. Refuses, loading
+    /// nothing, where a table it loads into cannot be read, except for a lockdown where nothing
+    /// of vpn-firewall shows: that one goes in as onto empty chains, its jumps first, recording
+    /// the unknown policies as DROP (so that `flush` leaves them closed).
     pub fn load(&self, policy: &Policy) -> Result<()> {
+        let saved = [self.save(Family::V4)?, self.save(Family::V6)?];
+        let unreadable: Vec<Unreadable> = FAMILIES
+            .iter()
+            .zip(&saved)
+            .flat_map(|(family, saved)| self.unreadable(*family, saved))
+            .filter(|u| unreadable::used_by(policy, u.table))
+            .collect();
+        let onto_nothing = policy.kind == Kind::Lockdown && saved.iter().all(|s| found(s).chains.is_empty());
+        if !unreadable.is_empty() && !onto_nothing {
+            bail!("cannot load beside rules iptables-nft cannot read: {}; {}", listed(&unreadable), unreadable::ADVICE);
+        }
         let ipsets = self.ipsets(policy);
         // Not a let chain: rustc 1.85 (Debian trixie) has none.
         if let Some(tool) = self.ipset.as_ref().filter(|_| !ipsets.is_empty()) {
             let stale_new = tool.ours()?.iter().any(|n| n == IPSET_NEW);
             tool.restore(&render_ipset(&ipsets, stale_new))?;
         }
-        for family in FAMILIES {
-            let found = found(&self.save(family)?);
+        for (family, saved) in FAMILIES.into_iter().zip(&saved) {
+            let mut found = found(saved);
+            if unreadable.iter().any(|u| u.family == family && u.table == Table::Filter) {
+                found.before = [ChainPolicy::Drop; 3];
+            }
             self.restore(family, &render_iptables(policy, family, &ipsets, &found))?;
         }
         if let Some(tool) = &self.ipset {
@@ -137,6 +207,12 @@ impl Iptables {
             let loaded = self.save(family)?;
             let sent = saved::parse(&render_iptables(policy, family, &ipsets, &Found::fresh()));
             let what = family_name(family);
+            // What cannot be read cannot be compared: no verification passes with it.
+            let unreadable = self.unreadable(family, &loaded);
+            if !unreadable.is_empty() {
+                differences.extend(unreadable.iter().map(ToString::to_string));
+                continue;
+            }
             for table in Table::ALL {
                 let (got, want) = (our_chains(&loaded, table), our_chains(&sent, table));
                 if got != want {
@@ -147,7 +223,7 @@ impl Iptables {
             if labels(&loaded).first() != Some(&label) {
                 differences.push(format!("{what} label {:?} instead of {label:?}", labels(&loaded).first()));
             }
-            differences.extend(attachment_problems(&loaded, family));
+            differences.extend(attachment_problems(&loaded, family, &[]));
         }
         if let Some(tool) = &self.ipset {
             for set in &ipsets {
@@ -169,8 +245,13 @@ impl Iptables {
         if saved.iter().all(|s| found(s).chains.is_empty()) {
             return Ok(None);
         }
+        let unreadable: Vec<Unreadable> = FAMILIES.iter().zip(&saved).flat_map(|(f, s)| self.unreadable(*f, s)).collect();
+        let mut warnings: Vec<String> = unreadable
+            .iter()
+            .map(|u| format!("{u}: vpn-firewall cannot check its rules, jumps and policies there; {}", unreadable::ADVICE))
+            .collect();
+        warnings.extend(FAMILIES.iter().zip(&saved).flat_map(|(f, s)| attachment_problems(s, *f, &unreadable)));
         let labels: Vec<Option<String>> = saved.iter().map(|s| labels(s).into_iter().next()).collect();
-        let mut warnings: Vec<String> = FAMILIES.iter().zip(&saved).flat_map(|(f, s)| attachment_problems(s, *f)).collect();
         if labels[0] != labels[1] {
             let [v4, v6] = [&labels[0], &labels[1]].map(|l| l.as_deref().unwrap_or("no label"));
             warnings.push(format!("IPv4 holds {v4} and IPv6 {v6}: run vpn-firewall reload"));
@@ -190,9 +271,22 @@ impl Iptables {
     /// Removes our jumps, chains and ipsets, and sets the built-in policies vpn-firewall changed
     /// from ACCEPT back to ACCEPT.
     pub fn flush(&self) -> Result<Flushed> {
+        let saved = [self.save(Family::V4)?, self.save(Family::V6)?];
+        let (unreadable, unseen): (Vec<Unreadable>, Vec<Unreadable>) =
+            FAMILIES.iter().zip(&saved).flat_map(|(f, s)| self.unreadable(*f, s)).partition(|u| u.table != Table::Nat);
+        if !unreadable.is_empty() {
+            bail!(
+                "cannot remove vpn-firewall's chains beside rules iptables-nft cannot read: {}; remove those rules (nft list ruleset \
+                 shows them), then run vpn-firewall flush again",
+                listed(&unreadable)
+            );
+        }
+        for u in unseen {
+            eprintln!("vpn-firewall: warning: {u}: vpn-firewall's gateway chains there, if any, stay");
+        }
         let mut flushed = Flushed { restored: Vec::new(), kept: Vec::new() };
-        for family in FAMILIES {
-            let found = found(&self.save(family)?);
+        for (family, saved) in FAMILIES.into_iter().zip(&saved) {
+            let found = found(saved);
             let text = render_flush(&found);
             if text.is_empty() {
                 continue;
@@ -223,6 +317,11 @@ impl Iptables {
 /// them, and keeps the policies it recorded at the first start).
 pub fn render(policy: &Policy) -> String {
     render::render_all(policy, &render::ipsets(policy, IpsetProgram::locate().is_some()))
+}
+
+/// The unreadable tables, one after another.
+fn listed(unreadable: &[Unreadable]) -> String {
+    unreadable.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
 /// What of vpn-firewall one family's tables hold.
@@ -274,9 +373,11 @@ fn labels(saved: &Saved) -> Vec<String> {
 }
 
 /// What weakens the loaded chains in one family: a jump that is not alone at the head of its
-/// built-in chain, a built-in policy that is not DROP.
-fn attachment_problems(saved: &Saved, family: Family) -> Vec<String> {
+/// built-in chain, a built-in policy that is not DROP. Tables in `unreadable` are not judged:
+/// what they hold is unknown, not absent.
+fn attachment_problems(saved: &Saved, family: Family, unreadable: &[Unreadable]) -> Vec<String> {
     let what = family_name(family);
+    let readable = |table: Table| !unreadable.iter().any(|u| u.family == family && u.table == table);
     let mut problems = Vec::new();
     let filtering = Hook::ALL.map(|hook| {
         let (table, builtin) = builtin(hook);
@@ -287,7 +388,7 @@ fn attachment_problems(saved: &Saved, family: Family) -> Vec<String> {
         .map(|hook| (Table::Nat, nat_builtin(hook), nat_chain(hook)))
         .into_iter()
         .filter(|(table, _, chain)| saved.chain(table.name(), chain).is_some());
-    for (table, builtin, chain) in filtering.into_iter().chain(translating) {
+    for (table, builtin, chain) in filtering.into_iter().chain(translating).filter(|(table, _, _)| readable(*table)) {
         let jump = format!("-j {chain}");
         let rules = saved.chain(table.name(), builtin).map(|c| c.rules.as_slice()).unwrap_or_default();
         let position = rules.iter().position(|r| r.spec == jump);
@@ -310,7 +411,7 @@ fn attachment_problems(saved: &Saved, family: Family) -> Vec<String> {
             problems.push(format!("{what} {builtin} ({}) jumps to {chain} more than once", table.name()));
         }
     }
-    for builtin in DROP_POLICY {
+    for builtin in DROP_POLICY.iter().filter(|_| readable(Table::Filter)) {
         let policy = saved.chain(Table::Filter.name(), builtin).and_then(|c| c.policy.clone());
         if policy.as_deref() != Some("DROP") {
             problems.push(format!("{what} {builtin} has policy {} instead of DROP", policy.as_deref().unwrap_or("ACCEPT (no chain)")));
@@ -356,7 +457,7 @@ COMMIT
 
     #[test]
     fn attachment_problems_name_rules_before_the_jump_missing_jumps_and_policies() {
-        let problems = attachment_problems(&saved::parse(LOADED), Family::V4);
+        let problems = attachment_problems(&saved::parse(LOADED), Family::V4, &[]);
         assert_eq!(problems, [
             "1 other rule comes before vpn-firewall's jump in IPv4 OUTPUT (filter): another tool can accept traffic there before \
              vpn-firewall sees it; run vpn-firewall reload to put the jump first again",

@@ -4,35 +4,24 @@
 //! elements (nft decomposes every interval in user space).
 //!
 //! Only `NFT_MSG_GET*` requests are sent: this module cannot change the kernel's rules. The
-//! numbers are those of linux/netlink.h, linux/netfilter/nfnetlink.h and
+//! socket and the framing are `nfnetlink`'s; the numbers here are those of
 //! linux/netfilter/nf_tables.h: kernel ABI.
 
-use super::LoadedTable;
+use super::nfnetlink::{Message, NFNL_SUBSYS_NFTABLES, Socket, align};
+use super::{Chain, LoadedTable};
 use anyhow::{Context, Result, bail};
-use nix::errno::Errno;
-use nix::sys::socket::{AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, recv, sendto, socket};
 use std::collections::BTreeMap;
-use std::os::fd::{AsRawFd, OwnedFd};
 
-const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFPROTO_INET: u8 = 1;
-
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_ACK: u16 = 0x4;
-const NLM_F_DUMP: u16 = 0x300;
-/// The dump was interrupted by a change to the ruleset: its parts may not fit together.
-const NLM_F_DUMP_INTR: u16 = 0x10;
 const NLA_TYPE_MASK: u16 = 0x3fff;
 
-const GETTABLE: u16 = 1;
-const GETCHAIN: u16 = 4;
-const GETRULE: u16 = 7;
-const GETSET: u16 = 10;
-const GETSETELEM: u16 = 13;
-const GETOBJ: u16 = 19;
-const GETGEN: u16 = 16;
+const GETTABLE: u8 = 1;
+const GETCHAIN: u8 = 4;
+const GETRULE: u8 = 7;
+const GETSET: u8 = 10;
+const GETSETELEM: u8 = 13;
+const GETOBJ: u8 = 19;
+const GETGEN: u8 = 16;
 const GEN_ID: u16 = 1;
 
 const TABLE_NAME: u16 = 1;
@@ -64,29 +53,29 @@ const OBJECT_COUNTER: u32 = 1;
 const COUNTER_PACKETS: u16 = 2;
 
 /// How often a read that a concurrent change interrupted is started again.
-const DUMP_ATTEMPTS: usize = 10;
+const READ_ATTEMPTS: usize = 10;
 
 /// Whether the inet family has a table `name`.
 pub fn inet_table_exists(name: &str) -> Result<bool> {
-    Ok(find_table(&Socket::open()?, name)?.is_some())
+    Ok(find_table(&mut Socket::open()?, name)?.is_some())
 }
 
 /// The table `name` of the inet family, or `None` when there is none. Its parts are read with
 /// one dump each; when the ruleset changed in between (its generation is another at the end),
 /// they are read again, so that they always come from one and the same ruleset.
 pub fn read_inet_table(name: &str) -> Result<Option<LoadedTable>> {
-    let sock = Socket::open()?;
-    for _ in 0..DUMP_ATTEMPTS {
-        let generation = sock.generation()?;
-        let table = read_table(&sock, name)?;
-        if sock.generation()? == generation {
+    let mut sock = Socket::open()?;
+    for _ in 0..READ_ATTEMPTS {
+        let before = generation(&mut sock)?;
+        let table = read_table(&mut sock, name)?;
+        if generation(&mut sock)? == before {
             return Ok(table);
         }
     }
-    bail!("the nftables ruleset kept changing while it was read ({DUMP_ATTEMPTS} attempts)")
+    bail!("the nftables ruleset kept changing while it was read ({READ_ATTEMPTS} attempts)")
 }
 
-fn read_table(sock: &Socket, name: &str) -> Result<Option<LoadedTable>> {
+fn read_table(sock: &mut Socket, name: &str) -> Result<Option<LoadedTable>> {
     let Some(table) = find_table(sock, name)? else {
         return Ok(None);
     };
@@ -94,20 +83,20 @@ fn read_table(sock: &Socket, name: &str) -> Result<Option<LoadedTable>> {
 
     let mut rules: BTreeMap<String, usize> = BTreeMap::new();
     let table_name = nul_terminated(name);
-    for rule in sock.dump(GETRULE, &[(RULE_TABLE, &table_name)])? {
+    for rule in dump(sock, GETRULE, &[(RULE_TABLE, &table_name)])? {
         if string(&rule, RULE_TABLE) == Some(name) {
             *rules.entry(string(&rule, RULE_CHAIN).unwrap_or_default().to_string()).or_default() += 1;
         }
     }
     let mut loaded = LoadedTable { comment, ..Default::default() };
-    for chain in sock.dump(GETCHAIN, &[])?.iter().filter(|c| string(c, CHAIN_TABLE) == Some(name)) {
+    for chain in dump(sock, GETCHAIN, &[])?.iter().filter(|c| string(c, CHAIN_TABLE) == Some(name)) {
         let chain_name = string(chain, CHAIN_NAME).unwrap_or_default().to_string();
         let hook = attr(chain, CHAIN_HOOK).and_then(|h| be32(attrs(h), HOOK_HOOKNUM)).map(hook_name);
         let policy = be32(attrs(chain), CHAIN_POLICY).map(policy_name);
         let count = rules.get(&chain_name).copied().unwrap_or(0);
-        loaded.chains.push((chain_name, hook, policy, count));
+        loaded.chains.push(Chain { name: chain_name, hook, policy, rules: count });
     }
-    for set in sock.dump(GETSET, &[(SET_TABLE, &table_name)])? {
+    for set in dump(sock, GETSET, &[(SET_TABLE, &table_name)])? {
         let anonymous = be32(attrs(&set), SET_FLAGS).unwrap_or(0) & SET_ANONYMOUS != 0;
         if string(&set, SET_TABLE) != Some(name) || anonymous {
             continue;
@@ -115,11 +104,11 @@ fn read_table(sock: &Socket, name: &str) -> Result<Option<LoadedTable>> {
         let set_name = string(&set, SET_NAME).unwrap_or_default().to_string();
         let set_name_attr = nul_terminated(&set_name);
         let request = [(SET_ELEM_LIST_TABLE, table_name.as_slice()), (SET_ELEM_LIST_SET, &set_name_attr)];
-        let elements = sock.dump(GETSETELEM, &request)?.iter().map(|m| elements(m)).sum();
+        let elements = dump(sock, GETSETELEM, &request)?.iter().map(|m| elements(m)).sum();
         loaded.sets.push((set_name, elements));
     }
     let counter_type = OBJECT_COUNTER.to_be_bytes();
-    for obj in sock.dump(GETOBJ, &[(OBJ_TABLE, &table_name), (OBJ_TYPE, &counter_type)])? {
+    for obj in dump(sock, GETOBJ, &[(OBJ_TABLE, &table_name), (OBJ_TYPE, &counter_type)])? {
         if string(&obj, OBJ_TABLE) != Some(name) || be32(attrs(&obj), OBJ_TYPE) != Some(OBJECT_COUNTER) {
             continue;
         }
@@ -130,8 +119,26 @@ fn read_table(sock: &Socket, name: &str) -> Result<Option<LoadedTable>> {
 }
 
 /// The attributes of the inet table `name`.
-fn find_table(sock: &Socket, name: &str) -> Result<Option<Vec<u8>>> {
-    Ok(sock.dump(GETTABLE, &[])?.into_iter().find(|t| string(t, TABLE_NAME) == Some(name)))
+fn find_table(sock: &mut Socket, name: &str) -> Result<Option<Vec<u8>>> {
+    Ok(dump(sock, GETTABLE, &[])?.into_iter().find(|t| string(t, TABLE_NAME) == Some(name)))
+}
+
+/// A `GET` request of the inet family.
+fn get(message: u8, attributes: &[(u16, &[u8])]) -> Message {
+    let request = Message::new(NFNL_SUBSYS_NFTABLES, message, NFPROTO_INET);
+    attributes.iter().fold(request, |request, (kind, value)| request.with_attribute(*kind, value))
+}
+
+/// The attributes of every object a dump of `message` (in the inet family) answers with.
+fn dump(sock: &mut Socket, message: u8, attributes: &[(u16, &[u8])]) -> Result<Vec<Vec<u8>>> {
+    let parts = sock.dump(&get(message, attributes)).context("reading nf_tables over netlink")?;
+    Ok(parts.into_iter().map(|part| part.attributes).collect())
+}
+
+/// The ruleset's generation: the kernel counts every change of the ruleset.
+fn generation(sock: &mut Socket) -> Result<u32> {
+    let reply = sock.request(&get(GETGEN, &[])).context("reading nf_tables over netlink")?;
+    reply.iter().find_map(|m| be32(attrs(&m.attributes), GEN_ID)).context("the kernel did not say the ruleset's generation")
 }
 
 /// The elements of one part of a set-element dump, each interval counted once: an rbtree set
@@ -203,92 +210,6 @@ fn string(buf: &[u8], kind: u16) -> Option<&str> {
 /// A 32-bit attribute in network byte order.
 fn be32<'a>(mut attrs: impl Iterator<Item = (u16, &'a [u8])>, kind: u16) -> Option<u32> {
     attrs.find(|(k, _)| *k == kind).and_then(|(_, v)| v.try_into().ok()).map(u32::from_be_bytes)
-}
-
-fn align(len: usize) -> usize {
-    (len + 3) & !3
-}
-
-struct Socket {
-    fd: OwnedFd,
-}
-
-impl Socket {
-    fn open() -> Result<Socket> {
-        let fd = socket(AddressFamily::Netlink, SockType::Raw, SockFlag::SOCK_CLOEXEC, SockProtocol::NetlinkNetFilter)
-            .context("cannot open a netfilter netlink socket")?;
-        Ok(Socket { fd })
-    }
-
-    /// The ruleset's generation: the kernel counts every change of the ruleset.
-    fn generation(&self) -> Result<u32> {
-        let reply = self.request(GETGEN, NLM_F_ACK, &[])?.context("the generation request was interrupted")?;
-        reply.iter().find_map(|m| be32(attrs(m), GEN_ID)).context("the kernel did not say the ruleset's generation")
-    }
-
-    /// The attributes of every message a dump of `message` (in the inet family) answers with.
-    fn dump(&self, message: u16, request: &[(u16, &[u8])]) -> Result<Vec<Vec<u8>>> {
-        for _ in 0..DUMP_ATTEMPTS {
-            if let Some(parts) = self.request(message, NLM_F_DUMP, request)? {
-                return Ok(parts);
-            }
-        }
-        bail!("the nftables ruleset kept changing while it was read ({DUMP_ATTEMPTS} attempts)")
-    }
-
-    /// Sends one request and collects the replies, up to the end of a dump or the
-    /// acknowledgement; `None` when a dump was interrupted by a change.
-    fn request(&self, message: u16, flags: u16, request: &[(u16, &[u8])]) -> Result<Option<Vec<Vec<u8>>>> {
-        let what = format!("reading nf_tables over netlink (message {message})");
-        let mut body = vec![NFPROTO_INET, 0, 0, 0];
-        for (kind, value) in request {
-            body.extend(((4 + value.len()) as u16).to_ne_bytes());
-            body.extend(kind.to_ne_bytes());
-            body.extend(*value);
-            body.resize(align(body.len()), 0);
-        }
-        let mut packet = Vec::with_capacity(16 + body.len());
-        packet.extend(((16 + body.len()) as u32).to_ne_bytes());
-        packet.extend(((NFNL_SUBSYS_NFTABLES << 8) | message).to_ne_bytes());
-        packet.extend((NLM_F_REQUEST | flags).to_ne_bytes());
-        packet.extend(1u32.to_ne_bytes()); // sequence number: one request at a time
-        packet.extend(0u32.to_ne_bytes()); // port id: the kernel assigns it
-        packet.extend(body);
-        sendto(self.fd.as_raw_fd(), &packet, &NetlinkAddr::new(0, 0), MsgFlags::empty()).with_context(|| what.clone())?;
-
-        let mut parts = Vec::new();
-        let mut interrupted = false;
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::MSG_TRUNC).with_context(|| what.clone())?;
-            if n > buf.len() {
-                bail!("{what}: a reply of {n} bytes did not fit the buffer");
-            }
-            let mut rest = &buf[..n];
-            while rest.len() >= 16 {
-                let len = u32::from_ne_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
-                let kind = u16::from_ne_bytes(rest[4..6].try_into().expect("2 bytes"));
-                let flags = u16::from_ne_bytes(rest[6..8].try_into().expect("2 bytes"));
-                let Some(payload) = rest.get(16..len).filter(|_| len >= 16) else { bail!("{what}: a malformed reply") };
-                interrupted |= flags & NLM_F_DUMP_INTR != 0;
-                match kind {
-                    NLMSG_DONE if interrupted => return Ok(None),
-                    NLMSG_DONE => return Ok(Some(parts)),
-                    NLMSG_ERROR => {
-                        let code = i32::from_ne_bytes(payload.get(..4).context("a short error reply")?.try_into().expect("4 bytes"));
-                        if code == 0 {
-                            return Ok(Some(parts)); // the acknowledgement that ends a request
-                        }
-                        let errno = Errno::from_raw(-code);
-                        let hint = if errno == Errno::EPERM { " (are you root?)" } else { "" };
-                        bail!("{what}: {errno}{hint}");
-                    }
-                    _ => parts.push(payload.get(4..).unwrap_or_default().to_vec()), // after struct nfgenmsg
-                }
-                rest = rest.get(align(len)..).unwrap_or_default();
-            }
-        }
-    }
 }
 
 /// A name as netlink attributes carry it, with its terminating NUL.

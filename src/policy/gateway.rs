@@ -21,6 +21,7 @@
 //!   exception is limited to this machine's own packets (`SaddrLocal`, in policy.rs).
 
 use super::{CtState, Family, Icmp, Icmpv6, Match, Nat, NatAction, NatRule, Rule, Verdict, net, neighbour_discovery, rule, tunnel_family};
+use super::link::{from_tunnel, through_tunnel};
 use crate::settings::Settings;
 use crate::values::{Interface, Proto};
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -68,7 +69,7 @@ fn forward(s: &Settings) -> Vec<Rule> {
     if let Some(resolver) = s.forward.dns {
         if s.tunnel.ipv6 || resolver.is_ipv4() {
             for (x, t) in inside_and_tunnel(s) {
-                let m = vec![Match::InIface(x.clone()), Match::OutIface(t.clone()), dns(), daddr(resolver)];
+                let m = [vec![Match::InIface(x.clone())], through_tunnel(s, t), vec![dns(), daddr(resolver)]].concat();
                 forward.push(rule(m, Verdict::Accept, "DNS from the inside, redirected to [forward] dns, into the tunnel"));
             }
         }
@@ -77,12 +78,12 @@ fn forward(s: &Settings) -> Vec<Rule> {
         }));
     }
     for (x, t) in inside_and_tunnel(s) {
-        let m = [Match::InIface(x.clone()), Match::OutIface(t.clone())].into_iter().chain(family.clone()).collect();
+        let m = [vec![Match::InIface(x.clone())], through_tunnel(s, t)].concat().into_iter().chain(family.clone()).collect();
         forward.push(rule(m, Verdict::Accept, "from the inside into the tunnel"));
     }
     for (x, t) in inside_and_tunnel(s) {
         let replies = Match::CtState(vec![CtState::Established, CtState::Related]);
-        let m = [Match::InIface(t.clone()), Match::OutIface(x.clone()), replies].into_iter().chain(family.clone()).collect();
+        let m = [from_tunnel(s, t), vec![Match::OutIface(x.clone()), replies]].concat().into_iter().chain(family.clone()).collect();
         forward.push(rule(m, Verdict::Accept, "replies from the tunnel to the inside"));
     }
     forward

@@ -286,6 +286,20 @@ pub fn claims(s: &Settings, plan: &Plan, user_value: &str) -> Vec<Claim> {
     deleted.both_protocols(Configured, TunnelDeleted, internet4, &everyone, Blocked);
     deleted.check(Configured, TunnelDeleted, Probe::new(Proto::Tcp, internet6, TCP_PORT, user), Blocked);
 
+    let mut impostor = Claim::new("impostor", "An Ethernet-type interface merely named like the tunnel is not the tunnel");
+    match &plan.tunnel {
+        Ok(_) if s.tunnel.tap => impostor.facts.push(Fact {
+            text: "[tunnel] tap = yes: an Ethernet-type interface named like the tunnel is the tunnel, as OpenVPN's dev tap needs".into(),
+            holds: true,
+        }),
+        Ok(t) => {
+            impostor.notes.push(format!("a veth to the uplink side named {}, as the tunnel was, with the default routes through it", t.name));
+            impostor.both_protocols(Configured, Impostor, internet4, &everyone, Blocked);
+            impostor.check(Configured, Impostor, Probe::new(Proto::Tcp, internet6, TCP_PORT, root), Blocked);
+        }
+        Err(why) => impostor.facts.push(Fact { text: format!("no interface is the tunnel, so none can be impersonated ({why})"), holds: true }),
+    }
+
     let mut broken = Claim::new("broken-config", "A broken configuration keeps the loaded rules, and with none loaded gives the lockdown");
     let lockdown_situations: &[Situation] = if tunnel { &[VpnUp, VpnDown] } else { &[VpnDown] };
     for situation in lockdown_situations {
@@ -301,7 +315,7 @@ pub fn claims(s: &Settings, plan: &Plan, user_value: &str) -> Vec<Claim> {
         broken.check(Lockdown, VpnDown, probe, Blocked);
     }
 
-    vec![outside, through, client, lan, ipv6, deleted, broken]
+    vec![outside, through, client, lan, ipv6, deleted, impostor, broken]
 }
 
 #[cfg(test)]
@@ -340,6 +354,13 @@ mod tests {
         assert_eq!(check("VPN user 4242", "TCP 203.0.113.10:40001"), Some(Expect::Blocked));
         assert_eq!(check("root", "UDP 198.51.100.7:1194"), Some(Expect::Blocked));
         assert_eq!(check("user 65534", "UDP 198.51.100.7:1194"), Some(Expect::Blocked));
+    }
+
+    #[test]
+    fn nothing_passes_an_ethernet_interface_named_like_the_tunnel() {
+        let claims = claims_of("");
+        let impostor = claims.iter().find(|c| c.id == "impostor").unwrap();
+        assert!(impostor.checks.len() >= 5 && impostor.checks.iter().all(|c| c.expect == Expect::Blocked && c.situation == Situation::Impostor));
     }
 
     #[test]

@@ -14,19 +14,22 @@ mod probe;
 mod report;
 mod sandbox;
 mod topology;
+mod tunnel;
 
-pub use probe::probe_command;
+pub use probe::{Probe, Sender, probe_command};
 
-use crate::cli::{Cli, SelftestArgs};
-use crate::commands::{backend, exit, load_settings};
-use crate::config::schema;
-use crate::backend::{Backend, Loaded};
+use crate::backend::Backend;
+use crate::config::ConfigErrors;
+use crate::config::schema::Key;
+use crate::configuration;
+use crate::exit;
+use crate::policy::Loaded;
+use crate::values::Interface;
 use anyhow::{Context, Result, bail};
 use claims::{Check, Claim, Fact, Observed, Stage};
-use clap::ValueEnum;
 use observe::{Observer, Seen};
 use plan::{Plan, Situation};
-use probe::{Outcome, Probe, SELF};
+use probe::{Outcome, SELF};
 use report::Report;
 use sandbox::Sandbox;
 use std::collections::HashSet;
@@ -47,25 +50,34 @@ const PATIENCE: Duration = Duration::from_secs(1);
 /// Probes send from this port up, one port each, so that their packets can be told apart.
 const FIRST_SOURCE_PORT: u16 = 50000;
 
-pub fn selftest(cli: &Cli, args: &SelftestArgs) -> Result<i32> {
+/// What `selftest` is asked for beyond the configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// One JSON object instead of the table.
+    pub json: bool,
+    /// The interface the sandbox's uplink is named like, instead of this machine's.
+    pub uplink: Option<Interface>,
+}
+
+pub fn selftest(config: &configuration::Options, options: &Options) -> Result<i32> {
     if !nix::unistd::geteuid().is_root() {
         bail!("selftest needs root to create network namespaces; run it with sudo");
     }
     let began = Instant::now();
-    let crate::commands::Configuration { raw, validated, .. } = load_settings(cli)?;
+    let configuration::Configuration { raw, validated, backend, .. } = config.load().map_err(ConfigErrors::from)?;
     let settings = validated.settings;
-    let backend = backend(cli, settings.firewall.backend)?;
+    let backend = Backend::choose(backend)?;
     let ip = crate::tools::locate("ip", "iproute2")?;
-    let plan = Plan::new(&settings, args.uplink.as_ref());
-    let user = raw.get(schema::find("tunnel", "user").expect("[tunnel] user is in the schema")).value.clone();
+    let plan = Plan::new(&settings, options.uplink.as_ref());
+    let user = raw.get(Key::TunnelUser).value.clone();
     let mut claims = claims::claims(&settings, &plan, &user);
 
     let topology = Topology::build(Sandbox::new(ip)?, plan)?;
     let observer = Observer::install(&topology.net, &topology.tun)?;
-    let run = Run { cli, backend: &backend, topology: &topology, observer, sent: AtomicU16::new(0) };
+    let run = Run { config, backend: &backend, topology: &topology, observer, sent: AtomicU16::new(0) };
 
     let control = run.control(&claims)?;
-    let started = run.vpn_firewall(&cli.config_dir, "start")?;
+    let started = run.vpn_firewall(&config.config_dir, "start")?;
     if !started.status.success() {
         bail!("start failed inside the sandbox ({}): {}", started.status, String::from_utf8_lossy(&started.stderr).trim());
     }
@@ -75,14 +87,14 @@ pub fn selftest(cli: &Cli, args: &SelftestArgs) -> Result<i32> {
     run.probe(&mut claims, Stage::Lockdown)?;
 
     let report = Report {
-        config_dir: &cli.config_dir,
+        config_dir: &config.config_dir,
         topology: &topology,
         control,
         started: String::from_utf8_lossy(&started.stdout).trim().to_string(),
         claims: &claims,
         elapsed: began.elapsed(),
     };
-    if args.json {
+    if options.json {
         let text = serde_json::to_string_pretty(&report.json()).expect("JSON values serialize") + "\n";
         // A reader that went away is no reason to fail: the result is the exit code.
         let _ = std::io::stdout().write_all(text.as_bytes());
@@ -97,7 +109,7 @@ fn checks(claims: &[Claim]) -> impl Iterator<Item = &Check> {
 }
 
 struct Run<'a> {
-    cli: &'a Cli,
+    config: &'a configuration::Options,
     backend: &'a Backend,
     topology: &'a Topology,
     observer: Observer,
@@ -181,8 +193,8 @@ impl Run<'_> {
         self.topology.host.within(|| {
             let mut cmd = Command::new(SELF);
             cmd.arg("--config-dir").arg(dir);
-            if let Some(choice) = self.cli.backend.and_then(|b| b.to_possible_value()) {
-                cmd.args(["--backend", choice.get_name()]);
+            if let Some(choice) = self.config.backend {
+                cmd.args(["--backend", choice.name()]);
             }
             cmd.arg(command).env_remove("VPN_FIREWALL_CONFIG_DIR").stdin(Stdio::null());
             cmd.output().with_context(|| format!("cannot run vpn-firewall {command} inside the sandbox"))
@@ -198,7 +210,8 @@ impl Run<'_> {
     /// configuration's rules as they are, and, once they are flushed, load the lockdown.
     fn break_configuration(&self) -> Result<Vec<Fact>> {
         let dir = tempfile::Builder::new().prefix("vpn-firewall-selftest-").tempdir().context("cannot make a temporary directory")?;
-        let entries = std::fs::read_dir(&self.cli.config_dir).with_context(|| format!("cannot read {}", self.cli.config_dir.display()))?;
+        let config_dir = &self.config.config_dir;
+        let entries = std::fs::read_dir(config_dir).with_context(|| format!("cannot read {}", config_dir.display()))?;
         for entry in entries.flatten().filter(|e| e.path().is_file()) {
             std::fs::copy(entry.path(), dir.path().join(entry.file_name())).with_context(|| format!("cannot copy {}", entry.path().display()))?;
         }
@@ -223,7 +236,7 @@ impl Run<'_> {
             ),
             holds: kept.status.code() == Some(2) && before.is_some() && rules(&after) == rules(&before),
         }];
-        let flushed = self.vpn_firewall(&self.cli.config_dir, "flush")?;
+        let flushed = self.vpn_firewall(config_dir, "flush")?;
         let after = self.loaded()?;
         facts.push(Fact { text: format!("flush: exit {}; {} left", code(&flushed), describe(&after)), holds: flushed.status.success() && after.is_none() });
         let locked = self.vpn_firewall(dir.path(), "start")?;

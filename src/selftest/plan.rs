@@ -5,7 +5,7 @@
 //!  host namespace (firewalled)                 net namespace: uplink side     tun namespace
 //!  UPLINK 198.51.100.2/30, 2001:db8:1::2/64 <-veth-> .1, ::1
 //!                                                lo: internet, LAN hosts, servers
-//!  TUNNEL 192.0.2.2/30, 2001:db8:2::2/64    <-veth------------------------->  .1, ::1
+//!  TUNNEL 192.0.2.2/30, 2001:db8:2::2/64    <-tun pair--------------------->  .1, ::1
 //!                                                                  lo: internet
 //! ```
 //!
@@ -89,11 +89,14 @@ pub enum Situation {
     VpnDown,
     /// The tunnel interface was deleted, the default routes go out of the uplink.
     TunnelDeleted,
+    /// The tunnel interface was deleted, and an Ethernet-type interface (a veth to the uplink
+    /// side) took its name; the default routes go through it.
+    Impostor,
 }
 
 impl Situation {
     /// The order probes are sent in: each is one change of the routes from the one before.
-    pub const ORDER: [Situation; 4] = [Situation::VpnUp, Situation::PushedRoute, Situation::VpnDown, Situation::TunnelDeleted];
+    pub const ORDER: [Situation; 5] = [Situation::VpnUp, Situation::PushedRoute, Situation::VpnDown, Situation::TunnelDeleted, Situation::Impostor];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -101,6 +104,7 @@ impl Situation {
             Situation::PushedRoute => "pushed route",
             Situation::VpnDown => "VPN down",
             Situation::TunnelDeleted => "tunnel deleted",
+            Situation::Impostor => "impostor named like the tunnel",
         }
     }
 
@@ -110,6 +114,7 @@ impl Situation {
             Situation::PushedRoute => "pushed-route",
             Situation::VpnDown => "vpn-down",
             Situation::TunnelDeleted => "tunnel-deleted",
+            Situation::Impostor => "impostor",
         }
     }
 }

@@ -4,7 +4,6 @@
 //! namespace, so that it is a real process of that user and nothing of it runs in the machine's
 //! own namespace.
 
-use crate::cli::ProbeArgs;
 use crate::values::Proto;
 use anyhow::{Context, Result};
 use nix::errno::Errno;
@@ -103,11 +102,11 @@ impl Outcome {
     }
 }
 
-/// `vpn-firewall selftest-probe`: sends one probe and prints what happened; exit 0 when it
-/// left, 1 when the sending call failed.
-pub fn probe_command(args: &ProbeArgs) -> i32 {
-    let target = SocketAddr::new(args.addr, args.port);
-    let result = become_sender(args.uid, args.gid).and_then(|()| socket(target, args.proto, args.source_port, args.mark).and_then(|s| match args.proto {
+/// `vpn-firewall selftest-probe`: sends one probe from `source_port` and prints what happened;
+/// exit 0 when it left, 1 when the sending call failed.
+pub fn probe_command(probe: &Probe, source_port: u16) -> i32 {
+    let (target, sender) = (SocketAddr::new(probe.addr, probe.port), &probe.sender);
+    let result = become_sender(sender.uid, sender.gid).and_then(|()| socket(target, probe.proto, source_port, sender.mark).and_then(|s| match probe.proto {
         Proto::Tcp => connect(&s, target),
         Proto::Udp => s.send_to(b"vpn-firewall selftest\n", &SockAddr::from(target)).map(|_| "sent"),
     }));

@@ -63,7 +63,8 @@ impl Report<'_> {
         writeln!(out, "  tunnel    {}", self.tunnel()).unwrap();
         writeln!(out, "  internet  {} and {}, on both sides: the host's routes decide the way", plan.internet4, plan.internet6).unwrap();
         writeln!(out, "  control   {} probes without rules: each arrived where its route leads", self.control).unwrap();
-        writeln!(out, "  start     {}", self.started).unwrap();
+        // One line of start's output after another, aligned under the first.
+        writeln!(out, "  start     {}", self.started.lines().collect::<Vec<_>>().join("\n            ")).unwrap();
         writeln!(out, "  columns   situation, probe, sender, expected, packets seen on each side, what the sender saw").unwrap();
         for claim in self.claims {
             let (style, word) = if claim.passed() { (GOOD, "PASS") } else { (BAD, "FAIL") };

@@ -1,14 +1,19 @@
 //! Builds the sandbox of the plan and changes the host's routes and tunnel interface from one
-//! situation to the next. Every command here is `ip -n NAME` for a sandbox namespace.
+//! situation to the next. Every command here is `ip -n NAME` for a sandbox namespace, or runs on
+//! a thread inside one (the tun devices of the stand-in tunnel).
 
 use super::plan::{Plan, Situation, TUNNEL_NET4, TUNNEL_NET6, UPLINK_NET4, UPLINK_NET6, link_addresses, net};
 use super::sandbox::{Netns, Sandbox};
+use super::tunnel::TunPair;
 use anyhow::Result;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::net::IpAddr;
 
-/// The far ends of the host's veth pairs, in the uplink and tunnel namespaces.
+/// The far ends of the host's links, in the uplink and tunnel namespaces.
 const WIRE: &str = "wire";
+
+/// The far end of the impostor, in the uplink namespace.
+const IMPOSTOR: &str = "impostor";
 
 pub struct Topology {
     pub plan: Plan,
@@ -18,6 +23,8 @@ pub struct Topology {
     /// The tunnel side: the internet through the VPN.
     pub tun: Netns,
     situation: Cell<Situation>,
+    /// The stand-in tunnel while it exists.
+    tunnel: RefCell<Option<TunPair>>,
     /// Dropped last: it removes the namespaces.
     sandbox: Sandbox,
 }
@@ -69,7 +76,7 @@ impl Topology {
             .collect();
         sandbox.ip(&host, &routes)?;
         // Starts as "deleted" so that entering the first situation creates the tunnel interface.
-        let t = Topology { plan, host, net: uplink_side, tun, situation: Cell::new(Situation::TunnelDeleted), sandbox };
+        let t = Topology { plan, host, net: uplink_side, tun, situation: Cell::new(Situation::TunnelDeleted), tunnel: RefCell::new(None), sandbox };
         t.enter(if t.plan.tunnel.is_ok() { Situation::VpnUp } else { Situation::VpnDown })?;
         Ok(t)
     }
@@ -89,15 +96,22 @@ impl Topology {
             commands.extend(pushed.map(|a| format!("route del {a}")));
         }
         if let Some(tun) = &tunnel {
-            if now == Situation::TunnelDeleted && next != Situation::TunnelDeleted {
-                self.create_tunnel(tun)?;
-            }
-            if now != Situation::TunnelDeleted && next == Situation::TunnelDeleted {
+            if now == Situation::Impostor && next != Situation::Impostor {
                 commands.push(format!("link del {tun}"));
+            }
+            self.sandbox.ip(&self.host, &std::mem::take(&mut commands))?;
+            match (has_tunnel(now), has_tunnel(next)) {
+                (false, true) => self.create_tunnel(tun)?,
+                // Its devices go with the copying thread, as a tun device goes with its VPN client.
+                (true, false) => drop(self.tunnel.take()),
+                _ => {}
+            }
+            if next == Situation::Impostor && now != Situation::Impostor {
+                self.create_impostor(tun)?;
             }
         }
         let (via, v4, v6) = match (&tunnel, next) {
-            (Some(tun), Situation::VpnUp | Situation::PushedRoute) => (tun.clone(), TUNNEL_NET4, TUNNEL_NET6),
+            (Some(tun), Situation::VpnUp | Situation::PushedRoute | Situation::Impostor) => (tun.clone(), TUNNEL_NET4, TUNNEL_NET6),
             _ => (up.clone(), UPLINK_NET4, UPLINK_NET6),
         };
         for default in ["0.0.0.0/0", "::/0"] {
@@ -112,14 +126,42 @@ impl Topology {
         Ok(())
     }
 
-    /// The stand-in tunnel: a veth pair from the host to the tunnel side.
+    /// The stand-in tunnel: a pair of tun devices from the host to the tunnel side.
     fn create_tunnel(&self, tun: &str) -> Result<()> {
-        self.sandbox.ip(&self.host, &[
-            format!("link add {tun} type veth peer name {WIRE} netns {}", self.tun.name),
-            link_address(TUNNEL_NET4, false, tun),
-            link_address(TUNNEL_NET6, false, tun),
-            format!("link set {tun} up"),
-        ])?;
-        self.sandbox.ip(&self.tun, &[link_address(TUNNEL_NET4, true, WIRE), link_address(TUNNEL_NET6, true, WIRE), format!("link set {WIRE} up")])
+        self.tunnel.replace(Some(TunPair::new(&self.host, tun, &self.tun, WIRE)?));
+        self.address_link(tun, &self.tun, WIRE)
     }
+
+    /// An Ethernet-type interface named like the tunnel: a veth from the host to the uplink side,
+    /// addressed as the tunnel was.
+    fn create_impostor(&self, tun: &str) -> Result<()> {
+        self.sandbox.ip(&self.host, &[format!("link add {tun} type veth peer name {IMPOSTOR} netns {}", self.net.name)])?;
+        self.address_link(tun, &self.net, IMPOSTOR)
+    }
+
+    /// Addresses both ends of the host's link `near` to `far` in `peer`, as the tunnel's, and
+    /// brings them up.
+    fn address_link(&self, near: &str, peer: &Netns, far: &str) -> Result<()> {
+        self.sandbox.ip(&self.host, &[
+            link_address(TUNNEL_NET4, false, near),
+            link_address(TUNNEL_NET6, false, near),
+            format!("link set {near} up"),
+        ])?;
+        self.sandbox.ip(peer, &[link_address(TUNNEL_NET4, true, far), link_address(TUNNEL_NET6, true, far), format!("link set {far} up")])
+    }
+}
+
+/// Before the sandbox goes: the record of arp_ignore that `start` left in /run for the host
+/// namespace (see `crate::arp`) would outlive it.
+impl Drop for Topology {
+    fn drop(&mut self) {
+        if let Err(e) = self.host.within(crate::arp::forget) {
+            eprintln!("vpn-firewall: warning: {e:#}");
+        }
+    }
+}
+
+/// Whether the tunnel interface exists in `situation`.
+fn has_tunnel(situation: Situation) -> bool {
+    !matches!(situation, Situation::TunnelDeleted | Situation::Impostor)
 }

@@ -4,6 +4,7 @@
 //! Whatever else it records is a leak.
 
 use super::{Background, Netns, require_tools};
+use vpn_firewall::policy::{DHCPV6_CLIENT_TYPES, MAX_REPORTED_GROUPS};
 use nix::sys::signal::Signal;
 use std::fmt;
 use std::io::{BufRead, BufReader};
@@ -24,22 +25,41 @@ impl NotALeak {
         NotALeak { what, filter: filter.into() }
     }
 
-    /// What every host sends to live on a link. ARP and neighbour discovery resolve the
-    /// router; DHCP and DHCPv6 client traffic is allowed by `lan.dhcp`; multicast listener
-    /// reports (with their hop-by-hop router alert header, to link-local groups) keep the
-    /// link's multicast working and never leave it.
+    /// What every host sends to live on a link, in the shapes the ruleset lets out. ARP and
+    /// neighbour discovery resolve the router; DHCP and DHCPv6 client messages (a BOOTP request
+    /// with the magic cookie; a client's DHCPv6 message type) are allowed by `lan.dhcp`;
+    /// multicast listener reports only for solicited-node groups (with their 8-byte hop-by-hop
+    /// router alert header), which neighbour discovery needs. Anything else in these protocols
+    /// (a payload of a process's choice from port 68, a report naming a group a process joined)
+    /// counts as a leak.
     pub fn link() -> Vec<NotALeak> {
+        let dhcpv6_types: Vec<String> = DHCPV6_CLIENT_TYPES.iter().map(|t| format!("ip6[48] = {t}")).collect();
         vec![
             NotALeak::new("ARP", "arp"),
-            NotALeak::new("DHCP client", "ip and udp src port 68 and udp dst port 67"),
-            NotALeak::new("DHCPv6 client", "ip6 and udp src port 546 and udp dst port 547"),
+            NotALeak::new("DHCP client", "ip and udp src port 68 and udp dst port 67 and udp[8] = 1 and udp[244:4] = 0x63825363"),
+            NotALeak::new("DHCPv6 client", format!("ip6 and udp src port 546 and udp dst port 547 and ({})", dhcpv6_types.join(" or "))),
             NotALeak::new("neighbour discovery", "icmp6 and ip6[40] >= 133 and ip6[40] <= 136"),
-            NotALeak::new(
-                "multicast listener reports",
-                "ip6 dst net ff02::/16 and ip6[6] = 0 and ip6[40] = 58 and ip6[41] = 0 and (ip6[48] = 131 or ip6[48] = 132 or ip6[48] = 143)",
-            ),
+            NotALeak::new("multicast listener reports", solicited_node_reports()),
         ]
     }
+}
+
+/// MLDv1 reports to a solicited-node group, and MLDv2 reports whose every record names one,
+/// without sources or auxiliary data; the report at byte 48, after the hop-by-hop header.
+fn solicited_node_reports() -> String {
+    let header = "ip6[6] = 0 and ip6[40] = 58 and ip6[41] = 0";
+    let v1 = "ip6[48] = 131 and ip6 dst net ff02::1:ff00:0/104".to_string();
+    let v2 = (1..=usize::from(MAX_REPORTED_GROUPS)).map(|n| {
+        let records: Vec<String> = (0..n)
+            .map(|i| {
+                let at = 56 + 20 * i;
+                format!("ip6[{}:2] = 0 and ip6[{}] = 0 and ip6[{}:4] = 0xff020000 and ip6[{}:4] = 0 and ip6[{}:4] = 1 and ip6[{}] = 0xff", at + 2, at + 1, at + 4, at + 8, at + 12, at + 16)
+            })
+            .collect();
+        format!("(ip6[54:2] = {n} and ip6[4:2] = {} and {})", 16 + 20 * n, records.join(" and "))
+    });
+    let v2 = format!("ip6 dst ff02::16 and ip6[48] = 143 and ({})", v2.collect::<Vec<_>>().join(" or "));
+    format!("{header} and (({v1}) or ({v2}))")
 }
 
 /// tcpdump, capturing what arrives on one interface, stopped and read by `finish`.

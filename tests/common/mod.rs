@@ -451,9 +451,29 @@ impl Netns {
 impl Drop for Netns {
     fn drop(&mut self) {
         self.children.borrow_mut().clear();
+        if self.backend.is_some() {
+            self.forget_arp_record();
+        }
         let out = host_command("ip", &["netns", "delete", &self.name]).output();
         if !out.is_ok_and(|o| o.status.success()) {
             eprintln!("warning: could not delete the network namespace {}", self.name);
+        }
+    }
+}
+
+impl Netns {
+    /// `start` records arp_ignore's value for `flush` in /run (see `vpn_firewall::arp`), by the
+    /// namespace's cookie: a host namespace deleted without a flush would leave its record.
+    fn forget_arp_record(&self) {
+        let path = format!("/run/netns/{}", self.name);
+        let forgotten = std::thread::spawn(move || -> anyhow::Result<()> {
+            let ns = std::fs::File::open(&path)?;
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)?;
+            vpn_firewall::arp::forget()
+        })
+        .join();
+        if !matches!(forgotten, Ok(Ok(()))) {
+            eprintln!("warning: could not remove the arp_ignore record of {}: {forgotten:?}", self.name);
         }
     }
 }

@@ -1,11 +1,11 @@
 //! The test networks. `Uplink`: a host (where vpn-firewall is loaded) wired to a router, the
 //! way a laptop is wired to its ISP; the leak suite adds real VPN servers on the router and real
-//! clients on the host (see `vpn`). `Topology`: the same with a stand-in tunnel, a veth pair to
-//! a third namespace, for the kernel tests.
+//! clients on the host (see `vpn`). `Topology`: the same with a stand-in tunnel, a pair of tun
+//! devices to a third namespace (point-to-point, like a VPN's), for the kernel tests.
 //!
 //! ```text
 //!  router ns                        host ns (firewalled)                      vpn ns
-//!  wan 198.51.100.1/24  <-veth->  eth0 198.51.100.2/24   tun0 192.0.2.2/24  <-veth->  tun 192.0.2.1/24
+//!  wan 198.51.100.1/24  <-veth->  eth0 198.51.100.2/24   tun0 192.0.2.2/24  <-tun->   tun 192.0.2.1/24
 //!      2001:db8:1::1/64                2001:db8:1::2/64       2001:db8:2::2/64          2001:db8:2::1/64
 //!  lo  203.0.113.10 (internet)                                                     lo  203.0.113.10 (internet)
 //!      203.0.113.1  (VPN server)                                                       2001:db8:ff::10
@@ -218,6 +218,19 @@ fn bring_up(ends: [(&Netns, &str, &str, &str); 2]) {
     }
 }
 
+/// A point-to-point link like a VPN's: `near` in `ns` and `far` in `peer`, two tun devices (no
+/// link-layer header, as tun and WireGuard devices have) whose packets socat, running in `ns`
+/// and ended with it, copies from one to the other. Both are made in `ns`, then `far` moves.
+pub fn tun_pair(ns: &Netns, near: &str, peer: &Netns, far: &str) {
+    let moving = format!("{near}-far");
+    let mut relay = ns.command("socat");
+    let tun = |name: &str| format!("TUN,tun-name={name},tun-type=tun,iff-no-pi");
+    relay.args(["-b", "65536", &tun(near), &tun(&moving)]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    ns.children.borrow_mut().push(Background::spawn(relay));
+    wait_for(&format!("socat to make {near} and {moving}"), Duration::from_secs(5), || ns.has_link(near) && ns.has_link(&moving));
+    ns.ip(&format!("link set {moving} netns {} name {far}", peer.name()));
+}
+
 /// An `Uplink` plus a stand-in tunnel to a third namespace.
 pub struct Topology {
     uplink: Uplink,
@@ -237,7 +250,7 @@ impl Topology {
     /// The three namespaces, wired and addressed; the default routes go through the tunnel.
     pub fn new(test: &str, backend: Backend) -> Topology {
         let t = Topology { uplink: Uplink::new(test, backend), vpn: Netns::new(&backend.qualify(test), "v") };
-        t.host.ip(&format!("link add tun0 type veth peer name tun netns {}", t.vpn.name()));
+        tun_pair(&t.host, "tun0", &t.vpn, "tun");
         bring_up([(&t.host, "tun0", "192.0.2.2/24", "2001:db8:2::2/64"), (&t.vpn, "tun", "192.0.2.1/24", "2001:db8:2::1/64")]);
         for addr in ["203.0.113.10/32", "203.0.113.53/32", "2001:db8:ff::10/128"] {
             t.vpn.ip(&format!("addr add {addr} dev lo"));
