@@ -81,8 +81,11 @@ fn autopkgtest(release: Release) {
         Command::new(tool("sh", "dash")).arg("-c").arg(
             // autopkgtest-virt-chroot expects /proc in the chroot, and the chroot's root must be
             // a mount point for `ip netns` and `unshare --mount` in it (they change its
-            // propagation). These mounts end with the mount namespace.
-            r#"mount --bind "$1" "$1" && mount -t proc proc "$1/proc" && exec autopkgtest --output-dir "$2/out" "$3" "$4" -- chroot "$1""#,
+            // propagation). These mounts end with the mount namespace. selftest needs
+            // /dev/net/tun, which a machine has and debootstrap does not make.
+            r#"mount --bind "$1" "$1" && mount -t proc proc "$1/proc" &&
+            mkdir -p "$1/dev/net" && { [ -e "$1/dev/net/tun" ] || mknod -m 666 "$1/dev/net/tun" c 10 200; } &&
+            exec autopkgtest --output-dir "$2/out" "$3" "$4" -- chroot "$1""#,
         )
         .arg("sh")
         .arg(chroot.root())
