@@ -59,10 +59,28 @@ load_floor() {
     timed first "$t0" "$t1"; timed reload "$t1" "$t2"
 }
 
+# Start through a running guard: the guard is started for each call (not timed) and ended
+# after it, so that no other method runs beside a guard, which would restore what they delete.
+load_guard() {
+    "$bin" --config-dir "$dir" guard 2>/dev/null &
+    local guard=$! i
+    for ((i = 0; i < 200; i++)); do
+        "$bin" --config-dir "$dir" status 2>/dev/null | grep -q 'guard:     running' && break
+        sleep 0.05
+    done
+    "$bin" --config-dir "$dir" flush >/dev/null # through the guard: nothing loaded, it stands by
+    t0=$EPOCHREALTIME; "$bin" --config-dir "$dir" start >/dev/null
+    t1=$EPOCHREALTIME; "$bin" --config-dir "$dir" start >/dev/null
+    t2=$EPOCHREALTIME
+    kill "$guard"; wait "$guard" || true
+    timed first "$t0" "$t1"; timed reload "$t1" "$t2"
+}
+
 register_methods() {
     printf 'method\tlimit\tlabel\n' >"$RESULTS/methods.tsv"
     method floor - 'nft -f (the floor)'
     method start 1.5 'vpn-firewall start'
+    method guard 0.5 'vpn-firewall start through a running guard'
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -45,8 +45,9 @@ pub struct Cli {
     pub backend: Option<BackendArg>,
 
     /// Test hook: the directory under which the Qubes OS files (/usr/lib/qubes,
-    /// /rw/config/vpn-firewall, /var/run/qubes/qubes-ns) are looked for. Not the configuration
-    /// directory, which --config-dir sets.
+    /// /rw/config/vpn-firewall, /var/run/qubes/qubes-ns) and the installed VPN clients' files
+    /// (NetworkManager's VPN plugins) are looked for. Not the configuration directory, which
+    /// --config-dir sets.
     #[arg(long, global = true, hide = true, value_name = "DIR", env = "VPN_FIREWALL_ROOT", default_value = "/")]
     pub root: PathBuf,
 
@@ -127,7 +128,11 @@ loaded; 3 not loaded; 4 cannot tell (not root, neither nft nor iptables installe
     /// Validate the configuration and print the effective settings with their origins
     #[command(long_about = "Validate the configuration and print every effective setting with the \
 file and line that set it (or \"default\"), like sshd -T with origins. Problems go to stderr, one \
-line each, naming FILE:LINE. Needs no root and touches nothing. Exit 0 valid; 2 invalid.",
+line each, naming FILE:LINE; so do warnings, such as a [tunnel] user that an installed VPN client \
+cannot match (user = nm-openvpn with NetworkManager-openvpn, whose socket stays root's), an \
+OpenVPN mark in hex (OpenVPN reads it as 0) or a WireGuard interface marked otherwise than \
+[tunnel] fwmark, with what to set instead. Needs no \
+root and touches nothing. Exit 0 valid; 2 invalid.",
         after_help = "Example:\n  vpn-firewall check\n  vpn-firewall --config-dir ./etc/vpn-firewall check")]
     Check,
 
@@ -144,6 +149,10 @@ nothing. Exit 0; 2 invalid configuration.",
     /// Prove the configuration fails closed, in throwaway network namespaces (root)
     #[command(long_about = SELFTEST_ABOUT, after_help = SELFTEST_EXAMPLES)]
     Selftest(SelftestArgs),
+
+    /// Keep the ruleset in force while other tools flush or change it (root; the systemd unit runs it)
+    #[command(long_about = GUARD_ABOUT, after_help = GUARD_EXAMPLES)]
+    Guard,
 
     /// Internal to selftest: one probe packet from inside its sandbox
     #[command(name = "selftest-probe", hide = true)]
@@ -179,6 +188,8 @@ pass did not). The claims:
   - after the tunnel interface is deleted, everything is still blocked
   - an Ethernet-type interface merely named like the tunnel is not the tunnel
   - a broken configuration keeps loaded rules as they are, and at boot loads the lockdown
+  - while the guard runs (one is started in the sandbox, and paused), another process \
+flushing the rules opens nothing, and the guard restores them
 
 A configuration that leaks fails: with [lan] allow = 0.0.0.0/0 the internet is reachable outside \
 the tunnel, and selftest says so. When the VPN client's user does not exist (the default user \
@@ -187,6 +198,41 @@ the tunnel, and selftest says so. When the VPN client's user does not exist (the
 The namespaces (vpnfw-selftest-PID-host, -net, -tun) are removed at the end, on failure and on \
 Ctrl-C; ones left by a killed run are removed by the next. Needs root, nft and ip. Exit 0 every \
 claim holds; 1 a claim failed or the sandbox could not be built; 2 invalid configuration.";
+
+const GUARD_ABOUT: &str = "\
+Stay in the foreground and keep vpn-firewall's ruleset in force while other processes flush or \
+change the ruleset (nft flush ruleset, systemctl stop nftables, iptables -F, a script that \
+deletes the table or adds an accept rule). The unit vpn-firewall-guard.service runs it.
+
+The guard keeps two layers loaded, and a packet must pass both: the one start loads without a \
+guard too (table inet vpn_firewall, or the iptables chains), and a table of its own, inet \
+vpn_firewall_guard, with the same filter chains, owned by the guard's netlink socket (Linux \
+5.12 or later): no other process can delete or change it, and nft flush ruleset leaves it. When \
+another process deletes or changes the first layer, the guard loads it again within \
+milliseconds (it listens to nf_tables' notifications; iptables-legacy sends none, so it reads \
+its rules back every half second), and logs what changed and which process did it. When the \
+guard is killed its own table goes with it and the first layer stays, as without a guard; \
+systemd starts it again.
+
+It guards from the first start on, never before: started with nothing of vpn-firewall loaded (a \
+fresh install, after flush) it stands by and loads nothing. Started with a ruleset loaded (at \
+boot after netfilter-persistent, or restarted), it loads the configuration as start does. While \
+it runs, start and flush act through it (its control socket, @vpn-firewall-guard in the \
+network namespace, answers root only): start replaces both layers, flush removes both and the \
+guard stands by. status shows whether it runs, its table and its restorations. SIGTERM (and \
+stop) end it and leave the rules loaded: the first layer stays, its own table goes with it.
+
+A ruleset saved with nft list ruleset while the guard runs contains its table, with flags \
+owner: loading that file fails with \"Operation not permitted\" as long as the guard runs. \
+Save other tools' rules without it (nft list table FAMILY NAME for each of theirs), or delete \
+the table inet vpn_firewall_guard block from the file. Exit: runs until signalled, then 0; 1 \
+could not start (not root, another guard in this network namespace, no libnftables).";
+
+const GUARD_EXAMPLES: &str = "\
+Examples:
+  sudo systemctl enable --now vpn-firewall-guard
+  journalctl -u vpn-firewall-guard     what it restored, and which process changed the rules
+  sudo vpn-firewall status             guard: running, restorations";
 
 const SELFTEST_EXAMPLES: &str = "\
 Examples:

@@ -14,7 +14,8 @@ use std::path::PathBuf;
 pub struct Options {
     /// The directory of the `*.conf` drop-ins.
     pub config_dir: PathBuf,
-    /// Where the Qubes OS files are looked for: `/` but for tests.
+    /// Where the Qubes OS files and the installed VPN clients' files are looked for: `/` but
+    /// for tests.
     pub root: PathBuf,
     /// The backend that overrides `[firewall] backend`.
     pub backend: Option<BackendChoice>,

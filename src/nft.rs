@@ -6,9 +6,12 @@
 
 mod netlink;
 pub mod nfnetlink;
+mod notices;
+
+pub use notices::{Notice, Subscription};
 
 use crate::policy::{Hook, Loaded, Policy, SetId};
-use crate::render_nft::{FAMILY, TABLE, nat_chain, render_flush, render_nft, table_comment};
+use crate::render_nft::{FAMILY, Layer, TABLE, layer_comment, nat_chain, render_flush, render_nft};
 use crate::tools;
 use anyhow::{Result, anyhow, bail};
 use std::path::PathBuf;
@@ -79,7 +82,7 @@ impl Nft {
     /// Reads the table back and compares it with what `policy` loads.
     pub fn verify(&self, policy: &Policy) -> Result<()> {
         let table = self.table()?.ok_or_else(|| anyhow!("table {FAMILY} {TABLE} is missing right after loading it"))?;
-        compare(&table, policy)
+        compare(&table, policy, Layer::Main)
     }
 
     /// What is loaded, or `None`.
@@ -107,18 +110,23 @@ impl Nft {
 
     /// The vpn-firewall table as the kernel has it, or `None` when none is loaded.
     pub fn table(&self) -> Result<Option<LoadedTable>> {
-        netlink::read_inet_table(TABLE)
+        read_table(Layer::Main)
     }
 }
 
+/// Either table as the kernel has it, or `None` when it is not loaded. Needs no `nft`.
+pub fn read_table(layer: Layer) -> Result<Option<LoadedTable>> {
+    netlink::read_inet_table(layer.table())
+}
+
 /// The table a policy should produce, in the shape `table()` reads back.
-fn expected_table(policy: &Policy) -> LoadedTable {
-    let mut t = LoadedTable { comment: Some(table_comment(policy)), ..Default::default() };
+fn expected_table(policy: &Policy, layer: Layer) -> LoadedTable {
+    let mut t = LoadedTable { comment: Some(layer_comment(policy, layer)), ..Default::default() };
     for hook in Hook::ALL {
         let rules = policy.rules(hook).len() + 1;
         t.chains.push(Chain::base(hook.name().into(), hook.name(), "drop", rules));
     }
-    for hook in policy.nat.hooks() {
+    for hook in policy.nat.hooks().filter(|_| layer == Layer::Main) {
         t.chains.push(Chain::base(nat_chain(hook), hook.name(), "accept", policy.nat.rules(hook).len()));
     }
     for hook in Hook::ALL {
@@ -137,8 +145,9 @@ fn expected_table(policy: &Policy) -> LoadedTable {
 }
 
 /// Compares what the kernel has with what was sent; counters are compared by name only.
-fn compare(loaded: &LoadedTable, policy: &Policy) -> Result<()> {
-    let expected = expected_table(policy);
+/// Either table: the guard's has no NAT chains.
+pub fn compare(loaded: &LoadedTable, policy: &Policy, layer: Layer) -> Result<()> {
+    let expected = expected_table(policy, layer);
     let sorted = |t: &LoadedTable| {
         let mut t = t.clone();
         t.chains.sort();
@@ -162,7 +171,7 @@ fn compare(loaded: &LoadedTable, policy: &Policy) -> Result<()> {
         differences.push(format!("counters {:?} instead of {:?}", got.counters, want.counters));
     }
     if !differences.is_empty() {
-        bail!("the loaded table {FAMILY} {TABLE} is not what was sent: {}", differences.join("; "));
+        bail!("the loaded table {FAMILY} {} is not what was sent: {}", layer.table(), differences.join("; "));
     }
     Ok(())
 }

@@ -21,7 +21,7 @@ mod gateway;
 mod link;
 mod loaded;
 
-pub use link::{DHCPV6_CLIENT_TYPES, LinkType, MAX_REPORTED_GROUPS, tunnel_link_types};
+pub use link::{DHCP_MAX_LENGTH, DHCPV6_CLIENT_TYPES, DHCPV6_MAX_PAYLOAD, LinkType, MAX_REPORTED_GROUPS, tunnel_link_types};
 pub use loaded::Loaded;
 use link::{from_tunnel, ipv6_outside_the_tunnel, solicited_node_reports, through_tunnel};
 
@@ -174,9 +174,10 @@ pub enum Match {
     /// A non-first fragment.
     Fragment(Family),
     /// A DHCP client message: a BOOTP request (op 1) with the DHCP magic cookie 0x63825363 at
-    /// offset 236 of the UDP payload.
+    /// offset 236 of the UDP payload, at most `DHCP_MAX_LENGTH` long.
     DhcpRequest,
-    /// A DHCPv6 message of a type only clients send (`DHCPV6_CLIENT_TYPES`).
+    /// A DHCPv6 message of a type only clients send (`DHCPV6_CLIENT_TYPES`), at most
+    /// `DHCPV6_MAX_PAYLOAD` long.
     Dhcpv6ClientMessage,
     /// An MLDv2 report of exactly `records` group records, each naming a solicited-node group
     /// (ff02::1:ff00:0/104) with no sources and no auxiliary data, and nothing after them: the
@@ -398,11 +399,16 @@ impl Policy {
             // server outside the LAN fails, and the client rebinds by broadcast. Any process
             // that may bind port 68 could otherwise send anything anywhere as "DHCP".
             // And only messages shaped like a client's: port 68 alone would carry any payload.
-            let request = vec![Match::IpDaddr(vec![net("255.255.255.255/32")]), Match::Udp { sport: 68, dport: 67 }, Match::DhcpRequest];
-            output.push(rule(request, Verdict::Accept, "DHCP client"));
-            // Clients send to All_DHCP_Relay_Agents_and_Servers (RFC 8415).
-            let request6 = vec![Match::Ip6Daddr(vec![net("ff02::1:2/128")]), Match::Udp { sport: 546, dport: 547 }, Match::Dhcpv6ClientMessage];
-            output.push(rule(request6, Verdict::Accept, "DHCPv6 client"));
+            // And only from the DHCP clients' users: any process that may bind port 68 (one with
+            // CAP_NET_BIND_SERVICE, or anyone with a lowered ip_unprivileged_port_start) could
+            // otherwise send its own data in that shape. A packet without a socket matches none.
+            for user in &s.lan.dhcp_users {
+                let request = vec![Match::IpDaddr(vec![net("255.255.255.255/32")]), Match::Udp { sport: 68, dport: 67 }, Match::DhcpRequest, Match::Uid(user.id)];
+                output.push(rule(request, Verdict::Accept, "DHCP client"));
+                // Clients send to All_DHCP_Relay_Agents_and_Servers (RFC 8415).
+                let request6 = vec![Match::Ip6Daddr(vec![net("ff02::1:2/128")]), Match::Udp { sport: 546, dport: 547 }, Match::Dhcpv6ClientMessage, Match::Uid(user.id)];
+                output.push(rule(request6, Verdict::Accept, "DHCPv6 client"));
+            }
         }
         // Link-local and multicast destinations only: a neighbour solicitation sent to a routed
         // address would be forwarded by the router. Neighbours in the LAN sets are reached below.

@@ -4,27 +4,69 @@
 //! one netlink batch: there is no moment without rules, and conntrack entries (and so
 //! established flows through the tunnel) are untouched by a reload.
 
-use crate::policy::{DHCPV6_CLIENT_TYPES, Entry, Family, Hook, Match, NatAction, NatHook, NatRule, Policy, Rule, SetId, TcpFlag, Verdict};
+use crate::policy::{DHCP_MAX_LENGTH, DHCPV6_CLIENT_TYPES, DHCPV6_MAX_PAYLOAD, Entry, Family, Hook, Match, NatAction, NatHook, NatRule, Policy, Rule, SetId, TcpFlag, Verdict};
 use crate::render_common::{ct_state, description, icmp, icmpv6, label, tcp_flag};
 use std::fmt::Write;
 
 pub const TABLE: &str = "vpn_firewall";
 pub const FAMILY: &str = "inet";
+/// The guard's own table, owned by its netlink socket (see `guard`).
+pub const GUARD_TABLE: &str = "vpn_firewall_guard";
+
+/// Which of the two tables a rendering is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// `inet vpn_firewall`, which `start` loads: anyone (root) may delete it.
+    Main,
+    /// `inet vpn_firewall_guard`, owned by the guard: the same filter chains, without NAT (the
+    /// main table translates; a packet must pass the filter chains of both).
+    Guard,
+}
+
+impl Layer {
+    pub fn table(self) -> &'static str {
+        match self {
+            Layer::Main => TABLE,
+            Layer::Guard => GUARD_TABLE,
+        }
+    }
+
+    fn nat(self) -> bool {
+        self == Layer::Main
+    }
+}
 
 /// The table's comment: what was loaded, and a digest of it so `status` can tell whether the
 /// loaded table is the one the configuration renders today.
 pub fn table_comment(policy: &Policy) -> String {
-    label(policy.kind, &body(policy))
+    layer_comment(policy, Layer::Main)
+}
+
+/// The comment of either table.
+pub fn layer_comment(policy: &Policy, layer: Layer) -> String {
+    label(policy.kind, &body(policy, layer))
 }
 
 /// The text `start` loads with `nft -f -`, and `show` prints.
 pub fn render_nft(policy: &Policy) -> String {
+    render_layer(policy, Layer::Main)
+}
+
+/// The text of one table: created if missing, deleted and created anew, in one transaction.
+/// The guard's table is created owned (`flags owner`, Linux 5.12, nft 0.9.9): the flag must be
+/// there from the first line on, since the kernel refuses to add or drop it later.
+pub fn render_layer(policy: &Policy, layer: Layer) -> String {
     let mut out = String::new();
+    let table = layer.table();
+    let owner = if layer == Layer::Guard { " { flags owner; }" } else { "" };
     writeln!(out, "# vpn-firewall: {}, one atomic transaction for nft -f", description(policy.kind)).unwrap();
-    writeln!(out, "table {FAMILY} {TABLE}").unwrap();
-    writeln!(out, "delete table {FAMILY} {TABLE}").unwrap();
-    writeln!(out, "table {FAMILY} {TABLE} {{").unwrap();
-    let body = body(policy);
+    writeln!(out, "table {FAMILY} {table}{owner}").unwrap();
+    writeln!(out, "delete table {FAMILY} {table}").unwrap();
+    writeln!(out, "table {FAMILY} {table} {{").unwrap();
+    if layer == Layer::Guard {
+        writeln!(out, "\tflags owner").unwrap();
+    }
+    let body = body(policy, layer);
     writeln!(out, "\tcomment \"{}\"", label(policy.kind, &body)).unwrap();
     out.push_str(&body);
     out.push_str("}\n");
@@ -38,10 +80,15 @@ pub fn nat_chain(hook: NatHook) -> String {
 
 /// The objects of a lone `delete table` transaction: what `flush` sends.
 pub fn render_flush() -> String {
-    format!("delete table {FAMILY} {TABLE}\n")
+    render_delete(Layer::Main)
 }
 
-fn body(policy: &Policy) -> String {
+/// A lone `delete table` of one of the tables.
+pub fn render_delete(layer: Layer) -> String {
+    format!("delete table {FAMILY} {}\n", layer.table())
+}
+
+fn body(policy: &Policy, layer: Layer) -> String {
     let mut out = String::new();
     for hook in Hook::ALL {
         writeln!(out, "\tcounter blocked_{} {{\n\t}}", hook.name()).unwrap();
@@ -56,7 +103,7 @@ fn body(policy: &Policy) -> String {
         writeln!(out, "\t\tgoto block_{}", hook.name()).unwrap();
         writeln!(out, "\t}}").unwrap();
     }
-    for hook in policy.nat.hooks() {
+    for hook in policy.nat.hooks().filter(|_| layer.nat()) {
         // Destination NAT runs before other tables' (Qubes OS redirects DNS at dstnat): the
         // first chain to translate a connection decides, and the forward rules hold either way.
         let priority = match hook {
@@ -173,9 +220,11 @@ fn render_match(m: &Match) -> String {
         Match::Fragment(Family::V6) => "exthdr frag exists".into(),
         Match::DaddrNotOnInIface => "fib daddr . iif type != { local, broadcast, multicast }".into(),
         // Raw payload, `@ih` from the start of the UDP payload: the op field, and the magic
-        // cookie 236 bytes in (after the fixed BOOTP fields).
-        Match::DhcpRequest => "@ih,0,8 1 @ih,1888,32 0x63825363".into(),
-        Match::Dhcpv6ClientMessage => format!("@ih,0,8 {}", one_or_set(&DHCPV6_CLIENT_TYPES.map(|t| t.to_string()))),
+        // cookie 236 bytes in (after the fixed BOOTP fields); and the length bound.
+        Match::DhcpRequest => format!("ip length <= {DHCP_MAX_LENGTH} @ih,0,8 1 @ih,1888,32 0x63825363"),
+        Match::Dhcpv6ClientMessage => {
+            format!("ip6 length <= {DHCPV6_MAX_PAYLOAD} @ih,0,8 {}", one_or_set(&DHCPV6_CLIENT_TYPES.map(|t| t.to_string())))
+        }
         Match::SolicitedNodeReport { records } => solicited_node_report(*records),
     }
 }

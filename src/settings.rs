@@ -63,6 +63,8 @@ pub struct Lan {
     pub allow: Vec<IpNet>,
     pub dns: bool,
     pub dhcp: bool,
+    /// The users whose sockets may send DHCP client messages (root allowed: see `dhcp_users`).
+    pub dhcp_users: Vec<Account>,
     pub incoming: Vec<PortRange>,
 }
 
@@ -170,12 +172,7 @@ impl Validator<'_> {
         if value.is_empty() {
             return None;
         }
-        let id = if value.bytes().all(|b| b.is_ascii_digit()) {
-            value.parse::<u32>().ok().filter(|id| *id != u32::MAX)
-        } else {
-            lookup(value)
-        };
-        match id {
+        match resolve(value, &lookup) {
             Some(0) => {
                 self.error(key, format!(
                     "{what} {value:?} is root's: every process running as root would send outside the tunnel \
@@ -199,6 +196,35 @@ impl Validator<'_> {
             }
         }
     }
+
+    /// The DHCP clients' users. Root is allowed here, unlike in `[tunnel] user`: the exception
+    /// lets out only client-shaped messages, and root can bypass netfilter through a packet
+    /// socket anyway. A default user that does not exist (its client is not installed) is
+    /// skipped silently (`check` lists it): most machines run one DHCP client of the three; a
+    /// user named in a file that does not exist is an error.
+    fn dhcp_users(&mut self, lookup: impl Fn(&str) -> Option<u32>) -> Vec<Account> {
+        let key = Key::LanDhcpUsers;
+        let entry = self.raw.get(key).clone();
+        let mut out: Vec<Account> = Vec::new();
+        for name in values::list(&entry.value) {
+            match resolve(name, &lookup) {
+                Some(id) if out.iter().any(|a| a.id == id) => {}
+                Some(id) => out.push(Account { name: name.to_string(), id }),
+                None if entry.origin.is_none() => {}
+                None => self.error(key, format!("user {name:?} does not exist (expected an existing user name or a numeric uid)")),
+            }
+        }
+        out
+    }
+}
+
+/// The id of a user or group the configuration names by number or by name, if it exists.
+fn resolve(value: &str, lookup: impl Fn(&str) -> Option<u32>) -> Option<u32> {
+    if value.bytes().all(|b| b.is_ascii_digit()) {
+        value.parse::<u32>().ok().filter(|id| *id != u32::MAX)
+    } else {
+        lookup(value)
+    }
 }
 
 impl Settings {
@@ -215,10 +241,13 @@ impl Settings {
             ipv6: v.one(Key::TunnelIpv6, values::boolean),
             incoming: v.list(Key::TunnelIncoming, values::port_range),
         };
+        let allow = IpNet::aggregate(&v.list(Key::LanAllow, values::network));
+        let dns = v.one(Key::LanDns, values::boolean);
         let lan = Lan {
-            allow: IpNet::aggregate(&v.list(Key::LanAllow, values::network)),
-            dns: v.one(Key::LanDns, values::boolean),
+            allow,
+            dns,
             dhcp: v.one(Key::LanDhcp, values::boolean),
+            dhcp_users: v.dhcp_users(|n| accounts.uid(n)),
             incoming: v.list(Key::LanIncoming, values::port_range),
         };
         let forward = Forward {
@@ -311,7 +340,7 @@ mod tests {
     use super::*;
     use crate::accounts::FixedAccounts;
 
-    const ACCOUNTS: FixedAccounts = FixedAccounts(&[("tunnel", 999), ("vpn", 1001)]);
+    const ACCOUNTS: FixedAccounts = FixedAccounts(&[("tunnel", 999), ("vpn", 1001), ("root", 0), ("systemd-network", 998), ("dhcpcd", 997)]);
 
     fn validate(text: &str, accounts: &dyn Accounts) -> Result<Validated, ConfigErrors> {
         let dir = tempfile::tempdir().unwrap();
@@ -359,6 +388,18 @@ mod tests {
             let e = validate(text, &FixedAccounts(&[("root", 0)])).unwrap_err();
             assert!(e.to_string().contains("is root's"), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn dhcp_users_skip_missing_defaults_and_refuse_missing_names() {
+        let v = validate("[tunnel]\nuser = 4242\n", &FixedAccounts(&[("root", 0), ("systemd-network", 998)])).unwrap();
+        let ids: Vec<u32> = v.settings.lan.dhcp_users.iter().map(|a| a.id).collect();
+        assert_eq!(ids, [0, 998]);
+        assert!(v.warnings.is_empty(), "a missing default DHCP user is skipped silently: {:?}", v.warnings);
+        let v = validate("[lan]\ndhcp_users = root, 0, 1234\n", &ACCOUNTS).unwrap();
+        assert_eq!(v.settings.lan.dhcp_users.iter().map(|a| a.id).collect::<Vec<_>>(), [0, 1234]);
+        let e = validate("[lan]\ndhcp_users = root nosuchuser\n", &ACCOUNTS).unwrap_err();
+        assert!(e.to_string().ends_with("50-test.conf:2: [lan] dhcp_users: user \"nosuchuser\" does not exist (expected an existing user name or a numeric uid)"), "{e}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use vpn_firewall::render_nft::render_nft;
 use vpn_firewall::settings::Settings;
 
 /// The accounts every golden configuration is validated with: the default user `tunnel` exists.
-const ACCOUNTS: FixedAccounts = FixedAccounts(&[("tunnel", 999), ("vpn", 1001)]);
+const ACCOUNTS: FixedAccounts = FixedAccounts(&[("tunnel", 999), ("vpn", 1001), ("root", 0), ("systemd-network", 998), ("dhcpcd", 997)]);
 
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")

@@ -1,4 +1,5 @@
-//! The leak suite: real OpenVPN and WireGuard clients behind the real ruleset, in network
+//! The leak suite: real OpenVPN and WireGuard clients (and, in scenarios 19 and 20, OpenVPN
+//! started as root, OpenConnect against ocserv and wg-quick) behind the real ruleset, in network
 //! namespaces, and tcpdump on the router's side of the uplink counting what leaves the host in
 //! cleartext. A leak is any packet from the host that is not the VPN's own traffic to its
 //! server, DHCP, ARP or neighbour discovery (see tests/common/capture.rs). Every scenario of
@@ -14,8 +15,9 @@
 //! its own namespaces, so names cannot collide), and then prints a table of scenario, VPN,
 //! backend and leaked packets, also written to target/leaks-summary.txt.
 //!
-//! Needs root and: openvpn, wireguard-go, wireguard-tools, tcpdump, openssl, iptables, ipset,
-//! nftables, iproute2, socat, util-linux; a missing one fails the test naming the package.
+//! Needs root and: openvpn, wireguard-go, wireguard-tools, openconnect, ocserv, vpnc-scripts,
+//! tcpdump, openssl, iptables, ipset, nftables, iproute2, socat, util-linux; a missing one fails
+//! the test naming the package.
 
 mod common;
 #[path = "leaks/bed.rs"]

@@ -151,16 +151,22 @@ fn arp_answers_only_for_the_uplinks_own_addresses(backend: Backend) {
 }
 
 /// Sends, from `net`'s host, what `printf` makes of `format` as one UDP datagram to `to` from
-/// port `sport`; the datagram count arriving at the router for `dport` before and after.
-fn dhcp_datagram(net: &Uplink, format: &str, to: &str, sport: u16, dport: u16) -> u64 {
+/// port `sport`, by socat run after `sender` (a command prefix such as `setpriv ...`, or empty);
+/// the datagram count arriving at the router for `dport` before and after.
+fn dhcp_datagram_from(net: &Uplink, sender: &str, format: &str, to: &str, sport: u16, dport: u16) -> u64 {
     let before = net.router.arrivals(dport);
     let v6 = to.contains(':');
     // `bind`, as `sourceport` only filters what a datagram address receives.
     let address = if v6 { format!("UDP6-DATAGRAM:[{to}]:{dport},bind=[::]:{sport}") } else { format!("UDP4-DATAGRAM:{to}:{dport},broadcast,bind=0.0.0.0:{sport}") };
-    let script = format!("printf '{format}' | socat -u - {address},so-bindtodevice=eth0");
+    let script = format!("printf '{format}' | {sender} socat -u - {address},so-bindtodevice=eth0");
     net.host.run("sh", &["-c", &script], "");
     poll(Duration::from_millis(500), || net.router.arrivals(dport) > before);
     net.router.arrivals(dport) - before
+}
+
+/// As [`dhcp_datagram_from`], sent by root.
+fn dhcp_datagram(net: &Uplink, format: &str, to: &str, sport: u16, dport: u16) -> u64 {
+    dhcp_datagram_from(net, "", format, to, sport, dport)
 }
 
 /// A BOOTP message with `op` (1 request, 2 reply) for `printf`: htype 1, hlen 6, zeros up to
@@ -174,13 +180,19 @@ fn the_dhcp_exception_carries_only_dhcp_client_messages(backend: Backend) {
     net.host.await_ipv6();
     let (request, reply) = (bootp(1), bootp(2));
     let chosen = "user=nobody!\\n";
+    // A message of the right shape with a process's data after it: one datagram of 20 kB
+    // carried 20 kB in 14 fragments. Real clients' messages fit in 576 bytes (IPv4, RFC 2131)
+    // and in 1280 (IPv6's minimum MTU): never fragmented.
+    let (long_request, long_solicit) = (format!("{request}{}", "x".repeat(1100)), format!("\\001\\000\\000\\001{}", "x".repeat(1300)));
     let cases = [
         ("a BOOTREQUEST with the magic cookie", request.as_str(), "255.255.255.255", 68, 67, true),
         ("text from port 68", chosen, "255.255.255.255", 68, 67, false),
         ("a BOOTREPLY from port 68", reply.as_str(), "255.255.255.255", 68, 67, false),
+        ("a BOOTREQUEST with 1100 bytes of a process's data after the options", long_request.as_str(), "255.255.255.255", 68, 67, false),
         ("a DHCPv6 Solicit", "\\001\\000\\000\\001", "ff02::1:2", 546, 547, true),
         ("text from port 546", chosen, "ff02::1:2", 546, 547, false),
         ("a DHCPv6 Reply (a server's) from port 546", "\\007\\000\\000\\001", "ff02::1:2", 546, 547, false),
+        ("a DHCPv6 Solicit with 1300 bytes of a process's data after it", long_solicit.as_str(), "ff02::1:2", 546, 547, false),
     ];
     for (what, format, to, sport, dport, _) in &cases {
         assert!(dhcp_datagram(&net, format, to, *sport, *dport) > 0, "no ruleset yet: {what} reaches the router");
@@ -192,6 +204,29 @@ fn the_dhcp_exception_carries_only_dhcp_client_messages(backend: Backend) {
             true => assert!(arrived > 0, "BLOCKED: {what} should pass the DHCP exception"),
             false => assert_eq!(arrived, 0, "LEAK: {what} passed the DHCP exception"),
         }
+    }
+}
+
+/// A process that is not a DHCP client's user but may bind ports 68 and 546 (here nobody with
+/// only CAP_NET_BIND_SERVICE; as well anyone with a lowered ip_unprivileged_port_start) sends
+/// client-shaped messages, which would carry its own data: blocked by `[lan] dhcp_users`.
+fn the_dhcp_exception_admits_only_the_dhcp_clients_users(backend: Backend) {
+    require_tools(&[("setpriv", "util-linux")]);
+    let net = Uplink::new("dhcpuser", backend);
+    net.host.await_ipv6();
+    let nobody = "setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps +net_bind_service --ambient-caps +net_bind_service";
+    let request = bootp(1);
+    let cases = [
+        ("a BOOTREQUEST with the magic cookie", request.as_str(), "255.255.255.255", 68, 67),
+        ("a DHCPv6 Solicit", "\\001\\000\\000\\001", "ff02::1:2", 546, 547),
+    ];
+    for (what, format, to, sport, dport) in cases {
+        assert!(dhcp_datagram_from(&net, nobody, format, to, sport, dport) > 0, "no ruleset yet: {what} from nobody reaches the router");
+    }
+    net.start(&ConfigDir::new(config("")));
+    for (what, format, to, sport, dport) in cases {
+        assert!(dhcp_datagram(&net, format, to, sport, dport) > 0, "BLOCKED: {what} from root (dhclient's user) should pass");
+        assert_eq!(dhcp_datagram_from(&net, nobody, format, to, sport, dport), 0, "LEAK: {what} from nobody with CAP_NET_BIND_SERVICE passed the DHCP exception");
     }
 }
 
@@ -228,6 +263,7 @@ backend_tests! {
         multicast_listener_reports_name_only_solicited_node_groups,
         arp_answers_only_for_the_uplinks_own_addresses,
         the_dhcp_exception_carries_only_dhcp_client_messages,
+        the_dhcp_exception_admits_only_the_dhcp_clients_users,
         real_dhcp_clients_get_leases_through_the_ruleset,
     ],
     iptables: [],

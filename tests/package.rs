@@ -48,6 +48,7 @@ pub(crate) const FILES: &[(&str, &str)] = &[
     ("/usr/lib/systemd/system/openvpn@.service.d/vpn-firewall.conf", "-rw-r--r--"),
     ("/usr/lib/systemd/system/qubes-firewall.service.d/50-vpn-firewall.conf", "-rw-r--r--"),
     ("/usr/lib/systemd/system/qubes-iptables.service.d/50-vpn-firewall.conf", "-rw-r--r--"),
+    ("/usr/lib/systemd/system/vpn-firewall-guard.service", "-rw-r--r--"),
     ("/usr/lib/tmpfiles.d/vpn-firewall.conf", "-rw-r--r--"),
     ("/usr/sbin/vpn-firewall", "-rwxr-xr-x"),
     ("/usr/share/bash-completion/completions/vpn-firewall", "-rw-r--r--"),
@@ -248,6 +249,13 @@ fn lifecycle(release: Release) {
     for (path, _) in FILES {
         assert!(chroot.path(path).is_file(), "{path} is not installed");
     }
+    // The guard's unit is enabled (dh_installsystemd, through deb-systemd-helper); in the
+    // chroot no systemd runs to start it.
+    let wants = "/etc/systemd/system/multi-user.target.wants/vpn-firewall-guard.service";
+    let enabled = run(&chroot, &format!("readlink {wants} || true"));
+    // Bookworm's debhelper links the unit's /lib name, trixie's its /usr/lib name: one file.
+    let targets = ["/lib/systemd/system/vpn-firewall-guard.service", "/usr/lib/systemd/system/vpn-firewall-guard.service"];
+    assert!(enabled.lines().any(|l| targets.contains(&l)), "the guard's unit is not enabled ({wants}):\n{enabled}");
 
     // netfilter-persistent drives the plugin: start loads, save keeps, flush removes; an invalid
     // configuration fails start (and loads the lockdown ruleset); the plugin reads

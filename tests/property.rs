@@ -27,7 +27,7 @@ use vpn_firewall::values::Interface;
 use vpn_firewall::render_nft::render_nft;
 use vpn_firewall::settings::Settings;
 
-const ACCOUNTS: FixedAccounts = FixedAccounts(&[("tunnel", 999), ("vpn", 1001)]);
+const ACCOUNTS: FixedAccounts = FixedAccounts(&[("tunnel", 999), ("vpn", 1001), ("root", 0), ("systemd-network", 998), ("dhcpcd", 997)]);
 const FILE: &str = "50-property.conf";
 
 /// Loads and validates a directory holding `content` as its one drop-in: its settings and

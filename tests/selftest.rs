@@ -21,7 +21,7 @@ use tempfile::TempDir;
 const BIN: &str = env!("CARGO_BIN_EXE_vpn-firewall");
 
 /// The claims, in the order selftest reports them.
-const CLAIMS: [&str; 8] = ["outside-tunnel", "through-tunnel", "vpn-client", "lan", "ipv6", "tunnel-deleted", "impostor", "broken-config"];
+const CLAIMS: [&str; 9] = ["outside-tunnel", "through-tunnel", "vpn-client", "lan", "ipv6", "tunnel-deleted", "impostor", "broken-config", "guard-tamper"];
 
 fn shipped() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/vpn-firewall")
@@ -124,7 +124,7 @@ fn selftest(dir: &Path, args: &[&str]) -> Ran {
     in_fresh_netns(|| finish(start(dir, args)))
 }
 
-/// `selftest --json` of `dir`: the claims by id, checked to be the seven, in order.
+/// `selftest --json` of `dir`: the claims by id, checked to be the nine, in order.
 fn claims(dir: &Path, args: &[&str]) -> (Ran, Vec<Value>) {
     let mut all = vec!["--json"];
     all.extend(args);
@@ -201,7 +201,7 @@ fn the_table_has_a_line_per_claim_and_colour_only_where_wanted() {
     assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
     assert!(!ran.stdout.contains('\u{1b}'), "colour codes in output to a pipe:\n{}", ran.stdout);
     assert_eq!(ran.stdout.lines().filter(|l| l.starts_with("PASS  ")).count(), CLAIMS.len(), "{}", ran.stdout);
-    assert!(ran.stdout.contains("every claim holds (8 of 8)"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("every claim holds (9 of 9)"), "{}", ran.stdout);
     assert!(has_line(&ran.stdout, "ok VPN down TCP 203.0.113.10:40001 root blocked uplink 0, tunnel 0"), "{}", ran.stdout);
 
     // Where colour is wanted (a terminal, or forced as here), PASS is green.
@@ -258,15 +258,15 @@ struct Broken {
 }
 
 const BROKEN: &[Broken] = &[
-    Broken { what: "the whole IPv4 internet as LAN", text: "[lan]\nallow = 0.0.0.0/0\n", args: &[], fails: &["outside-tunnel", "tunnel-deleted", "impostor"], leaks: true },
+    Broken { what: "the whole IPv4 internet as LAN", text: "[lan]\nallow = 0.0.0.0/0\n", args: &[], fails: &["outside-tunnel", "tunnel-deleted", "impostor", "guard-tamper"], leaks: true },
     // The VPN client's IPv6 too (it may reach only IPv4 when servers is empty).
-    Broken { what: "the whole IPv6 internet as LAN", text: "[lan]\nallow = ::/0\n", args: &[], fails: &["vpn-client", "ipv6", "tunnel-deleted", "impostor"], leaks: true },
+    Broken { what: "the whole IPv6 internet as LAN", text: "[lan]\nallow = ::/0\n", args: &[], fails: &["vpn-client", "ipv6", "tunnel-deleted", "impostor", "guard-tamper"], leaks: true },
     // The uplink is Ethernet, so not the tunnel unless tap = yes says Ethernet counts.
     Broken {
         what: "a tunnel pattern that matches the uplink, with tap = yes",
         text: "[tunnel]\ninterfaces = eth+\ntap = yes\n",
         args: &["--uplink", "eth0"],
-        fails: &["outside-tunnel", "lan", "tunnel-deleted"],
+        fails: &["outside-tunnel", "lan", "tunnel-deleted", "guard-tamper"],
         leaks: true,
     },
     // Not a leak: nothing can go through a tunnel, so the VPN cannot work.
@@ -296,7 +296,7 @@ fn leaky_configurations_fail_the_claims_they_break_with_exit_1() {
     let ran = selftest(dir.path(), &[]);
     assert!(ran.stdout.contains("FAIL  Nothing reaches the internet outside the tunnel"), "{}", ran.stdout);
     assert!(has_line(&ran.stdout, "LEAK VPN down TCP 203.0.113.10:40001 root blocked uplink 1, tunnel 0 refused"), "{}", ran.stdout);
-    assert!(ran.stdout.contains("claims FAILED (outside-tunnel, tunnel-deleted, impostor)"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("claims FAILED (outside-tunnel, tunnel-deleted, impostor, guard-tamper)"), "{}", ran.stdout);
 }
 
 #[test]

@@ -5,6 +5,7 @@ use crate::arp;
 use crate::backend::Backend;
 use crate::configuration::Options;
 use crate::exit;
+use crate::guard;
 use crate::lock;
 use crate::policy::{Hook, Kind, Policy};
 use crate::settings::BackendChoice;
@@ -21,10 +22,21 @@ pub fn start(options: &Options) -> Result<i32> {
         Err(invalid) => {
             // Said first, so that no failure below can hide what is wrong.
             print_config_errors(&invalid.errors);
-            lock_down_unless_loaded(invalid.backend.unwrap_or_default(), "the configuration is invalid");
+            let preferred = invalid.backend.unwrap_or_default();
+            match guard::ask(&guard::Request::Lockdown { backend: preferred }) {
+                Ok(Some(reply)) => reply.print(),
+                Ok(None) => lock_down_unless_loaded(preferred, "the configuration is invalid"),
+                Err(e) => eprintln!("vpn-firewall: error: {e:#}"),
+            }
             return Ok(exit::INVALID);
         }
     };
+    // A running guard loads both layers itself: only it can replace its own table.
+    if let Some(reply) = guard::ask(&guard::Request::Start(options.clone()))? {
+        reply.print();
+        warn_if_not_forwarding(&validated.settings);
+        return Ok(reply.code);
+    }
     let backend = Backend::choose(chosen).inspect_err(|_| lock_down_unless_loaded(chosen, "no backend can load it"))?;
     let (installed, _) = Backend::installed();
     // Another backend's rules count as loaded only when it says so for sure: when in doubt, a
@@ -118,6 +130,10 @@ pub fn flush() -> Result<i32> {
         return Ok(exit::OK);
     }
     let _lock = lock::acquire()?;
+    if let Some(reply) = guard::ask(&guard::Request::Flush)? {
+        reply.print();
+        return Ok(reply.code);
+    }
     let mut removed = 0;
     let mut failed = Vec::new();
     // Each backend on its own: one that cannot be read must not keep the other's rules loaded.

@@ -1,6 +1,8 @@
 //! `check`: validate, then print every effective setting with the place that set it.
 
 use super::warn_if_not_forwarding;
+use crate::accounts::SystemAccounts;
+use crate::clients;
 use crate::config::schema::{self, Key};
 use crate::config::{ConfigErrors, RawConfig};
 use crate::configuration::Options;
@@ -14,6 +16,9 @@ use std::fmt::Write;
 pub fn check(options: &Options) -> Result<i32> {
     let c = options.load().map_err(ConfigErrors::from)?;
     warn_if_not_forwarding(&c.validated.settings);
+    for w in clients::warnings(&c.raw, &c.validated.settings, &options.root, &SystemAccounts) {
+        eprintln!("vpn-firewall: warning: {w}");
+    }
     super::emit(&describe(&c.raw, &c.validated.settings, c.qubes.as_ref()));
     Ok(exit::OK)
 }
@@ -53,6 +58,9 @@ fn describe(raw: &RawConfig, settings: &Settings, qubes: Option<&Qubes>) -> Stri
             if let Some(id) = resolved_id(spec.id, settings) {
                 note.push_str(&format!("; {id}"));
             }
+            if spec.id == Key::LanDhcpUsers {
+                note.push_str(&dhcp_users_note(&entry.value, settings));
+            }
             if spec.id == Key::TunnelInterfaces {
                 note.push_str(&format!("; {}", link_types(settings)));
             }
@@ -83,6 +91,7 @@ fn effective(key: Key, s: &Settings) -> String {
         Key::LanAllow => join(&s.lan.allow),
         Key::LanDns => yes(s.lan.dns),
         Key::LanDhcp => yes(s.lan.dhcp),
+        Key::LanDhcpUsers => s.lan.dhcp_users.iter().map(|a| a.name.clone()).collect::<Vec<_>>().join(" "),
         Key::LanIncoming => join(&s.lan.incoming),
         Key::ForwardEnable => yes(s.forward.enable),
         Key::ForwardInterfaces => join(&s.forward.interfaces),
@@ -99,6 +108,20 @@ fn effective(key: Key, s: &Settings) -> String {
 fn link_types(s: &Settings) -> String {
     let names: Vec<String> = tunnel_link_types(s).iter().map(|t| format!("link/{}", t.name())).collect();
     format!("only interfaces of link type {}", names.join(", "))
+}
+
+/// The uids the DHCP exception admits, and the listed users this machine does not have (only
+/// a default can name one: the DHCP client that uses it is not installed, so it is skipped).
+fn dhcp_users_note(listed: &str, s: &Settings) -> String {
+    let uids: Vec<String> = s.lan.dhcp_users.iter().map(|a| a.id.to_string()).collect();
+    let mut note = if uids.is_empty() { "; no process may send DHCP".to_string() } else { format!("; uids {}", uids.join(" ")) };
+    let absent: Vec<&str> = crate::values::list(listed)
+        .filter(|name| !s.lan.dhcp_users.iter().any(|a| a.name == *name || a.id.to_string() == *name))
+        .collect();
+    if !absent.is_empty() {
+        note.push_str(&format!("; not on this machine, skipped: {}", absent.join(" ")));
+    }
+    note
 }
 
 /// For user and group: the id the name resolved to, or why there is none.

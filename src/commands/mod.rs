@@ -27,6 +27,8 @@ pub enum Command {
     Check,
     Show,
     Selftest(selftest::Options),
+    /// Stay in the foreground and keep the ruleset in force (see `guard`).
+    Guard,
     /// One probe of selftest's, from this source port.
     SelftestProbe(Probe, u16),
 }
@@ -76,11 +78,12 @@ fn dispatch(command: &Command, options: &Options) -> Result<i32> {
         Command::Check => check::check(options),
         Command::Show => show(options),
         Command::Selftest(selftest) => selftest::selftest(options, selftest),
+        Command::Guard => crate::guard::run(options),
         Command::SelftestProbe(probe, source_port) => Ok(selftest::probe_command(probe, *source_port)),
         Command::Stop => {
             println!(
                 "vpn-firewall: stop keeps the ruleset loaded, so nothing leaks while the VPN and the \
-                 network go down; to remove it, run: vpn-firewall flush"
+                 network go down (a running guard goes on guarding it); to remove it, run: vpn-firewall flush"
             );
             Ok(exit::OK)
         }

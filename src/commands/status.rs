@@ -46,12 +46,23 @@ pub fn status(options: &Options) -> i32 {
     if loaded.is_empty() {
         let looked: Vec<String> = installed.iter().map(|b| format!("no {} ({})", b.objects(), b.name())).collect();
         println!("vpn-firewall: not loaded ({}): nothing is blocked", looked.join(", "));
+        print_guard();
         return exit::NOT_LOADED;
     }
     for (backend, what) in loaded {
         report(backend, &what, &settings);
     }
+    print_guard();
     exit::OK
+}
+
+/// The guard of this network namespace, as it reports itself.
+fn print_guard() {
+    match crate::guard::ask(&crate::guard::Request::Status) {
+        Ok(Some(reply)) => reply.print(),
+        Ok(None) => println!("  guard:     not running (another process that flushes the ruleset turns the kill switch off)"),
+        Err(e) => println!("  guard:     cannot tell: {e:#}"),
+    }
 }
 
 fn report(backend: &Backend, loaded: &Loaded, settings: &Result<Settings, ConfigErrors>) {

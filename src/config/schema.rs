@@ -18,6 +18,7 @@ pub enum Key {
     LanAllow,
     LanDns,
     LanDhcp,
+    LanDhcpUsers,
     LanIncoming,
     ForwardEnable,
     ForwardInterfaces,
@@ -56,6 +57,7 @@ pub const KEYS: &[KeySpec] = &[
     spec(Key::LanAllow, "lan", "allow", "", "networks (CIDR) reachable outside the tunnel"),
     spec(Key::LanDns, "lan", "dns", "no", "let DNS (53, 853) reach the allowed networks"),
     spec(Key::LanDhcp, "lan", "dhcp", "yes", "let DHCP and DHCPv6 client traffic out and in"),
+    spec(Key::LanDhcpUsers, "lan", "dhcp_users", "root systemd-network dhcpcd", "users (names or uids) whose DHCP client messages may leave"),
     spec(Key::LanIncoming, "lan", "incoming", "", "PORT/PROTO accepted as new connections from allowed networks"),
     spec(Key::ForwardEnable, "forward", "enable", "no", "route traffic from the internal interfaces into the tunnel"),
     spec(Key::ForwardInterfaces, "forward", "interfaces", "", "internal interfaces of the machines behind this gateway"),
@@ -166,7 +168,7 @@ mod tests {
         assert_eq!(suggest_section("tunel"), "; did you mean [tunnel]?");
         assert_eq!(suggest_section("Tunnel"), "; did you mean [tunnel]?");
         assert_eq!(suggest_key(None, "LOCALNET"), "; did you mean LOCAL_NET?");
-        assert!(suggest_key(Some("lan"), "zzzzzzzz").contains("[lan] knows: allow dns dhcp incoming"));
+        assert!(suggest_key(Some("lan"), "zzzzzzzz").contains("[lan] knows: allow dns dhcp dhcp_users incoming"));
     }
 
     #[test]

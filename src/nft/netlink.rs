@@ -187,7 +187,7 @@ fn table_comment(mut udata: &[u8]) -> Option<String> {
 }
 
 /// The attributes (type without its flags, value) of a message or of a nested attribute.
-fn attrs(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+pub(super) fn attrs(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     std::iter::from_fn(move || {
         let len = usize::from(u16::from_ne_bytes(buf.get(..2)?.try_into().ok()?));
         let kind = u16::from_ne_bytes(buf.get(2..4)?.try_into().ok()?) & NLA_TYPE_MASK;
@@ -202,13 +202,13 @@ fn attr(buf: &[u8], kind: u16) -> Option<&[u8]> {
 }
 
 /// A NUL-terminated string attribute.
-fn string(buf: &[u8], kind: u16) -> Option<&str> {
+pub(super) fn string(buf: &[u8], kind: u16) -> Option<&str> {
     let value = attr(buf, kind)?;
     std::str::from_utf8(value.strip_suffix(&[0]).unwrap_or(value)).ok()
 }
 
 /// A 32-bit attribute in network byte order.
-fn be32<'a>(mut attrs: impl Iterator<Item = (u16, &'a [u8])>, kind: u16) -> Option<u32> {
+pub(super) fn be32<'a>(mut attrs: impl Iterator<Item = (u16, &'a [u8])>, kind: u16) -> Option<u32> {
     attrs.find(|(k, _)| *k == kind).and_then(|(_, v)| v.try_into().ok()).map(u32::from_be_bytes)
 }
 

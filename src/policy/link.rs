@@ -42,6 +42,15 @@ impl LinkType {
 /// Confirm, Renew, Rebind, Release, Decline, Information-request.
 pub const DHCPV6_CLIENT_TYPES: [u8; 8] = [1, 3, 4, 5, 6, 8, 9, 11];
 
+/// The longest DHCP client message let out, IPv4 total length: 576, what RFC 2131 promises a
+/// server receives. Without a bound the shape check carried 64 kB of a process's data a
+/// datagram, fragmented (the bytes after the cookie are the sender's to choose).
+pub const DHCP_MAX_LENGTH: u16 = 576;
+
+/// The longest DHCPv6 client message let out, IPv6 payload length: what fits in IPv6's minimum
+/// MTU (1280) after the IPv6 header, so never fragmented, as real clients' messages are.
+pub const DHCPV6_MAX_PAYLOAD: u16 = 1240;
+
 /// The link types a tunnel interface may have: point-to-point devices without a link-layer
 /// header (tun, WireGuard) and PPP; Ethernet too only with `[tunnel] tap` (OpenVPN `dev tap`).
 /// An interface merely named like the tunnel (a macvlan or veth called `tun9`) is not it.

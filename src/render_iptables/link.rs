@@ -40,17 +40,19 @@ fn link_type_program(types: &[LinkType]) -> String {
     format!("{},{}", program.len(), program.join(","))
 }
 
-/// A BOOTP request (op 1) with the DHCP magic cookie 236 bytes into the UDP payload: from the
-/// IPv4 header, skipped by its length (`0>>22&0x3C@`), the UDP header is 8 bytes.
-pub(super) fn dhcp_request() -> String {
-    "-m u32 --u32 \"0>>22&0x3C@8>>24=1&&0>>22&0x3C@244=0x63825363\"".into()
+/// A BOOTP request (op 1) with the DHCP magic cookie 236 bytes into the UDP payload, at most
+/// `max_length` long (the IPv4 total length, bytes 2-3): from the IPv4 header, skipped by its
+/// length (`0>>22&0x3C@`), the UDP header is 8 bytes.
+pub(super) fn dhcp_request(max_length: u16) -> String {
+    format!("-m u32 --u32 \"0&0xFFFF=0:{max_length}&&0>>22&0x3C@8>>24=1&&0>>22&0x3C@244=0x63825363\"")
 }
 
-/// A DHCPv6 message of a client's type, in a UDP datagram right after the IPv6 header (as
-/// clients send them: no extension header), its type the first byte of the UDP payload.
-pub(super) fn dhcpv6_client_message(types: &[u8]) -> String {
+/// A DHCPv6 message of a client's type, at most `max_payload` long (the IPv6 payload length,
+/// bytes 4-5), in a UDP datagram right after the IPv6 header (as clients send them: no
+/// extension header), its type the first byte of the UDP payload.
+pub(super) fn dhcpv6_client_message(types: &[u8], max_payload: u16) -> String {
     let types: Vec<String> = types.iter().map(u8::to_string).collect();
-    format!("-m u32 --u32 \"4>>8&0xFF=17&&48>>24={}\"", types.join(","))
+    format!("-m u32 --u32 \"4>>16=0:{max_payload}&&4>>8&0xFF=17&&48>>24={}\"", types.join(","))
 }
 
 /// The most tests one `-m u32` holds (`XT_U32_MAXSIZE`).

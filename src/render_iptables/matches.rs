@@ -7,7 +7,7 @@
 
 use super::ipset::Ipset;
 use super::link;
-use crate::policy::{DHCPV6_CLIENT_TYPES, Entry, Family, Hook, Match, Policy, SetId, TcpFlag};
+use crate::policy::{DHCP_MAX_LENGTH, DHCPV6_CLIENT_TYPES, DHCPV6_MAX_PAYLOAD, Entry, Family, Hook, Match, Policy, SetId, TcpFlag};
 use crate::render_common::{ct_state, icmp, icmpv6, tcp_flag};
 use crate::values::Interface;
 
@@ -42,8 +42,10 @@ pub(super) fn alternatives(policy: &Policy, m: &Match, family: Family, ipsets: &
         Match::InIface(i) => vec![basic("-i", format!("-i {}", iface(i)))],
         Match::InLinkType(types) => vec![any(link::link_type(types, hook, false).unwrap_or_default())],
         Match::OutLinkType(types) => vec![any(link::link_type(types, hook, true).unwrap_or_default())],
-        Match::DhcpRequest => return only(Family::V4, vec![any(link::dhcp_request())]),
-        Match::Dhcpv6ClientMessage => return only(Family::V6, vec![any(link::dhcpv6_client_message(&DHCPV6_CLIENT_TYPES))]),
+        Match::DhcpRequest => return only(Family::V4, vec![any(link::dhcp_request(DHCP_MAX_LENGTH))]),
+        Match::Dhcpv6ClientMessage => {
+            return only(Family::V6, vec![any(link::dhcpv6_client_message(&DHCPV6_CLIENT_TYPES, DHCPV6_MAX_PAYLOAD))]);
+        }
         Match::SolicitedNodeReport { records } => return only(Family::V6, vec![any(link::solicited_node_report(*records))]),
         Match::NotInIface(i) => vec![basic("-i", format!("! -i {}", iface(i)))],
         Match::OutIface(i) => vec![basic("-o", format!("-o {}", iface(i)))],

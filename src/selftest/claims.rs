@@ -30,6 +30,9 @@ pub enum Stage {
     Configured,
     /// The lockdown, by `start` with a broken drop-in and nothing loaded.
     Lockdown,
+    /// The configuration's, loaded through a guard, then flushed by another process while
+    /// the guard was paused: only the guard's own table is left.
+    Tampered,
 }
 
 /// What a probe did.
@@ -315,7 +318,12 @@ pub fn claims(s: &Settings, plan: &Plan, user_value: &str) -> Vec<Claim> {
         broken.check(Lockdown, VpnDown, probe, Blocked);
     }
 
-    vec![outside, through, client, lan, ipv6, deleted, impostor, broken]
+    let mut guarded = Claim::new("guard-tamper", "While the guard runs, another process flushing the rules opens nothing, and the guard restores them");
+    guarded.notes.push("the guard is paused (SIGSTOP) while the rules are flushed and the probes sent, so that its own table stands alone".into());
+    guarded.both_protocols(Tampered, VpnDown, internet4, &everyone, Blocked);
+    guarded.check(Tampered, VpnDown, Probe::new(Proto::Tcp, internet6, TCP_PORT, user), Blocked);
+
+    vec![outside, through, client, lan, ipv6, deleted, impostor, broken, guarded]
 }
 
 #[cfg(test)]

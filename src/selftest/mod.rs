@@ -13,6 +13,7 @@ mod plan;
 mod probe;
 mod report;
 mod sandbox;
+mod tamper;
 mod topology;
 mod tunnel;
 
@@ -85,6 +86,10 @@ pub fn selftest(config: &configuration::Options, options: &Options) -> Result<i3
     let broken = claims.iter_mut().find(|c| c.id == "broken-config").expect("the broken-config claim");
     broken.facts = run.break_configuration()?;
     run.probe(&mut claims, Stage::Lockdown)?;
+    let (guard, mut facts) = run.tamper()?;
+    run.probe(&mut claims, Stage::Tampered)?;
+    facts.extend(run.resume(guard)?);
+    claims.iter_mut().find(|c| c.id == "guard-tamper").expect("the guard-tamper claim").facts = facts;
 
     let report = Report {
         config_dir: &config.config_dir,

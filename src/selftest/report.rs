@@ -38,6 +38,7 @@ fn situation(check: &Check) -> String {
     match check.stage {
         Stage::Configured => check.situation.label().to_string(),
         Stage::Lockdown => format!("lockdown, {}", check.situation.label()),
+        Stage::Tampered => format!("flushed, {}", check.situation.label()),
     }
 }
 
@@ -121,7 +122,7 @@ impl Report<'_> {
                     .map(|check| {
                         let o = check.observed.as_ref();
                         json!({
-                            "ruleset": match check.stage { Stage::Configured => "configured", Stage::Lockdown => "lockdown" },
+                            "ruleset": match check.stage { Stage::Configured => "configured", Stage::Lockdown => "lockdown", Stage::Tampered => "tampered" },
                             "situation": check.situation.id(),
                             "proto": check.probe.proto.name(),
                             "to": std::net::SocketAddr::new(check.probe.addr, check.probe.port).to_string(),

@@ -4,7 +4,7 @@
 //! Whatever else it records is a leak.
 
 use super::{Background, Netns, require_tools};
-use vpn_firewall::policy::{DHCPV6_CLIENT_TYPES, MAX_REPORTED_GROUPS};
+use vpn_firewall::policy::{DHCP_MAX_LENGTH, DHCPV6_CLIENT_TYPES, DHCPV6_MAX_PAYLOAD, MAX_REPORTED_GROUPS};
 use nix::sys::signal::Signal;
 use std::fmt;
 use std::io::{BufRead, BufReader};
@@ -27,7 +27,8 @@ impl NotALeak {
 
     /// What every host sends to live on a link, in the shapes the ruleset lets out. ARP and
     /// neighbour discovery resolve the router; DHCP and DHCPv6 client messages (a BOOTP request
-    /// with the magic cookie; a client's DHCPv6 message type) are allowed by `lan.dhcp`;
+    /// with the magic cookie; a client's DHCPv6 message type; no longer than a client's, so never a
+    /// fragment) are allowed by `lan.dhcp`;
     /// multicast listener reports only for solicited-node groups (with their 8-byte hop-by-hop
     /// router alert header), which neighbour discovery needs. Anything else in these protocols
     /// (a payload of a process's choice from port 68, a report naming a group a process joined)
@@ -36,8 +37,14 @@ impl NotALeak {
         let dhcpv6_types: Vec<String> = DHCPV6_CLIENT_TYPES.iter().map(|t| format!("ip6[48] = {t}")).collect();
         vec![
             NotALeak::new("ARP", "arp"),
-            NotALeak::new("DHCP client", "ip and udp src port 68 and udp dst port 67 and udp[8] = 1 and udp[244:4] = 0x63825363"),
-            NotALeak::new("DHCPv6 client", format!("ip6 and udp src port 546 and udp dst port 547 and ({})", dhcpv6_types.join(" or "))),
+            NotALeak::new(
+                "DHCP client",
+                format!("ip and ip[2:2] <= {DHCP_MAX_LENGTH} and udp src port 68 and udp dst port 67 and udp[8] = 1 and udp[244:4] = 0x63825363"),
+            ),
+            NotALeak::new(
+                "DHCPv6 client",
+                format!("ip6 and ip6[4:2] <= {DHCPV6_MAX_PAYLOAD} and udp src port 546 and udp dst port 547 and ({})", dhcpv6_types.join(" or ")),
+            ),
             NotALeak::new("neighbour discovery", "icmp6 and ip6[40] >= 133 and ip6[40] <= 136"),
             NotALeak::new("multicast listener reports", solicited_node_reports()),
         ]

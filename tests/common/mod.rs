@@ -37,6 +37,8 @@ macro_rules! backend_tests {
 
 pub mod backend;
 pub mod capture;
+pub mod guard;
+pub mod openconnect;
 pub mod topology;
 pub mod vpn;
 

@@ -1,6 +1,11 @@
 //! Real VPNs across an `Uplink`: the server on the router, the client on the host, running as
 //! the `tunnel` user with CAP_NET_ADMIN and nothing else, as the package's systemd drop-in runs
-//! it. The client reaches its server only because `tunnel.user` lets it.
+//! it. The client reaches its server only because `tunnel.user` lets it. Two more clients, for
+//! the scenarios about telling the VPN client apart (docs/vpn-clients.md): OpenVPN started as
+//! root that drops to `tunnel` after opening its socket (as NetworkManager-openvpn starts it),
+//! identified by its `--mark` instead; OpenConnect against ocserv, run as `tunnel`; and
+//! wg-quick as root, with wireguard-go as its userspace WireGuard (this kernel has no WireGuard
+//! module), identified by the mark wg-quick picks itself.
 //!
 //! ```text
 //!  router ns                                    host ns (firewalled)
@@ -15,6 +20,7 @@
 //! sees it.
 
 use super::capture::NotALeak;
+use super::openconnect;
 use super::topology::{INTERNET, Probe, ROUTER, Uplink, VPN_SERVER};
 use super::{Background, Netns, poll, require_tools, wait_for};
 use nix::sys::signal::Signal;
@@ -31,6 +37,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("openvpn", "openvpn"),
     ("wireguard-go", "wireguard-go"),
     ("wg", "wireguard-tools"),
+    ("wg-quick", "wireguard-tools"),
     ("openssl", "openssl"),
     ("mount", "mount"),
     ("mknod", "coreutils"),
@@ -60,9 +67,25 @@ pub fn tunnel_user() -> &'static User {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// OpenVPN run as `tunnel` from the start (the package's drop-in).
     OpenVpn,
+    /// wireguard-go run as `tunnel`.
     WireGuard,
+    /// OpenVPN started as root with `--user tunnel --group tunnel`: its socket stays root's,
+    /// so it is told apart by `--mark CLIENT_MARK` and `[tunnel] fwmark`, with `user` empty.
+    OpenVpnRoot,
+    /// OpenConnect run as `tunnel` with CAP_NET_ADMIN, against ocserv.
+    OpenConnect,
+    /// `wg-quick up` as root with a default route and no `FwMark`: wg-quick marks the packets
+    /// with `WG_QUICK_MARK` itself, which wireguard-go puts on its socket as the kernel would.
+    WgQuick,
 }
+
+/// The mark wg-quick picks for the first interface with a default route.
+pub const WG_QUICK_MARK: u32 = 51820;
+
+/// The mark OpenVPN-root puts on its socket. OpenVPN reads `--mark` with atoi: decimal only.
+pub const CLIENT_MARK: u32 = 51821;
 
 /// The tunnel's addresses, on the router's and the host's side (the WireGuard ones; OpenVPN's
 /// server hands out addresses from the same network).
@@ -76,28 +99,66 @@ pub const TUNNEL_CHECK_PORT: u16 = 7000;
 const CONNECT: Duration = Duration::from_secs(20);
 
 impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::OpenVpn, Kind::WireGuard];
+    /// The two VPNs most scenarios run with.
+    pub const BOTH: [Kind; 2] = [Kind::OpenVpn, Kind::WireGuard];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::OpenVpn => "OpenVPN",
             Kind::WireGuard => "WireGuard",
+            Kind::OpenVpnRoot => "OpenVPN-root",
+            Kind::OpenConnect => "OpenConnect",
+            Kind::WgQuick => "wg-quick",
         }
     }
 
-    /// The client's tunnel interface (and the server's, in the router).
+    /// The client's tunnel interface (and the server's, in the router, but for ocserv's).
     pub fn interface(self) -> &'static str {
         match self {
-            Kind::OpenVpn => "tun0",
-            Kind::WireGuard => "wg0",
+            Kind::OpenVpn | Kind::OpenVpnRoot | Kind::OpenConnect => "tun0",
+            Kind::WireGuard | Kind::WgQuick => "wg0",
         }
     }
 
-    /// The server's UDP port.
+    /// The server's UDP port (ocserv's is TCP too).
     pub fn port(self) -> u16 {
         match self {
-            Kind::OpenVpn => 1194,
-            Kind::WireGuard => 51820,
+            Kind::OpenVpn | Kind::OpenVpnRoot => 1194,
+            Kind::WireGuard | Kind::WgQuick => 51820,
+            Kind::OpenConnect => openconnect::PORT,
+        }
+    }
+
+    /// The `[tunnel]` lines that identify this client to vpn-firewall, after `interfaces`.
+    pub fn identity(self) -> String {
+        match self {
+            Kind::OpenVpnRoot => format!("user =\nfwmark = {CLIENT_MARK}\n"),
+            Kind::WgQuick => format!("user =\nfwmark = {WG_QUICK_MARK}\n"),
+            Kind::OpenVpn | Kind::WireGuard | Kind::OpenConnect => String::new(),
+        }
+    }
+
+    /// Whether it is told apart by a mark rather than by the user `tunnel` (so that `tunnel`'s
+    /// other processes are not exempt).
+    pub fn marked(self) -> bool {
+        matches!(self, Kind::OpenVpnRoot | Kind::WgQuick)
+    }
+
+    /// Whether its log says when it has connected (OpenVPN, OpenConnect).
+    fn logs_connections(self) -> bool {
+        matches!(self, Kind::OpenVpn | Kind::OpenVpnRoot | Kind::OpenConnect)
+    }
+
+    /// Whether a signal makes it reconnect with new sockets (`Vpn::reconnect`).
+    pub fn reconnects(self) -> bool {
+        self.logs_connections()
+    }
+
+    /// What the client's log says each time it has (re)connected.
+    fn connected_marker(self) -> &'static str {
+        match self {
+            Kind::OpenConnect => openconnect::CONNECTED,
+            _ => "Initialization Sequence Completed",
         }
     }
 
@@ -105,11 +166,19 @@ impl Kind {
     /// of its protocol. OpenVPN's first byte holds an opcode, 1 to 11, in its top five bits;
     /// WireGuard's first four bytes are a message type, 1 to 4, and three zero bytes. Anything
     /// else sent to the server's port (a probe by another user, TunnelCrack ServerIP) counts.
+    /// OpenConnect's DTLS records start with a content type, 20 to 23; its TLS over TCP cannot
+    /// be told from other TCP to port 443 on the wire, so every TCP segment to the server's
+    /// port passes, and scenarios check TCP probes there by their outcome instead.
     pub fn own_traffic(self) -> NotALeak {
-        let to_server = format!("ip dst host {VPN_SERVER} and udp dst port {}", self.port());
+        let port = self.port();
+        let to_server = format!("ip dst host {VPN_SERVER} and udp dst port {port}");
         let header = match self {
-            Kind::OpenVpn => "udp[8] >> 3 >= 1 and udp[8] >> 3 <= 11",
-            Kind::WireGuard => "udp[8] >= 1 and udp[8] <= 4 and udp[9:2] = 0 and udp[11] = 0",
+            Kind::OpenVpn | Kind::OpenVpnRoot => "udp[8] >> 3 >= 1 and udp[8] >> 3 <= 11",
+            Kind::WireGuard | Kind::WgQuick => "udp[8] >= 1 and udp[8] <= 4 and udp[9:2] = 0 and udp[11] = 0",
+            Kind::OpenConnect => {
+                let filter = format!("ip dst host {VPN_SERVER} and (tcp dst port {port} or (udp dst port {port} and udp[8] >= 20 and udp[8] <= 23))");
+                return NotALeak::new("the VPN's own traffic to its server", filter);
+            }
         };
         NotALeak::new("the VPN's own traffic to its server", format!("{to_server} and {header}"))
     }
@@ -136,14 +205,23 @@ impl Vpn {
         // The client, running as tunnel, reads its certificate and key here.
         chmod(dir.path(), 0o755);
         let server = match kind {
-            Kind::OpenVpn => {
+            Kind::OpenConnect => {
+                openconnect::require();
+                make_pki(&net.router, dir.path(), tunnel);
+                let log = dir.path().join("server.log");
+                let server = sandboxed(&net.router, None, log.clone(), &openconnect::server_args(dir.path()));
+                let listening = || std::fs::read_to_string(&log).unwrap_or_default().contains("listening (UDP)");
+                wait_for_or_show("ocserv to listen", &log, listening);
+                server
+            }
+            Kind::OpenVpn | Kind::OpenVpnRoot => {
                 make_pki(&net.router, dir.path(), tunnel);
                 let log = dir.path().join("server.log");
                 let server = sandboxed(&net.router, None, log.clone(), &openvpn_server_args(dir.path()));
-                wait_for_or_show("the OpenVPN server to start", &log, || initialisations(&log) > 0);
+                wait_for_or_show("the OpenVPN server to start", &log, || connections(&log, "Initialization Sequence Completed") > 0);
                 server
             }
-            Kind::WireGuard => {
+            Kind::WireGuard | Kind::WgQuick => {
                 for side in ["server", "client"] {
                     let private = net.router.run("wg", &["genkey"], "").expect(0).stdout;
                     let public = net.router.run("wg", &["pubkey"], &private).expect(0).stdout;
@@ -171,15 +249,53 @@ impl Vpn {
         self.kind
     }
 
-    /// Starts the client as the tunnel user; returns once traffic flows through the tunnel.
+    /// Starts the client (as the tunnel user, or as root for OpenVPN-root); returns once traffic
+    /// flows through the tunnel.
     pub fn connect(&mut self, net: &Uplink) {
+        self.launch(net);
+        if self.kind.logs_connections() {
+            self.await_connection();
+        }
+        self.await_traffic(net);
+    }
+
+    /// Starts the client and returns at once (but for wireguard-go, which is configured first).
+    pub fn launch(&mut self, net: &Uplink) {
         assert!(self.client.is_none(), "the {} client is already running", self.kind.name());
         let log = self.client_log();
         match self.kind {
             Kind::OpenVpn => {
                 let client = sandboxed(&net.host, Some(tunnel_user()), log, &openvpn_client_args(self.dir.path()));
                 self.client = Some(client);
-                self.await_openvpn_initialisation();
+            }
+            Kind::OpenVpnRoot => {
+                let mut args = openvpn_client_args(self.dir.path());
+                let mark = CLIENT_MARK.to_string();
+                // What NetworkManager-openvpn passes, plus the mark that identifies the client.
+                args.extend(["--user", TUNNEL_USER, "--group", TUNNEL_USER, "--persist-tun", "--persist-key", "--mark", &mark].map(String::from));
+                self.client = Some(sandboxed(&net.host, None, log, &args));
+            }
+            Kind::OpenConnect => {
+                let args = openconnect::client_args(&net.host, self.dir.path(), self.kind.interface());
+                self.client = Some(sandboxed(&net.host, Some(tunnel_user()), log, &args));
+            }
+            Kind::WgQuick => {
+                // No FwMark: wg-quick picks WG_QUICK_MARK for the default route itself.
+                let config = format!(
+                    "[Interface]\nPrivateKey = {}\nAddress = {CLIENT_TUNNEL}/24\n[Peer]\nPublicKey = {}\nEndpoint = {VPN_SERVER}:{}\nAllowedIPs = 0.0.0.0/0\nPersistentKeepalive = 25\n",
+                    read(&self.dir.path().join("client.key")),
+                    read(&self.dir.path().join("server.pub")),
+                    self.kind.port()
+                );
+                let file = self.dir.path().join("wg0.conf");
+                write(&file, &config);
+                let up = "wg-quick up \"$1\" && exec sleep infinity";
+                let command = ["env", "WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go", "bash", "-c", up, "bash", &file.display().to_string()].map(String::from);
+                // Its own PID namespace: wireguard-go daemonizes, and ends with the rest when the
+                // client is killed, as a client that dies takes its interface along.
+                self.client = Some(sandboxed_in(&net.host, &["--pid", "--fork", "--kill-child"], None, log, &command));
+                let link = || net.host.has_link("wg0");
+                wait_for_or_show("wg-quick to bring wg0 up", &self.client_log(), link);
             }
             Kind::WireGuard => {
                 let client = sandboxed(&net.host, Some(tunnel_user()), log, &["wireguard-go", "-f", "wg0"]);
@@ -199,16 +315,21 @@ impl Vpn {
                 net.host.ip("route replace 128.0.0.0/1 dev wg0");
             }
         }
-        self.await_traffic(net);
     }
 
-    /// Waits for the OpenVPN client's next "Initialization Sequence Completed".
-    fn await_openvpn_initialisation(&mut self) {
+    /// Waits for the OpenVPN or OpenConnect client's next connection (its log says so).
+    fn await_connection(&mut self) {
         let log = self.client_log();
         let before = self.connections;
-        let what = format!("the OpenVPN client to connect (initialisation {})", before + 1);
-        wait_for_or_show(&what, &log, || initialisations(&log) > before);
-        self.connections = initialisations(&log);
+        let marker = self.kind.connected_marker();
+        let what = format!("the {} client to connect (connection {})", self.kind.name(), before + 1);
+        wait_for_or_show(&what, &log, || connections(&log, marker) > before);
+        self.connections = connections(&log, marker);
+    }
+
+    /// How often the client has connected so far (OpenVPN, OpenConnect).
+    pub fn connections(&self) -> usize {
+        connections(&self.client_log(), self.kind.connected_marker())
     }
 
     /// Waits until a TCP connection from the host reaches the router's "internet" address
@@ -228,11 +349,16 @@ impl Vpn {
         wait_for(&format!("{interface} to disappear"), Duration::from_secs(5), || !net.host.has_link(interface));
     }
 
-    /// OpenVPN's reconnect: SIGUSR1 makes the client close its tunnel and connect again.
+    /// A reconnect with new sockets: SIGUSR1 makes OpenVPN close its connection and connect
+    /// again (as the user it dropped to, for OpenVPN-root), SIGUSR2 OpenConnect.
     pub fn reconnect(&mut self, net: &Uplink) {
-        assert_eq!(self.kind, Kind::OpenVpn, "only OpenVPN reconnects on SIGUSR1");
-        self.client.as_mut().expect("the client runs").signal(Signal::SIGUSR1);
-        self.await_openvpn_initialisation();
+        let signal = match self.kind {
+            Kind::OpenVpn | Kind::OpenVpnRoot => Signal::SIGUSR1,
+            Kind::OpenConnect => Signal::SIGUSR2,
+            Kind::WireGuard | Kind::WgQuick => panic!("wireguard-go does not reconnect on a signal"),
+        };
+        self.client.as_mut().expect("the client runs").signal(signal);
+        self.await_connection();
         self.await_traffic(net);
     }
 
@@ -256,13 +382,18 @@ impl Vpn {
 /// root's), and a /dev/net/tun node with Debian's usual mode 0666 (some machines, containers
 /// among them, have it 0600, which CAP_NET_ADMIN does not override).
 fn sandboxed(ns: &Netns, user: Option<&User>, log: PathBuf, command: &[impl AsRef<OsStr>]) -> Background {
+    sandboxed_in(ns, &[], user, log, command)
+}
+
+/// `sandboxed`, with more namespaces for `unshare` to make (`--pid --fork --kill-child`).
+fn sandboxed_in(ns: &Netns, unshare: &[&str], user: Option<&User>, log: PathBuf, command: &[impl AsRef<OsStr>]) -> Background {
     let setup = "set -e; owner=$1; shift; \
                  mount -t tmpfs -o mode=0755 vpnfwl-run /run; \
                  mknod -m 0666 /run/tun c 10 200; mount --bind /run/tun /dev/net/tun; \
-                 mkdir -m 0755 /run/wireguard; chown \"$owner\" /run/wireguard; \
+                 mkdir -m 0755 /run/wireguard /run/vpnc; chown \"$owner\" /run/wireguard /run/vpnc; \
                  exec \"$@\"";
     let mut cmd = ns.command("unshare");
-    cmd.args(["--mount", "--propagation", "private", "sh", "-c", setup, "sh"]);
+    cmd.args(["--mount", "--propagation", "private"]).args(unshare).args(["sh", "-c", setup, "sh"]);
     match user {
         Some(u) => {
             let gid = u.gid.to_string();
@@ -341,9 +472,9 @@ fn openvpn_client_args(dir: &Path) -> Vec<String> {
     args.map(String::from).into()
 }
 
-/// How often an OpenVPN log says it completed its initialisation.
-fn initialisations(log: &Path) -> usize {
-    std::fs::read_to_string(log).unwrap_or_default().matches("Initialization Sequence Completed").count()
+/// How often a client's log says `marker`.
+fn connections(log: &Path, marker: &str) -> usize {
+    std::fs::read_to_string(log).unwrap_or_default().matches(marker).count()
 }
 
 /// `wait_for`, with the end of `log` in the panic message when it times out.

@@ -31,6 +31,9 @@ impl<'a> Bed<'a> {
         let tag = match kind {
             Kind::OpenVpn => "o",
             Kind::WireGuard => "w",
+            Kind::OpenVpnRoot => "r",
+            Kind::OpenConnect => "c",
+            Kind::WgQuick => "q",
         };
         let tag = format!("s{scenario}{tag}");
         let net = Uplink::new(&tag, backend);
@@ -39,12 +42,12 @@ impl<'a> Bed<'a> {
         Bed { capture: None, inside: None, vpn, net, conf, allowed: Vec::new(), scenario, tag: backend.qualify(&tag), ledger }
     }
 
-    /// The VPN's interface is the tunnel; its user is the default, `tunnel`; as a gateway,
-    /// forwarding from eth1 with DNS redirected to `RESOLVER`; then `extra` (a later key
-    /// replaces an earlier one).
+    /// The VPN's interface is the tunnel; the client is identified as its kind says (mostly
+    /// by the default user, `tunnel`); as a gateway, forwarding from eth1 with DNS redirected
+    /// to `RESOLVER`; then `extra` (a later key replaces an earlier one).
     fn config_of(kind: Kind, gateway: bool, extra: &str) -> String {
         let forward = if gateway { format!("[forward]\nenable = yes\ninterfaces = eth1\ndns = {RESOLVER}\n") } else { String::new() };
-        format!("[tunnel]\ninterfaces = {}\n{forward}{extra}", kind.interface())
+        format!("[tunnel]\ninterfaces = {}\n{}{forward}{extra}", kind.interface(), kind.identity())
     }
 
     /// Sets the configuration to the base one plus `extra`.

@@ -6,6 +6,7 @@
 use crate::bed::Bed;
 use crate::common::topology::{GATEWAY, INSIDE, INTERNET, INTERNET6, LAN, Probe, RESOLVER, ROUTER, ROUTER6, USER, VPN_SERVER, WORKSTATION};
 use crate::common::vpn::{Kind, tunnel_user};
+use crate::common::guard::{Guard, tampering};
 use crate::common::{require_tools, wait_for};
 use nix::sys::signal::Signal;
 use std::thread::sleep;
@@ -22,7 +23,7 @@ pub struct Scenario {
     pub run: fn(&mut Bed),
 }
 
-const BOTH: &[Kind] = &Kind::ALL;
+const BOTH: &[Kind] = &Kind::BOTH;
 const OPENVPN: &[Kind] = &[Kind::OpenVpn];
 
 pub const SCENARIOS: &[Scenario] = &[
@@ -44,7 +45,15 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { number: 16, name: "gateway_tunnel_vision", title: "gateway: TunnelVision route", vpns: BOTH, run: gateway_tunnel_vision },
     Scenario { number: 17, name: "gateway_tunnel_deleted", title: "gateway: tunnel interface deleted", vpns: BOTH, run: gateway_tunnel_deleted },
     Scenario { number: 18, name: "gateway_unsolicited", title: "gateway: unsolicited from the uplink", vpns: OPENVPN, run: gateway_unsolicited },
+    Scenario { number: 19, name: "client_identity", title: "the client's own identity, nothing else", vpns: IDENTIFIED, run: client_identity },
+    Scenario { number: 20, name: "identity_mismatch", title: "user of a root-started client: blocked", vpns: &[Kind::OpenVpnRoot], run: identity_mismatch },
+    Scenario { number: 21, name: "guard_tampered", title: "guard: rules flushed, then client killed", vpns: BOTH, run: guard_tampered },
 ];
+
+/// The clients that are not run as `tunnel` from the start by the package's drop-in: OpenVPN
+/// started as root (told apart by its mark), OpenConnect (run as `tunnel` by README's recipe),
+/// wg-quick (the mark it picks).
+const IDENTIFIED: &[Kind] = &[Kind::OpenVpnRoot, Kind::OpenConnect, Kind::WgQuick];
 
 /// Long enough for a stream's and a chatterer's packets to try the new way out many times.
 const WHILE: Duration = Duration::from_secs(1);
@@ -341,6 +350,24 @@ fn flush(bed: &mut Bed) {
     bed.reach(Probe::tcp(INTERNET, 7000), "through the tunnel after the flush");
 }
 
+/// Scenario 21: With the guard running, another process turns the rules off mid-traffic (`nft
+/// flush ruleset`; with iptables also `-F` and `-P OUTPUT ACCEPT`), and then the VPN client
+/// dies: the guard's own table holds while it restores the rules.
+fn guard_tampered(bed: &mut Bed) {
+    bed.configure("");
+    let guard = Guard::start(&bed.net.host, &bed.conf);
+    mid_traffic(bed, |bed| {
+        for command in tampering(bed.backend()) {
+            let done = bed.net.host.run(&command[0], &command[1..].iter().map(String::as_str).collect::<Vec<_>>(), "");
+            assert_eq!(done.code, 0, "the tampering itself failed:\n{done}");
+        }
+        bed.vpn.kill(&bed.net, Signal::SIGKILL);
+    });
+    let status = bed.firewall("status");
+    assert!(status.code == 0 && status.stdout.contains("up to date"), "status after the tampering:\n{status}");
+    assert!(guard.restorations() >= 1, "the guard restored nothing:\n{}", guard.log());
+}
+
 /// Scenario 14: The host is the VPN gateway of a workstation on eth1. The workstation reaches
 /// the internet through the tunnel, and its DNS, to whatever address, reaches the redirect
 /// target (a resolver on the internet) through the tunnel; it reaches neither the LAN, though
@@ -418,4 +445,56 @@ fn knock_inside(bed: &Bed) -> u64 {
         p.send(&bed.net.router);
     }
     before
+}
+
+/// Scenario 19: The client is exempt by what README's recipe for it sets, and nothing else is:
+/// OpenVPN started as root that drops to `tunnel` (`--mark` and `fwmark`, `user` empty),
+/// OpenConnect run as `tunnel`, wg-quick as root (`fwmark` = the mark it picks, `user` empty).
+/// It connects and carries a stream; root, an ordinary user and (for the marked ones) `tunnel`
+/// reach neither its server's port nor anything else outside the tunnel; after a reconnect (new
+/// sockets, made after OpenVPN's privilege drop) it still connects; killed, nothing leaves.
+fn client_identity(bed: &mut Bed) {
+    let kind = bed.vpn.kind();
+    let port = kind.port();
+    let tunnel = tunnel_user().uid.as_raw();
+    let others: &[u32] = if kind.marked() { &[0, USER, tunnel] } else { &[0, USER] };
+    let mut tcp_to_server = Vec::new();
+    mid_traffic(bed, |bed| {
+        for &uid in others {
+            bed.send(&[
+                Probe::udp(VPN_SERVER, port).as_uid(uid),
+                Probe::udp(INTERNET, 7001).as_uid(uid).bound_to("eth0"),
+                Probe::tcp(INTERNET, 7000).as_uid(uid).bound_to("eth0"),
+            ]);
+            // Its TCP to the server's port passes the capture for OpenConnect: judged by its outcome.
+            tcp_to_server.push((uid, Probe::tcp(VPN_SERVER, port).as_uid(uid).send(bed.client())));
+        }
+        if kind.reconnects() {
+            bed.vpn.reconnect(&bed.net);
+        }
+        bed.vpn.kill(&bed.net, Signal::SIGKILL);
+    });
+    for (uid, run) in tcp_to_server {
+        assert_ne!(run.code, 0, "uid {uid} connected to the VPN server's TCP port {port} outside the tunnel:\n{run}");
+    }
+}
+
+/// How long a client that cannot get its handshake out is given to connect all the same: a
+/// handshake through the firewall takes well under a second here.
+const NO_HANDSHAKE: Duration = Duration::from_secs(6);
+
+/// Scenario 20: OpenVPN started as root with `--user tunnel` (as NetworkManager-openvpn starts it
+/// with nm-openvpn), and the configuration names the user it drops to instead of its mark: its
+/// socket stays root's, so its handshake is blocked and it never connects (fail-closed, but no
+/// VPN). Nothing leaves meanwhile, and the firewall counts the blocked handshakes.
+fn identity_mismatch(bed: &mut Bed) {
+    bed.start("[tunnel]\nuser = tunnel\nfwmark =\n");
+    bed.watch();
+    let blocked = bed.net.blocked_output();
+    bed.vpn.launch(&bed.net);
+    sleep(NO_HANDSHAKE);
+    bed.knock();
+    bed.verdict();
+    assert_eq!(bed.vpn.connections(), 0, "OpenVPN started as root connected with user = tunnel: its socket was not root's");
+    assert!(bed.net.blocked_output() > blocked, "no packet of the OpenVPN client was blocked: did it send at all?");
 }

@@ -52,11 +52,11 @@ pub fn report() {
     rows.sort_by_key(|r| (r.number, r.vpn, r.backend));
     let mut table = format!("\nLeak suite: cleartext packets from the host on the uplink, binary under test {}\n\n", binary().display());
     let width = rows.iter().map(|r| r.title.len()).max().unwrap_or(0);
-    let _ = writeln!(table, "{:>3}  {:<width$}  {:<9}  {:<15}  {:>6}  result", "#", "scenario", "VPN", "backend", "leaked");
+    let _ = writeln!(table, "{:>3}  {:<width$}  {:<12}  {:<15}  {:>6}  result", "#", "scenario", "VPN", "backend", "leaked");
     for r in &rows {
         let leaked = r.leaked.map_or("-".to_string(), |n| n.to_string());
         let result = if r.passed { "ok" } else { "FAILED" };
-        let _ = writeln!(table, "{:>3}  {:<width$}  {:<9}  {:<15}  {:>6}  {result}", r.number, r.title, r.vpn, r.backend, leaked);
+        let _ = writeln!(table, "{:>3}  {:<width$}  {:<12}  {:<15}  {:>6}  {result}", r.number, r.title, r.vpn, r.backend, leaked);
     }
     let total: usize = rows.iter().filter_map(|r| r.leaked).sum();
     let _ = writeln!(table, "\n{} scenarios run, {total} packets leaked in all ('-': failed before counting)", rows.len());

@@ -1,0 +1,145 @@
+//! `vpn-firewall guard`: a resident process that keeps the kill switch in force while other
+//! tools flush or change the ruleset.
+//!
+//! It keeps two layers loaded (see `layers`): the main one that `start` loads without a guard
+//! too, and a table of its own, owned by its netlink socket, with the same filter chains. It
+//! listens to nf_tables' notifications and loads the main layer again within milliseconds of
+//! another process deleting or changing it (iptables-legacy reports nothing: it is read back
+//! every half second instead). Meanwhile the owned table, which no other process can delete or
+//! change, holds the line. `start`, `flush` and `status` reach it through its control socket.
+//!
+//! It guards from the first `start` on, never before: started with nothing of vpn-firewall
+//! loaded (a fresh install, after `flush`), it stands by and loads nothing, so installing the
+//! package never cuts anyone off. Started with a ruleset loaded (boot after
+//! netfilter-persistent, a restart of the guard), it loads the configuration as `start` does
+//! and guards it.
+
+mod control;
+mod heal;
+mod libnftables;
+mod layers;
+mod requests;
+
+pub use control::{Reply, Request, ask};
+
+use crate::configuration::Options;
+use crate::exit;
+use crate::nft::{Notice, Subscription};
+use anyhow::{Context as _, Result};
+use libnftables::Context;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::SignalFd;
+use requests::Guard;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+/// How often the iptables-legacy rules, of which the kernel sends no notifications, are read back.
+const LEGACY_POLL: Duration = Duration::from_millis(500);
+
+/// Runs the guard until SIGTERM or SIGINT; the rules stay loaded when it ends.
+pub fn run(options: &Options) -> Result<i32> {
+    if !nix::unistd::geteuid().is_root() {
+        anyhow::bail!("guard needs root to own a table in the kernel's firewall; run it with sudo (or as the unit vpn-firewall-guard.service)");
+    }
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGTERM);
+    signals.add(Signal::SIGINT);
+    signals.thread_block().context("cannot block SIGTERM to read it from a signalfd")?;
+    let signalfd = SignalFd::new(&signals).context("cannot open a signalfd")?;
+    let mut notices = Subscription::open()?;
+    let mut guard = Guard::new(Context::new()?);
+    let listener = {
+        // `start` and `flush` look for the guard while they hold the lock. One that took it
+        // before the guard did has found no guard and loaded by itself: it has finished now,
+        // and what it loaded is adopted. Every later one finds the socket bound. (Bound before
+        // taking the lock, a start holding the lock would wait for an answer from a guard
+        // waiting for the lock.)
+        let _lock = crate::lock::acquire()?;
+        let listener = control::listen()?;
+        guard.adopt(options);
+        listener
+    };
+    eprintln!("vpn-firewall guard: running (pid {}), {}", std::process::id(), guard.state());
+    notify_ready();
+    // When the rules were last read back by the poll: it runs on time however busy the
+    // guard's sockets are (a stream of `status` requests must not starve it).
+    let mut polled = Instant::now();
+    loop {
+        let timeout = if guard.polls() {
+            PollTimeout::try_from(LEGACY_POLL.saturating_sub(polled.elapsed())).unwrap_or(PollTimeout::ZERO)
+        } else {
+            PollTimeout::NONE
+        };
+        let mut fds = [
+            PollFd::new(signalfd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(notices.fd(), PollFlags::POLLIN),
+            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e).context("poll"),
+        }
+        let ready = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
+        let (signalled, notified, requested) = (ready(0), ready(1), ready(2));
+        if signalled {
+            let signal = signalfd.read_signal().ok().flatten().map_or(0, |s| s.ssi_signo);
+            let rules = match guard.main_objects() {
+                Some(objects) => format!("the rules stay loaded ({objects} stays, the guard's own table goes with it)"),
+                None => "it was standing by".into(),
+            };
+            eprintln!("vpn-firewall guard: ending on signal {signal}; {rules}; restorations: {}", guard.restorations());
+            return Ok(exit::OK);
+        }
+        if notified {
+            let seen = Instant::now();
+            match notices.drain() {
+                Ok(batch) => guard.on_notices(&batch, seen),
+                Err(e) => {
+                    eprintln!("vpn-firewall guard: warning: {e:#}");
+                    guard.on_notices(&[Notice::Lost], seen);
+                }
+            }
+        }
+        if guard.polls() && polled.elapsed() >= LEGACY_POLL {
+            polled = Instant::now();
+            guard.on_poll();
+        }
+        if requested {
+            serve(&listener, &mut guard);
+        }
+    }
+}
+
+/// Tells systemd (`Type=notify`) that the guard is ready: its control socket bound and what was
+/// loaded adopted, so that units ordered after it (netfilter-persistent) start through it.
+fn notify_ready() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
+    let address = match path.as_bytes() {
+        [b'@', name @ ..] => SocketAddr::from_abstract_name(name),
+        _ => SocketAddr::from_pathname(&path),
+    };
+    let sent = address.and_then(|a| UnixDatagram::unbound()?.send_to_addr(b"READY=1", &a));
+    if let Err(e) = sent {
+        eprintln!("vpn-firewall guard: warning: cannot tell systemd it is ready ({}): {e}", path.to_string_lossy());
+    }
+}
+
+/// Answers every waiting connection.
+fn serve(listener: &std::os::unix::net::UnixListener, guard: &mut Guard) {
+    while let Ok((stream, _)) = listener.accept() {
+        let reply = match control::receive(&stream) {
+            Ok(request) => guard.handle(&request),
+            Err(e) => {
+                eprintln!("vpn-firewall guard: {e:#}");
+                Reply { code: exit::FAILED, stderr: vec![format!("vpn-firewall: error: {e:#}")], ..Default::default() }
+            }
+        };
+        if let Err(e) = control::answer(&stream, &reply) {
+            eprintln!("vpn-firewall guard: warning: {e:#}");
+        }
+    }
+}

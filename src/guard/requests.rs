@@ -1,0 +1,229 @@
+//! What the guard guards, and its answers to `start`, `flush` and `status`.
+
+use super::control::{Reply, Request};
+use super::layers::{self, Outcome};
+use super::libnftables::Context;
+use crate::backend::Backend;
+use crate::configuration::Options;
+use crate::exit;
+use crate::nft::Notice;
+use crate::policy::Policy;
+use crate::render_nft::{FAMILY, GUARD_TABLE};
+use crate::settings::BackendChoice;
+use std::time::Instant;
+
+/// The guard's state: its libnftables context (the owner of its table) and what it guards.
+pub struct Guard {
+    pub(super) ctx: Context,
+    /// `None`: standing by, nothing of vpn-firewall loaded by it.
+    pub(super) guarded: Option<Guarded>,
+    pub(super) restorations: u64,
+    pub(super) last: Option<(Instant, String)>,
+    /// A restoration failed: try again at the next poll.
+    pub(super) retry: bool,
+    /// Notices of a transaction whose end (its generation notice) has not been read yet.
+    pub(super) pending: Vec<Notice>,
+    since: Instant,
+}
+
+pub struct Guarded {
+    pub backend: Backend,
+    pub policy: Policy,
+}
+
+impl Guard {
+    pub fn new(ctx: Context) -> Guard {
+        Guard { ctx, guarded: None, restorations: 0, last: None, retry: false, pending: Vec::new(), since: Instant::now() }
+    }
+
+    pub fn restorations(&self) -> u64 {
+        self.restorations
+    }
+
+    /// The main layer's objects, `None` when standing by.
+    pub fn main_objects(&self) -> Option<String> {
+        self.guarded.as_ref().map(|g| g.backend.objects())
+    }
+
+    /// One line: what it guards, or that it stands by.
+    pub fn state(&self) -> String {
+        match &self.guarded {
+            Some(g) if g.policy.kind == crate::policy::Kind::Lockdown => {
+                format!("guarding the LOCKDOWN ruleset ({}, {} and table {FAMILY} {GUARD_TABLE})", g.backend.name(), g.backend.objects())
+            }
+            Some(g) => format!("guarding the configuration's ruleset ({}, {} and table {FAMILY} {GUARD_TABLE})", g.backend.name(), g.backend.objects()),
+            None => "standing by: nothing of vpn-firewall is loaded; it guards from the next start on".into(),
+        }
+    }
+
+    /// At its start: when vpn-firewall's rules are loaded (a start ran before the guard did),
+    /// loads the configuration as `start` does and guards it; otherwise stands by.
+    pub fn adopt(&mut self, options: &Options) {
+        let (installed, _) = Backend::installed();
+        let loaded: Vec<&Backend> = installed.iter().filter(|b| b.exists().unwrap_or(false)).collect();
+        if loaded.is_empty() {
+            return;
+        }
+        let reply = self.start(options);
+        for line in reply.stdout.iter().chain(&reply.stderr) {
+            eprintln!("{line}");
+        }
+        if reply.code == exit::INVALID {
+            // The loaded rules came from an earlier configuration: they stay as they are. A
+            // lockdown, though, is known and guarded as such.
+            if let Some(b) = loaded.iter().find(|b| b.read().ok().flatten().is_some_and(|l| l.is_lockdown())) {
+                let backend = Backend::choose(if b.name() == "nftables" { BackendChoice::Nftables } else { BackendChoice::Iptables });
+                if let Ok(backend) = backend {
+                    self.load_or_report(backend, Policy::lockdown(), false, &mut Reply::default());
+                }
+            }
+        }
+    }
+
+    pub fn handle(&mut self, request: &Request) -> Reply {
+        match request {
+            Request::Start(options) => self.start(options),
+            Request::Lockdown { backend } => self.lockdown(*backend, "the configuration is invalid"),
+            Request::Flush => self.flush(),
+            Request::Status => self.status(),
+        }
+    }
+
+    fn start(&mut self, options: &Options) -> Reply {
+        let began = Instant::now();
+        let mut reply = Reply::default();
+        // As `start`: what cannot be loaded leaves loaded rules as they are, and with none
+        // loaded gives the lockdown.
+        let (validated, chosen) = match options.load() {
+            Ok(c) => (c.validated, c.backend),
+            Err(invalid) => {
+                let mut reply = self.lockdown(invalid.backend.unwrap_or_default(), "the configuration is invalid");
+                reply.stderr.splice(0..0, invalid.errors.0.iter().map(|l| format!("vpn-firewall: error: {l}")));
+                return reply;
+            }
+        };
+        let backend = match Backend::choose(chosen) {
+            Ok(b) => b,
+            Err(e) => {
+                let mut reply = self.lockdown(chosen, "no backend can load it");
+                reply.code = exit::FAILED;
+                reply.err(format!("vpn-firewall: error: {e:#}"));
+                return reply;
+            }
+        };
+        // What the guard guards is what is loaded: only a start without one (before the guard
+        // ran) or a switch of backends leaves another backend's rules to remove. (Asking every
+        // backend costs forks of iptables; a reload through the guard needs none.)
+        let same = self.guarded.as_ref().is_some_and(|g| g.backend.same_kind(&backend));
+        let others: Vec<Backend> = if same {
+            Vec::new()
+        } else {
+            let (installed, _) = Backend::installed();
+            installed.into_iter().filter(|b| !b.same_kind(&backend) && b.exists().unwrap_or(false)).collect()
+        };
+        let nothing_before = others.is_empty() && self.guarded.is_none() && !backend.exists().unwrap_or(false);
+        let (objects, name) = (backend.objects(), backend.name().to_string());
+        if self.load_or_report(backend, Policy::from_settings(&validated.settings), nothing_before, &mut reply) {
+            for other in others {
+                match other.flush() {
+                    Ok(said) => reply.out(format!("vpn-firewall: {said}: the configuration uses {name} now")),
+                    Err(e) => reply.err(format!("vpn-firewall: warning: cannot remove what {} loaded before: {e:#}", other.name())),
+                }
+            }
+            reply.out(format!(
+                "vpn-firewall: loaded {objects} and table {FAMILY} {GUARD_TABLE}, owned by the guard (pid {}) ({name}, {} LAN networks, {} servers) in {} ms",
+                std::process::id(),
+                validated.settings.lan.allow.len(),
+                validated.settings.tunnel.servers.len(),
+                began.elapsed().as_millis()
+            ));
+        }
+        reply
+    }
+
+    /// Loads `policy` in both layers and guards what is in force afterwards; says what went
+    /// wrong in `reply` (exit 1). Whether `policy` itself was loaded.
+    fn load_or_report(&mut self, backend: Backend, policy: Policy, nothing_before: bool, reply: &mut Reply) -> bool {
+        let error = match layers::apply(&self.ctx, &backend, &policy, nothing_before) {
+            Outcome::Loaded => {
+                self.guarded = Some(Guarded { backend, policy });
+                return true;
+            }
+            Outcome::Refused(e) | Outcome::Failed(e) => e,
+            Outcome::LockedDown(e) => {
+                reply.err("vpn-firewall: loaded the lockdown ruleset instead (only loopback passes)");
+                self.guarded = Some(Guarded { backend, policy: Policy::lockdown() });
+                e
+            }
+        };
+        reply.code = exit::FAILED;
+        reply.err(format!("vpn-firewall: error: {error:#}"));
+        false
+    }
+
+    /// The configuration cannot be loaded (for `reason`): when nothing is loaded, the lockdown
+    /// ruleset, with the `preferred` backend or any that works. Exit 2.
+    fn lockdown(&mut self, preferred: BackendChoice, reason: &str) -> Reply {
+        let mut reply = Reply { code: exit::INVALID, ..Default::default() };
+        let (installed, _) = Backend::installed();
+        if self.guarded.is_some() || installed.iter().any(|b| b.exists().unwrap_or(true)) {
+            reply.err(format!("vpn-firewall: {reason}: the loaded ruleset was left exactly as it was"));
+            return reply;
+        }
+        let backend = match Backend::choose(preferred).or_else(|_| Backend::choose(BackendChoice::Auto)) {
+            Ok(b) => b,
+            Err(e) => {
+                reply.err(format!("vpn-firewall: error: {reason}, and the lockdown ruleset could not be loaded: {e:#}"));
+                return reply;
+            }
+        };
+        let name = backend.name().to_string();
+        let mut failure = Reply::default();
+        if self.load_or_report(backend, Policy::lockdown(), true, &mut failure) {
+            reply.err(format!("vpn-firewall: {reason} and nothing was loaded: loaded the lockdown ruleset with {name} (only loopback passes)"));
+        } else {
+            reply.err(format!("vpn-firewall: error: {reason}, and the lockdown ruleset could not be loaded: {}", failure.stderr.join("; ")));
+        }
+        reply
+    }
+
+    fn flush(&mut self) -> Reply {
+        let mut reply = Reply::default();
+        // Standing by first: what the removal reports is no tampering.
+        self.guarded = None;
+        self.retry = false;
+        match layers::remove(&self.ctx) {
+            Ok(said) if said.is_empty() => reply.out("vpn-firewall: nothing to flush: nothing of vpn-firewall is loaded; the guard stands by"),
+            Ok(said) => {
+                for line in said {
+                    reply.out(format!("vpn-firewall: {line}"));
+                }
+                reply.out("vpn-firewall: vpn-firewall no longer blocks anything; the guard stands by until the next start");
+            }
+            Err(e) => {
+                reply.code = exit::FAILED;
+                reply.err(format!("vpn-firewall: error: cannot flush: {e:#}"));
+            }
+        }
+        reply
+    }
+
+    fn status(&self) -> Reply {
+        let mut reply = Reply::default();
+        let age = |t: Instant| t.elapsed().as_secs();
+        reply.out(format!("  guard:     running (pid {}, for {} s), {}", std::process::id(), age(self.since), self.state()));
+        let owned = match layers::owned_present() {
+            Ok(true) => format!("table {FAMILY} {GUARD_TABLE} loaded, owned by the guard"),
+            Ok(false) if self.guarded.is_some() => format!("MISSING: table {FAMILY} {GUARD_TABLE} is not loaded"),
+            Ok(false) => format!("table {FAMILY} {GUARD_TABLE} not loaded (standing by)"),
+            Err(e) => format!("cannot tell: {e:#}"),
+        };
+        reply.out(format!("  owned:     {owned}"));
+        let last = match &self.last {
+            Some((when, what)) => format!("; the last {} s ago: {what}", age(*when)),
+            None => String::new(),
+        };
+        reply.out(format!("  restored:  {} times since the guard started{last}", self.restorations));
+        reply
+    }
+}

@@ -1,0 +1,55 @@
+//! A guard (`vpn-firewall guard`) running in a test's namespace, for the guard tests and the
+//! leak suite: started, asked, killed by its pid.
+
+use super::{Background, ConfigDir, Netns, binary, poll};
+use std::process::Stdio;
+use std::time::Duration;
+
+/// A guard running in a namespace, its log (stderr) in a file; killed by its pid when dropped.
+pub struct Guard {
+    pub process: Background,
+    log: tempfile::NamedTempFile,
+}
+
+impl Guard {
+    /// Starts `vpn-firewall guard` in `ns` and waits until it answers `status`.
+    pub fn start(ns: &Netns, conf: &ConfigDir) -> Guard {
+        let log = tempfile::Builder::new().prefix("vpnfwk-guard").tempfile().expect("a temporary file");
+        let mut cmd = ns.command(binary());
+        ns.backend().host_iptables(&mut cmd);
+        ns.backend().select(&mut cmd);
+        cmd.arg("--config-dir").arg(conf.path()).arg("guard");
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log.reopen().expect("the log file"));
+        let mut guard = Guard { process: Background::spawn(cmd), log };
+        let answered = poll(Duration::from_secs(10), || {
+            assert_eq!(guard.process.exited(), None, "the guard ended at once; its log:\n{}", guard.log());
+            ns.firewall(conf.path(), "status").stdout.contains("guard:     running")
+        });
+        assert!(answered, "the guard did not answer status within 10 s; its log:\n{}", guard.log());
+        guard
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    pub fn restorations(&self) -> usize {
+        self.log().lines().filter(|l| l.starts_with("vpn-firewall guard: restored")).count()
+    }
+}
+
+
+/// What another process runs to turn vpn-firewall's rules off: `nft flush ruleset`, and with
+/// iptables also the flush of the filter and mangle chains and an ACCEPT policy on OUTPUT,
+/// IPv4 and IPv6.
+pub fn tampering(backend: super::Backend) -> Vec<Vec<String>> {
+    let mut commands = vec![vec!["nft".to_string(), "flush".into(), "ruleset".into()]];
+    if backend.is_iptables() {
+        for program in [backend.iptables(false), backend.iptables(true)] {
+            for args in [&["-w", "-F"][..], &["-w", "-t", "mangle", "-F"], &["-w", "-P", "OUTPUT", "ACCEPT"]] {
+                commands.push(std::iter::once(program.clone()).chain(args.iter().map(|a| a.to_string())).collect());
+            }
+        }
+    }
+    commands
+}

@@ -1,0 +1,255 @@
+//! The guard on the real kernel: while it runs, another process that flushes the ruleset,
+//! deletes vpn-firewall's table, adds an accept rule or flushes the iptables chains lets
+//! nothing out of the uplink in the clear, and the guard restores what was changed; killed
+//! with SIGKILL it leaves the main layer in force; `start` and `flush` act through it. Each
+//! test runs its own guard in its own namespaces and kills it by its pid.
+//!
+//! Traffic: an unprivileged process sends a UDP datagram (IPv4 and IPv6) every 5 ms to an
+//! address behind the uplink, with the VPN down; tcpdump at the router counts what arrives.
+
+#[macro_use]
+mod common;
+
+use common::capture::{Capture, NotALeak};
+use common::guard::Guard;
+use common::topology::{INTERNET, INTERNET6, USER, Uplink};
+use common::{Background, Backend, ConfigDir, Netns, binary, config, poll};
+use std::process::Stdio;
+use std::time::Duration;
+
+/// An unprivileged process sending a UDP datagram to the internet, IPv4 and IPv6, every 5 ms
+/// (bash's /dev/udp: one socket per datagram; a blocked one fails and the next one follows).
+fn sender(ns: &Netns) -> Background {
+    let mut cmd = ns.command("setpriv");
+    let uid = USER.to_string();
+    let script = format!("while :; do echo leak >/dev/udp/{INTERNET}/7000; echo leak >/dev/udp/{INTERNET6}/7000; sleep 0.005; done 2>/dev/null");
+    cmd.args(["--reuid", &uid, "--regid", &uid, "--clear-groups", "bash", "-c", &script]);
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    Background::spawn(cmd)
+}
+
+/// Packets blocked on their way out by the guard's own table, which no reload resets.
+fn blocked_by_owned_table(ns: &Netns) -> u64 {
+    ["blocked_output", "blocked_postrouting"].iter().map(|c| ns.counter("inet", "vpn_firewall_guard", c)).sum()
+}
+
+/// Runs each command of `tamper` in the host while the sender sends and a guard guards, and
+/// checks that no cleartext reached the router, that the guard logged a restoration, and that
+/// the configuration's ruleset is loaded and up to date afterwards.
+fn assert_tamper_leaks_nothing(test: &str, backend: Backend, tamper: &[&[&str]]) {
+    let u = Uplink::new(test, backend);
+    let conf = ConfigDir::new(config(""));
+    let guard = Guard::start(&u.host, &conf);
+    let started = u.start(&conf);
+    assert!(started.stdout.contains("owned by the guard"), "start did not go through the guard:\n{started}");
+    let capture = Capture::start(&u.router, "wan", &NotALeak::link());
+    let sending = sender(&u.host);
+    std::thread::sleep(Duration::from_millis(300));
+    for command in tamper {
+        let (program, args) = command.split_first().expect("a command");
+        let done = u.host.run(program, args, "");
+        assert_eq!(done.code, 0, "the tampering command itself failed:\n{done}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // iptables-legacy is read back every 500 ms.
+    std::thread::sleep(Duration::from_millis(700));
+    drop(sending);
+    let cleartext = capture.finish();
+    assert_eq!(cleartext.count(), 0, "cleartext left the uplink while {tamper:?} ran; guard log:\n{}\n{cleartext}", guard.log());
+    // `nft flush ruleset` does not touch iptables-legacy's rules: there is nothing to restore.
+    let touches_main = !(backend == Backend::IptablesLegacy && tamper[0][0] == "nft");
+    let status = u.firewall(&conf, "status");
+    assert_eq!(status.code, 0, "status after {tamper:?}:\n{status}");
+    assert!(status.stdout.contains("up to date") && status.stdout.contains("owned by the guard"), "status after {tamper:?}:\n{status}");
+    if touches_main {
+        assert!(guard.restorations() >= 1, "the guard logged no restoration after {tamper:?}; its log:\n{}", guard.log());
+        assert!(!status.stdout.contains("restored:  0 times"), "status counts no restoration:\n{status}");
+    }
+    let mut objects = u.host.firewall_objects();
+    objects.retain(|o| o != "inet vpn_firewall_guard");
+    assert_eq!(objects, backend.loaded_objects(), "after {tamper:?} the guard restored other objects than start loads");
+    assert!(blocked_by_owned_table(&u.host) + u.blocked_output() > 0, "the sender sent nothing that was blocked: the test proves nothing");
+}
+
+fn nft_flush_ruleset_leaks_nothing(backend: Backend) {
+    assert_tamper_leaks_nothing("gflush", backend, &[&["nft", "flush", "ruleset"]]);
+}
+
+fn deleting_the_table_leaks_nothing(backend: Backend) {
+    assert_tamper_leaks_nothing("gdelete", backend, &[&["nft", "delete", "table", "inet", "vpn_firewall"]]);
+}
+
+fn an_accept_rule_added_to_its_chains_leaks_nothing(backend: Backend) {
+    if backend.is_iptables() {
+        let (v4, v6) = (backend.iptables(false), backend.iptables(true));
+        assert_tamper_leaks_nothing("gaccept", backend, &[
+            &[&v4, "-w", "-I", "VPN_FIREWALL_OUTPUT", "1", "-j", "ACCEPT"],
+            &[&v6, "-w", "-I", "VPN_FIREWALL_OUTPUT", "1", "-j", "ACCEPT"],
+            &[&v4, "-w", "-t", "mangle", "-I", "VPN_FIREWALL_POSTROUTING", "1", "-j", "RETURN"],
+            &[&v6, "-w", "-t", "mangle", "-I", "VPN_FIREWALL_POSTROUTING", "1", "-j", "RETURN"],
+        ]);
+    } else {
+        assert_tamper_leaks_nothing("gaccept", backend, &[
+            &["nft", "insert", "rule", "inet", "vpn_firewall", "output", "accept"],
+            &["nft", "insert", "rule", "inet", "vpn_firewall", "postrouting", "accept"],
+        ]);
+    }
+}
+
+fn flushed_chains_and_accept_policies_leak_nothing(backend: Backend) {
+    let (v4, v6) = (backend.iptables(false), backend.iptables(true));
+    assert_tamper_leaks_nothing("gipt", backend, &[
+        &[&v4, "-w", "-F"],
+        &[&v6, "-w", "-F"],
+        &[&v4, "-w", "-t", "mangle", "-F"],
+        &[&v6, "-w", "-t", "mangle", "-F"],
+        &[&v4, "-w", "-P", "OUTPUT", "ACCEPT"],
+        &[&v6, "-w", "-P", "OUTPUT", "ACCEPT"],
+    ]);
+}
+
+fn the_guard_killed_leaks_nothing(backend: Backend) {
+    let u = Uplink::new("gkill", backend);
+    let conf = ConfigDir::new(config(""));
+    let mut guard = Guard::start(&u.host, &conf);
+    u.start(&conf);
+    let capture = Capture::start(&u.router, "wan", &NotALeak::link());
+    let sending = sender(&u.host);
+    std::thread::sleep(Duration::from_millis(300));
+    guard.process.signal(nix::sys::signal::Signal::SIGKILL);
+    guard.process.wait_exit(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(700));
+    drop(sending);
+    let cleartext = capture.finish();
+    assert_eq!(cleartext.count(), 0, "cleartext left the uplink after the guard was killed:\n{cleartext}");
+    assert!(!u.host.tables().iter().any(|t| t == "inet vpn_firewall_guard"), "the owned table outlived its owner");
+    let status = u.firewall(&conf, "status");
+    assert_eq!(status.code, 0, "status with the guard killed:\n{status}");
+    assert!(status.stdout.contains("up to date") && status.stdout.contains("guard:     not running"), "status with the guard killed:\n{status}");
+    assert!(u.blocked_output() > 0, "the sender sent nothing that was blocked: the test proves nothing");
+
+    // Restarted (as systemd does), it finds the ruleset loaded and guards it again.
+    let again = Guard::start(&u.host, &conf);
+    let status = u.firewall(&conf, "status").expect(0);
+    assert!(status.stdout.contains("guarding the configuration's ruleset") && status.stdout.contains("owned by the guard"), "status after the restart:\n{status}\nlog:\n{}", again.log());
+}
+
+fn start_and_flush_act_through_the_guard(backend: Backend) {
+    let ns = Netns::host("gcmd", backend);
+    let conf = ConfigDir::new(config(""));
+    let guard = Guard::start(&ns, &conf);
+    let status = ns.firewall(conf.path(), "status").expect(3);
+    assert!(status.stdout.contains("standing by"), "a guard started with nothing loaded loads nothing:\n{status}");
+    assert!(!ns.tables().iter().any(|t| t.contains("vpn_firewall")), "a standing-by guard loaded something: {:?}", ns.tables());
+
+    ns.firewall(conf.path(), "start").expect(0);
+    let owned = ns.nft(&["list", "table", "inet", "vpn_firewall_guard"]);
+    assert!(owned.contains("flags owner") && owned.contains("# progname vpn-firewall"), "the owned table:\n{owned}");
+    let deleted = ns.run("nft", &["delete", "table", "inet", "vpn_firewall_guard"], "");
+    assert!(deleted.code != 0 && deleted.stderr.contains("Operation not permitted"), "another process deleted the owned table:\n{deleted}");
+
+    conf.set(config("[lan]\nallow = 198.51.100.0/24\n"));
+    ns.firewall(conf.path(), "reload").expect(0);
+    let tables: &[&str] = if backend.is_iptables() { &["vpn_firewall_guard"] } else { &["vpn_firewall", "vpn_firewall_guard"] };
+    for table in tables {
+        let text = ns.nft(&["list", "table", "inet", table]);
+        assert!(text.contains("198.51.100.0/24"), "reload through the guard did not replace table {table}:\n{text}");
+    }
+    if backend.is_iptables() {
+        let saved = ns.run(backend.iptables(false) + "-save", &[], "").expect(0).stdout;
+        assert!(saved.contains("198.51.100.0/24"), "reload through the guard did not replace the iptables rules:\n{saved}");
+    }
+    // An invalid configuration leaves both layers as they were.
+    conf.set("[lan]\nallow = 198.51.100.0/33\n");
+    let invalid = ns.firewall(conf.path(), "start").expect(2);
+    assert!(invalid.stderr.contains("left exactly as it was"), "{invalid}");
+    assert!(ns.nft(&["list", "table", "inet", "vpn_firewall_guard"]).contains("198.51.100.0/24"));
+    conf.set(config(""));
+
+    ns.firewall(conf.path(), "flush").expect(0);
+    assert!(!ns.tables().iter().any(|t| t.contains("vpn_firewall")), "flush through the guard left tables: {:?}", ns.tables());
+    assert_eq!(ns.firewall_objects(), Vec::<String>::new(), "flush through the guard left vpn-firewall's objects");
+    let status = ns.firewall(conf.path(), "status").expect(3);
+    assert!(status.stdout.contains("standing by"), "after flush the guard stands by:\n{status}");
+    // Standing by, it restores nothing: a table another process loads under the name is theirs.
+    ns.nft_load("table inet vpn_firewall {\n}\n");
+    ns.nft(&["flush", "ruleset"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(guard.restorations(), 0, "a standing-by guard restored something:\n{}", guard.log());
+
+    // With an invalid configuration and nothing loaded, the guard loads and guards the lockdown.
+    conf.set("[lan]\nallow = 198.51.100.0/33\n");
+    ns.firewall(conf.path(), "start").expect(2);
+    let status = ns.firewall(conf.path(), "status").expect(0);
+    assert!(status.stdout.contains("LOCKDOWN") && status.stdout.contains("owned by the guard"), "{status}");
+    ns.firewall(conf.path(), "flush").expect(0);
+}
+
+fn only_one_guard_per_namespace_and_only_root_commands_it(backend: Backend) {
+    let ns = Netns::host("gsock", backend);
+    let conf = ConfigDir::new(config(""));
+    let guard = Guard::start(&ns, &conf);
+    ns.firewall(conf.path(), "start").expect(0);
+    let second = ns.firewall(conf.path(), "guard");
+    assert_eq!(second.code, 1, "a second guard in the namespace:\n{second}");
+    assert!(second.stderr.contains("another guard runs"), "{second}");
+
+    let uid = USER.to_string();
+    // The guard answers without reading the request, so socat may not get to read the answer.
+    ns.run(
+        "setpriv",
+        &["--reuid", &uid, "--regid", &uid, "--clear-groups", "socat", "-t", "5", "-", "ABSTRACT-CONNECT:vpn-firewall-guard"],
+        "{\"command\": \"flush\"}\n",
+    );
+    let refused = format!("refused a request of uid {uid}");
+    assert!(poll(Duration::from_secs(2), || guard.log().contains(&refused)), "no refusal of an unprivileged user's flush:\n{}", guard.log());
+    assert!(ns.tables().iter().any(|t| t == "inet vpn_firewall_guard"), "an unprivileged user flushed the rules:\n{}", guard.log());
+}
+
+/// iptables-legacy sends no notices: the guard reads the rules back every half second, and a
+/// stream of requests (a script polling `status`) must not put that off.
+fn the_rules_are_read_back_while_commands_keep_coming(backend: Backend) {
+    let ns = Netns::host("gbusy", backend);
+    let conf = ConfigDir::new(config(""));
+    let guard = Guard::start(&ns, &conf);
+    ns.firewall(conf.path(), "start").expect(0);
+    let mut cmd = ns.command("bash");
+    backend.host_iptables(&mut cmd);
+    let script = format!("while :; do \"$0\" --backend iptables --config-dir \"$1\" status >/dev/null 2>&1; sleep 0.05; done");
+    cmd.args(["-c", &script]).arg(binary()).arg(conf.path()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    let _asking = Background::spawn(cmd);
+    std::thread::sleep(Duration::from_millis(300));
+    ns.iptables(false, &["-F"]).expect(0);
+    ns.iptables(false, &["-P", "OUTPUT", "ACCEPT"]).expect(0);
+    assert!(poll(Duration::from_secs(3), || guard.restorations() >= 1), "no restoration within 3 s while status kept asking; log:\n{}", guard.log());
+}
+
+/// The unit as systemd reads it, with the binary where the unit says it is: no warning, no
+/// error (systemd-analyze verify exits 0 on unknown keys, but says so).
+#[test]
+fn the_unit_is_valid() {
+    common::require_tools(&[("systemd-analyze", "systemd")]);
+    let root = tempfile::Builder::new().prefix("vpnfwk-unit").tempdir().expect("a temporary directory");
+    let units = root.path().join("lib/systemd/system");
+    std::fs::create_dir_all(&units).unwrap();
+    std::fs::create_dir_all(root.path().join("usr/sbin")).unwrap();
+    std::fs::copy(binary(), root.path().join("usr/sbin/vpn-firewall")).unwrap();
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/vpn-firewall-guard.service"), units.join("vpn-firewall-guard.service")).unwrap();
+    let mut cmd = std::process::Command::new("systemd-analyze");
+    cmd.args(["verify", "--man=no"]).arg(format!("--root={}", root.path().display())).arg("vpn-firewall-guard.service");
+    let verified = common::run(cmd, "");
+    assert!(verified.code == 0 && verified.stdout.is_empty() && verified.stderr.is_empty(), "{verified}");
+}
+
+backend_tests!(
+    every: [
+        nft_flush_ruleset_leaks_nothing,
+        an_accept_rule_added_to_its_chains_leaks_nothing,
+        the_guard_killed_leaks_nothing,
+        start_and_flush_act_through_the_guard,
+        only_one_guard_per_namespace_and_only_root_commands_it,
+    ],
+    iptables: [flushed_chains_and_accept_policies_leak_nothing, the_rules_are_read_back_while_commands_keep_coming],
+);
+
+tests_with!(nftables_only, super::Backend::Nftables, deleting_the_table_leaks_nothing);
