@@ -51,7 +51,7 @@ fn upgrade_and_downgrade(release: Release) {
             // Each version's drop-ins, wherever it puts them, survive the move between the
             // aliased directories (dpkg must not remove the file it has just unpacked under the
             // other name).
-            drop_ins = FILES.iter().map(|(p, _)| *p).filter(|p| p.contains("/systemd/system/")).collect::<Vec<_>>().join(" "),
+            drop_ins = FILES.iter().map(|(p, _)| *p).filter(|p| p.contains(".service.d/")).collect::<Vec<_>>().join(" "),
         ));
     }
     let transcript = run(&chroot, &script);
