@@ -1,16 +1,39 @@
-//! The Debian package as an administrator gets it: built with dpkg-buildpackage, checked with
-//! lintian and dpkg-deb, then installed with apt into a clean Debian bookworm chroot, run through
-//! netfilter-persistent, upgraded, removed and purged.
+//! The Debian package as an administrator gets it, for each supported release: built with
+//! dpkg-buildpackage (for trixie inside a trixie chroot with Debian's toolchain and no network,
+//! for bookworm with rustup), checked with both releases' lintian and with dpkg-deb, then
+//! installed with apt into a clean chroot of its release, run through netfilter-persistent,
+//! upgraded (from 0.1.0 too: upgrade.rs), downgraded, removed and purged.
 //!
 //! Safety: every command in a chroot runs in a throwaway network namespace (see deb/chroot.rs):
 //! maintainer scripts, netfilter-persistent and vpn-firewall never touch this machine's firewall,
 //! and nothing of the package runs in this machine's own root.
 
+/// Two tests of `check(release)`: `$trixie` and `$bookworm`.
+macro_rules! per_release {
+    ($check:ident: $trixie:ident, $bookworm:ident) => {
+        #[test]
+        fn $trixie() {
+            $check(Release::Trixie);
+        }
+
+        #[test]
+        fn $bookworm() {
+            $check(Release::Bookworm);
+        }
+    };
+}
+
 mod deb;
 mod sandbox;
+// Tests in files of their own, in this test binary so that they share its package builds.
+#[path = "package/debian_tools.rs"]
+mod debian_tools;
+#[path = "package/upgrade.rs"]
+mod upgrade;
 
 use clap::CommandFactory;
-use deb::chroot::Chroot;
+use deb::build::built;
+use deb::chroot::{Chroot, Release};
 use deb::{Entry, contents, dpkg_deb, succeed};
 use sandbox::tool;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -18,14 +41,14 @@ use std::path::Path;
 use std::process::Command;
 
 /// Every file of the package (directories aside), with its mode.
-const FILES: &[(&str, &str)] = &[
+pub(crate) const FILES: &[(&str, &str)] = &[
     ("/etc/vpn-firewall/30-default.conf", "-rw-r--r--"),
-    ("/lib/systemd/system/netfilter-persistent.service.d/vpn-firewall.conf", "-rw-r--r--"),
-    ("/lib/systemd/system/openvpn-client@.service.d/vpn-firewall.conf", "-rw-r--r--"),
-    ("/lib/systemd/system/openvpn@.service.d/vpn-firewall.conf", "-rw-r--r--"),
-    ("/lib/systemd/system/qubes-firewall.service.d/50-vpn-firewall.conf", "-rw-r--r--"),
-    ("/lib/systemd/system/qubes-iptables.service.d/50-vpn-firewall.conf", "-rw-r--r--"),
-    ("/lib/systemd/system/vpn-firewall-guard.service", "-rw-r--r--"),
+    ("/usr/lib/systemd/system/netfilter-persistent.service.d/vpn-firewall.conf", "-rw-r--r--"),
+    ("/usr/lib/systemd/system/openvpn-client@.service.d/vpn-firewall.conf", "-rw-r--r--"),
+    ("/usr/lib/systemd/system/openvpn@.service.d/vpn-firewall.conf", "-rw-r--r--"),
+    ("/usr/lib/systemd/system/qubes-firewall.service.d/50-vpn-firewall.conf", "-rw-r--r--"),
+    ("/usr/lib/systemd/system/qubes-iptables.service.d/50-vpn-firewall.conf", "-rw-r--r--"),
+    ("/usr/lib/systemd/system/vpn-firewall-guard.service", "-rw-r--r--"),
     ("/usr/lib/tmpfiles.d/vpn-firewall.conf", "-rw-r--r--"),
     ("/usr/sbin/vpn-firewall", "-rwxr-xr-x"),
     ("/usr/share/bash-completion/completions/vpn-firewall", "-rw-r--r--"),
@@ -38,9 +61,17 @@ const FILES: &[(&str, &str)] = &[
     ("/usr/share/zsh/vendor-completions/_vpn-firewall", "-rw-r--r--"),
 ];
 
+const RELEASES: [Release; 2] = [Release::Trixie, Release::Bookworm];
+
 #[test]
 fn the_package_holds_the_listed_files_owned_by_root_and_one_conffile() {
-    let package = deb::built();
+    for release in RELEASES {
+        holds_the_listed_files(release);
+    }
+}
+
+fn holds_the_listed_files(release: Release) {
+    let package = built(release);
     let entries = contents(&package.deb);
     let mut files: Vec<(&str, &str)> =
         entries.iter().filter(|e| !e.mode.starts_with('d')).map(|e| (e.path.as_str(), e.mode.as_str())).collect();
@@ -68,7 +99,13 @@ fn the_package_holds_the_listed_files_owned_by_root_and_one_conffile() {
 
 #[test]
 fn the_manual_pages_and_completions_are_generated_from_the_command_line() {
-    let package = deb::built();
+    for release in RELEASES {
+        has_generated_pages(release);
+    }
+}
+
+fn has_generated_pages(release: Release) {
+    let package = built(release);
     let dir = tempfile::Builder::new().prefix("deb-contents-").tempdir_in(deb::scratch()).expect("temporary directory");
     dpkg_deb(&["--extract".as_ref(), package.deb.as_os_str(), dir.path().as_os_str()]);
     let gunzip = |path: &str| {
@@ -95,22 +132,68 @@ fn the_manual_pages_and_completions_are_generated_from_the_command_line() {
     assert_eq!(config_page, include_str!("../man/vpn-firewall.conf.5"));
 }
 
+/// `lintian --fail-on error,warning` of both packages, by this machine's lintian (bookworm's).
 #[test]
-fn lintian_reports_no_error_and_no_warning() {
-    let package = deb::built();
-    let out = Command::new(tool("lintian", "lintian"))
-        .args(["--fail-on", "error,warning", "--display-info"])
-        .arg(&package.changes)
+fn bookworms_lintian_reports_no_error_and_no_warning() {
+    for release in RELEASES {
+        let out = Command::new(tool("lintian", "lintian"))
+            .args(["--fail-on", "error,warning", "--display-info"])
+            .arg(&built(release).changes)
+            .output()
+            .expect("cannot run lintian");
+        let report = deb::describe(&format!("lintian of the {release:?} package"), &out);
+        eprintln!("{report}");
+        assert!(out.status.success(), "{report}");
+    }
+}
+
+/// The same by trixie's lintian, run in the trixie build chroot.
+#[test]
+fn trixies_lintian_reports_no_error_and_no_warning() {
+    let chroot = Chroot::for_building();
+    for release in RELEASES {
+        let package = built(release);
+        let dir = package.changes.parent().expect("in a directory");
+        let mut inside = Vec::new();
+        for path in [&package.changes, &package.changes.with_extension("buildinfo"), &package.deb, &package.dbgsym] {
+            inside.push(chroot.copy_in(path));
+        }
+        let session = chroot.run(&format!("lintian --fail-on error,warning --display-info {}", inside[0]));
+        eprintln!("{session}");
+        assert!(session.out.status.success(), "trixie's lintian of the {release:?} package ({}):\n{session}", dir.display());
+        chroot.run(&format!("rm {}", inside.join(" "))).ok();
+    }
+}
+
+/// debian/copyright is what examples/debian-copyright.rs writes from Cargo.lock: every locked
+/// crate, each under a licence debian/copyright-licenses holds (those compatible with GPL-3+).
+#[test]
+fn the_copyright_file_lists_every_locked_crate_under_a_licence_compatible_with_gpl_3() {
+    let out = Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--locked", "--example", "debian-copyright"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
-        .expect("cannot run lintian");
-    let report = deb::describe("lintian", &out);
-    eprintln!("{report}");
-    assert!(out.status.success(), "{report}");
+        .expect("cannot run cargo");
+    assert!(out.status.success(), "{}", deb::describe("cargo run --example debian-copyright", &out));
+    let committed = include_str!("../debian/copyright");
+    assert!(
+        String::from_utf8_lossy(&out.stdout) == committed,
+        "debian/copyright is not what Cargo.lock makes: run cargo run --locked --example debian-copyright > debian/copyright"
+    );
+    let lock = include_str!("../Cargo.lock");
+    let crates = lock.matches("\n[[package]]\n").count() - 1;
+    assert_eq!(committed.matches("\nFiles: vendor/").count(), crates, "one paragraph per locked crate but vpn-firewall");
 }
 
 #[test]
 fn the_dbgsym_package_holds_the_line_tables_of_the_stripped_binary() {
-    let package = deb::built();
+    for release in RELEASES {
+        has_line_tables(release);
+    }
+}
+
+fn has_line_tables(release: Release) {
+    let package = built(release);
     let dir = tempfile::Builder::new().prefix("deb-dbgsym-").tempdir_in(deb::scratch()).expect("temporary directory");
     dpkg_deb(&["--extract".as_ref(), package.deb.as_os_str(), dir.path().as_os_str()]);
     dpkg_deb(&["--extract".as_ref(), package.dbgsym.as_os_str(), dir.path().as_os_str()]);
@@ -135,7 +218,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 loaded() { nft list table inet vpn_firewall >/dev/null 2>&1; }
 "#;
 
-fn run(chroot: &Chroot, script: &str) -> String {
+pub(crate) fn run(chroot: &Chroot, script: &str) -> String {
     chroot.run(&format!("{PRELUDE}{script}")).ok()
 }
 
@@ -145,10 +228,15 @@ fn account(chroot: &Chroot, file: &str, name: &str) -> Option<Vec<String>> {
     text.lines().map(|l| l.split(':').map(str::to_string).collect::<Vec<_>>()).find(|f| f[0] == name)
 }
 
-#[test]
-fn apt_installs_it_netfilter_persistent_runs_it_and_remove_and_purge_clean_up() {
-    let chroot = Chroot::new();
-    let package = deb::built();
+per_release!(
+    lifecycle:
+    trixie_apt_installs_it_netfilter_persistent_runs_it_and_remove_and_purge_clean_up,
+    bookworm_apt_installs_it_netfilter_persistent_runs_it_and_remove_and_purge_clean_up
+);
+
+fn lifecycle(release: Release) {
+    let chroot = Chroot::new(release);
+    let package = built(release);
     let deb = chroot.copy_in(&package.deb);
 
     // A fresh install creates the user, loads nothing and says how to.
@@ -165,7 +253,9 @@ fn apt_installs_it_netfilter_persistent_runs_it_and_remove_and_purge_clean_up() 
     // chroot no systemd runs to start it.
     let wants = "/etc/systemd/system/multi-user.target.wants/vpn-firewall-guard.service";
     let enabled = run(&chroot, &format!("readlink {wants} || true"));
-    assert!(enabled.lines().any(|l| l == "/lib/systemd/system/vpn-firewall-guard.service"), "the guard's unit is not enabled ({wants}):\n{enabled}");
+    // Bookworm's debhelper links the unit's /lib name, trixie's its /usr/lib name: one file.
+    let targets = ["/lib/systemd/system/vpn-firewall-guard.service", "/usr/lib/systemd/system/vpn-firewall-guard.service"];
+    assert!(enabled.lines().any(|l| targets.contains(&l)), "the guard's unit is not enabled ({wants}):\n{enabled}");
 
     // netfilter-persistent drives the plugin: start loads, save keeps, flush removes; an invalid
     // configuration fails start (and loads the lockdown ruleset); the plugin reads
@@ -260,10 +350,15 @@ fn apt_installs_it_netfilter_persistent_runs_it_and_remove_and_purge_clean_up() 
     assert!(account(&chroot, "/etc/passwd", "tunnel").is_some(), "purge removed the user tunnel");
 }
 
-#[test]
-fn with_iptables_persistent_its_plugins_run_first_and_the_ruleset_is_in_place_after_them() {
-    let chroot = Chroot::new();
-    let package = deb::built();
+per_release!(
+    with_iptables_persistent:
+    trixie_with_iptables_persistent_its_plugins_run_first_and_the_ruleset_is_in_place_after_them,
+    bookworm_with_iptables_persistent_its_plugins_run_first_and_the_ruleset_is_in_place_after_them
+);
+
+fn with_iptables_persistent(release: Release) {
+    let chroot = Chroot::new(release);
+    let package = built(release);
     let deb = chroot.copy_in(&package.deb);
     let output = run(
         &chroot,
@@ -296,10 +391,15 @@ fn with_iptables_persistent_its_plugins_run_first_and_the_ruleset_is_in_place_af
     assert!(output.contains("the configuration's ruleset, up to date"), "{output}");
 }
 
-#[test]
-fn openvpn_runs_as_tunnel_with_cap_net_admin_alone_in_a_sandbox() {
-    let chroot = Chroot::new();
-    let package = deb::built();
+per_release!(
+    openvpn_sandboxed:
+    trixie_openvpn_runs_as_tunnel_with_cap_net_admin_alone_in_a_sandbox,
+    bookworm_openvpn_runs_as_tunnel_with_cap_net_admin_alone_in_a_sandbox
+);
+
+fn openvpn_sandboxed(release: Release) {
+    let chroot = Chroot::new(release);
+    let package = built(release);
     let deb = chroot.copy_in(&package.deb);
     run(&chroot, &format!("apt-get install -y --no-install-recommends openvpn iproute2 {deb} > /tmp/install.log"));
 

@@ -175,9 +175,8 @@ impl Iptables {
             bail!("cannot load beside rules iptables-nft cannot read: {}; {}", listed(&unreadable), unreadable::ADVICE);
         }
         let ipsets = self.ipsets(policy);
-        if let Some(tool) = &self.ipset
-            && !ipsets.is_empty()
-        {
+        // Not a let chain: rustc 1.85 (Debian trixie) has none.
+        if let Some(tool) = self.ipset.as_ref().filter(|_| !ipsets.is_empty()) {
             let stale_new = tool.ours()?.iter().any(|n| n == IPSET_NEW);
             tool.restore(&render_ipset(&ipsets, stale_new))?;
         }
