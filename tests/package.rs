@@ -48,7 +48,7 @@ pub(crate) const FILES: &[(&str, &str)] = &[
     ("/usr/lib/systemd/system/openvpn@.service.d/vpn-firewall.conf", "-rw-r--r--"),
     ("/usr/lib/systemd/system/qubes-firewall.service.d/50-vpn-firewall.conf", "-rw-r--r--"),
     ("/usr/lib/systemd/system/qubes-iptables.service.d/50-vpn-firewall.conf", "-rw-r--r--"),
-    (GUARD_UNIT, "-rw-r--r--"),
+    ("/usr/lib/systemd/system/vpn-firewall-guard.service", "-rw-r--r--"),
     ("/usr/lib/tmpfiles.d/vpn-firewall.conf", "-rw-r--r--"),
     ("/usr/sbin/vpn-firewall", "-rwxr-xr-x"),
     ("/usr/share/bash-completion/completions/vpn-firewall", "-rw-r--r--"),
@@ -60,22 +60,6 @@ pub(crate) const FILES: &[(&str, &str)] = &[
     ("/usr/share/netfilter-persistent/plugins.d/35-vpn-firewall", "-rwxr-xr-x"),
     ("/usr/share/zsh/vendor-completions/_vpn-firewall", "-rw-r--r--"),
 ];
-
-/// The guard's unit as trixie's debhelper installs it: bookworm's puts units under /lib.
-const GUARD_UNIT: &str = "/usr/lib/systemd/system/vpn-firewall-guard.service";
-
-/// `FILES` as `release`'s package holds them, sorted.
-pub(crate) fn files(release: Release) -> Vec<(&'static str, &'static str)> {
-    let mut files: Vec<(&str, &str)> = FILES
-        .iter()
-        .map(|&(path, mode)| match (release, path) {
-            (Release::Bookworm, GUARD_UNIT) => ("/lib/systemd/system/vpn-firewall-guard.service", mode),
-            _ => (path, mode),
-        })
-        .collect();
-    files.sort();
-    files
-}
 
 const RELEASES: [Release; 2] = [Release::Trixie, Release::Bookworm];
 
@@ -92,7 +76,7 @@ fn holds_the_listed_files(release: Release) {
     let mut files: Vec<(&str, &str)> =
         entries.iter().filter(|e| !e.mode.starts_with('d')).map(|e| (e.path.as_str(), e.mode.as_str())).collect();
     files.sort();
-    assert_eq!(files, self::files(release));
+    assert_eq!(files, FILES);
     let not_root: Vec<&Entry> = entries.iter().filter(|e| e.owner != "root/root").collect();
     assert!(not_root.is_empty(), "not owned by root: {not_root:?}");
 
@@ -262,7 +246,7 @@ fn lifecycle(release: Release) {
     let group = account(&chroot, "/etc/group", "tunnel").expect("no group tunnel");
     assert_eq!((user[3].as_str(), user[5].as_str(), user[6].as_str()), (group[2].as_str(), "/nonexistent", "/usr/sbin/nologin"));
     assert!(user[2].parse::<u32>().expect("numeric uid") < 1000, "tunnel is not a system user: {user:?}");
-    for (path, _) in files(release) {
+    for (path, _) in FILES {
         assert!(chroot.path(path).is_file(), "{path} is not installed");
     }
     // The guard's unit is enabled (dh_installsystemd, through deb-systemd-helper); in the
@@ -360,7 +344,7 @@ fn lifecycle(release: Release) {
             directories.join(" ")
         ),
     );
-    for path in files(release).into_iter().map(|(p, _)| p).chain(["/etc/vpn-firewall", "/run/vpn-firewall.lock"]) {
+    for path in FILES.iter().map(|(p, _)| *p).chain(["/etc/vpn-firewall", "/run/vpn-firewall.lock"]) {
         assert!(std::fs::symlink_metadata(chroot.path(path)).is_err(), "purge left {path}");
     }
     assert!(account(&chroot, "/etc/passwd", "tunnel").is_some(), "purge removed the user tunnel");
