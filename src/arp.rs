@@ -52,6 +52,25 @@ pub fn restore() -> Result<Done> {
     restore_at(Path::new(SYSCTL), &record_path()?)
 }
 
+/// `protect`, for every path that loads rules (`start`, the guard): what it did, as a line for
+/// the user. A failure leaves the loaded rules as they are, closed.
+pub fn protect_said() -> Result<Option<String>> {
+    let done = protect().context("cannot keep the LAN from learning the tunnel's address by ARP")?;
+    Ok(match done {
+        Done::Raised(before) => Some(format!("vpn-firewall: set {SYSCTL} to 1 (it was {before}): ARP answers only for each interface's own addresses")),
+        _ => None,
+    })
+}
+
+/// `restore`, for every path that removes the rules (`flush`, the guard): what it did, as a
+/// line for the user.
+pub fn restore_said() -> Result<Option<String>> {
+    Ok(match restore()? {
+        Done::Restored(before) => Some(format!("vpn-firewall: set {SYSCTL} back to {before}")),
+        _ => None,
+    })
+}
+
 /// Removes this network namespace's record without restoring anything: for a namespace about
 /// to be deleted (selftest's sandbox), whose sysctl goes with it and whose record would stay.
 pub fn forget() -> Result<()> {

@@ -142,7 +142,12 @@ fn start_and_flush_act_through_the_guard(backend: Backend) {
     assert!(status.stdout.contains("standing by"), "a guard started with nothing loaded loads nothing:\n{status}");
     assert!(!ns.tables().iter().any(|t| t.contains("vpn_firewall")), "a standing-by guard loaded something: {:?}", ns.tables());
 
+    // ARP answers only for each interface's own addresses, as without a guard (tests/link.rs).
+    let arp_ignore = || ns.run("cat", &["/proc/sys/net/ipv4/conf/all/arp_ignore"], "").expect(0).stdout.trim().to_string();
+    let arp_before = arp_ignore();
+    assert_eq!(arp_before, "0", "a new namespace answers ARP for any of its addresses");
     ns.firewall(conf.path(), "start").expect(0);
+    assert_eq!(arp_ignore(), "1", "start through the guard did not raise arp_ignore");
     let owned = ns.nft(&["list", "table", "inet", "vpn_firewall_guard"]);
     assert!(owned.contains("flags owner") && owned.contains("# progname vpn-firewall"), "the owned table:\n{owned}");
     let deleted = ns.run("nft", &["delete", "table", "inet", "vpn_firewall_guard"], "");
@@ -167,6 +172,7 @@ fn start_and_flush_act_through_the_guard(backend: Backend) {
     conf.set(config(""));
 
     ns.firewall(conf.path(), "flush").expect(0);
+    assert_eq!(arp_ignore(), arp_before, "flush through the guard did not restore arp_ignore");
     assert!(!ns.tables().iter().any(|t| t.contains("vpn_firewall")), "flush through the guard left tables: {:?}", ns.tables());
     assert_eq!(ns.firewall_objects(), Vec::<String>::new(), "flush through the guard left vpn-firewall's objects");
     let status = ns.firewall(conf.path(), "status").expect(3);

@@ -113,8 +113,8 @@ fn apply(backend: &Backend, policy: &Policy, nothing_before: bool) -> Result<()>
 /// ARP answers for each interface's own addresses only, once the rules hold (see `arp`): a
 /// failure leaves the rules loaded, closed as they are.
 fn protect_arp() -> Result<()> {
-    if let arp::Done::Raised(before) = arp::protect().context("cannot keep the LAN from learning the tunnel's address by ARP")? {
-        println!("vpn-firewall: set {} to 1 (it was {before}): ARP answers only for each interface's own addresses", arp::SYSCTL);
+    if let Some(said) = arp::protect_said()? {
+        println!("{said}");
     }
     Ok(())
 }
@@ -147,9 +147,8 @@ pub fn flush() -> Result<i32> {
             Err(e) => failed.push(format!("{}: {e:#}", backend.name())),
         }
     }
-    match arp::restore() {
-        Ok(arp::Done::Restored(before)) => println!("vpn-firewall: set {} back to {before}", arp::SYSCTL),
-        Ok(_) => {}
+    match arp::restore_said() {
+        Ok(said) => said.into_iter().for_each(|line| println!("{line}")),
         Err(e) => failed.push(format!("{e:#}")),
     }
     if !failed.is_empty() {

@@ -147,6 +147,14 @@ impl Guard {
         let error = match layers::apply(&self.ctx, &backend, &policy, nothing_before) {
             Outcome::Loaded => {
                 self.guarded = Some(Guarded { backend, policy });
+                // As `start` without a guard: the LAN must not learn the tunnel's address.
+                match crate::arp::protect_said() {
+                    Ok(said) => said.into_iter().for_each(|line| reply.out(line)),
+                    Err(e) => {
+                        reply.code = exit::FAILED;
+                        reply.err(format!("vpn-firewall: error: {e:#}"));
+                    }
+                }
                 return true;
             }
             Outcome::Refused(e) | Outcome::Failed(e) => e,
@@ -203,6 +211,13 @@ impl Guard {
             Err(e) => {
                 reply.code = exit::FAILED;
                 reply.err(format!("vpn-firewall: error: cannot flush: {e:#}"));
+            }
+        }
+        match crate::arp::restore_said() {
+            Ok(said) => said.into_iter().for_each(|line| reply.out(line)),
+            Err(e) => {
+                reply.code = exit::FAILED;
+                reply.err(format!("vpn-firewall: error: {e:#}"));
             }
         }
         reply
