@@ -26,6 +26,7 @@ pub mod policy;
 pub mod qubes;
 pub mod render_common;
 pub mod render_iptables;
+pub mod render_netlink;
 pub mod render_nft;
 pub mod selftest;
 pub mod settings;

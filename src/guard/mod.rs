@@ -16,8 +16,8 @@
 
 mod control;
 mod heal;
-mod libnftables;
 mod layers;
+mod owner;
 mod requests;
 
 pub use control::{Reply, Request, ask};
@@ -26,7 +26,7 @@ use crate::configuration::Options;
 use crate::exit;
 use crate::nft::{Notice, Subscription};
 use anyhow::{Context as _, Result};
-use libnftables::Context;
+use owner::Owner;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
@@ -48,7 +48,7 @@ pub fn run(options: &Options) -> Result<i32> {
     signals.thread_block().context("cannot block SIGTERM to read it from a signalfd")?;
     let signalfd = SignalFd::new(&signals).context("cannot open a signalfd")?;
     let mut notices = Subscription::open()?;
-    let mut guard = Guard::new(Context::new()?);
+    let mut guard = Guard::new(Owner::open()?);
     let listener = {
         // `start` and `flush` look for the guard while they hold the lock. One that took it
         // before the guard did has found no guard and loaded by itself: it has finished now,

@@ -2,7 +2,7 @@
 
 use super::control::{Reply, Request};
 use super::layers::{self, Outcome};
-use super::libnftables::Context;
+use super::owner::Owner;
 use crate::backend::Backend;
 use crate::configuration::Options;
 use crate::exit;
@@ -12,9 +12,9 @@ use crate::render_nft::{FAMILY, GUARD_TABLE};
 use crate::settings::BackendChoice;
 use std::time::Instant;
 
-/// The guard's state: its libnftables context (the owner of its table) and what it guards.
+/// The guard's state: its netlink socket (the owner of its table) and what it guards.
 pub struct Guard {
-    pub(super) ctx: Context,
+    pub(super) owner: Owner,
     /// `None`: standing by, nothing of vpn-firewall loaded by it.
     pub(super) guarded: Option<Guarded>,
     pub(super) restorations: u64,
@@ -32,8 +32,8 @@ pub struct Guarded {
 }
 
 impl Guard {
-    pub fn new(ctx: Context) -> Guard {
-        Guard { ctx, guarded: None, restorations: 0, last: None, retry: false, pending: Vec::new(), since: Instant::now() }
+    pub fn new(owner: Owner) -> Guard {
+        Guard { owner, guarded: None, restorations: 0, last: None, retry: false, pending: Vec::new(), since: Instant::now() }
     }
 
     pub fn restorations(&self) -> u64 {
@@ -144,7 +144,7 @@ impl Guard {
     /// Loads `policy` in both layers and guards what is in force afterwards; says what went
     /// wrong in `reply` (exit 1). Whether `policy` itself was loaded.
     fn load_or_report(&mut self, backend: Backend, policy: Policy, nothing_before: bool, reply: &mut Reply) -> bool {
-        let error = match layers::apply(&self.ctx, &backend, &policy, nothing_before) {
+        let error = match layers::apply(&mut self.owner, &backend, &policy, nothing_before) {
             Outcome::Loaded => {
                 self.guarded = Some(Guarded { backend, policy });
                 // As `start` without a guard: the LAN must not learn the tunnel's address.
@@ -200,7 +200,7 @@ impl Guard {
         // Standing by first: what the removal reports is no tampering.
         self.guarded = None;
         self.retry = false;
-        match layers::remove(&self.ctx) {
+        match layers::remove(&mut self.owner) {
             Ok(said) if said.is_empty() => reply.out("vpn-firewall: nothing to flush: nothing of vpn-firewall is loaded; the guard stands by"),
             Ok(said) => {
                 for line in said {
