@@ -290,6 +290,17 @@ goldens! {
     lockdown: "lockdown" => Policy::lockdown();
 }
 
+/// Netlink against text for what no golden case has: networks next to each other, which nft
+/// sends apart in a named set (an end element at the next one's start), and more than one
+/// message of elements.
+#[test]
+fn netlink_adjacent_networks_in_a_large_set() {
+    let mut policy = Policy::lockdown();
+    policy.sets.lan4 = (0..3000u32).map(|i| ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(0x0a00_0000 + (i << 8)), 24).unwrap()).collect();
+    policy.sets.lan6 = vec!["fd00::/64".parse().unwrap(), "fd00:0:0:1::/64".parse().unwrap(), "fe80::/10".parse().unwrap()];
+    netlink_as_text("adjacent networks", &policy);
+}
+
 /// Every file in tests/golden/ belongs to a test above: none is left over from a removed case.
 #[test]
 fn no_stale_golden_files() {

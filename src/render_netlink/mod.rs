@@ -269,7 +269,7 @@ fn named_set(id: SetId, entries: &[crate::policy::Entry]) -> SetSpec {
                 Entry::Endpoint(..) => None,
             })
             .collect();
-        SetSpec { flags: sets::SET_INTERVAL, key_type: address, key_len: len, udata: named_udata(ByteOrder::Network), elements: sets::intervals(ranges) }
+        SetSpec { flags: sets::SET_INTERVAL, key_type: address, key_len: len, udata: named_udata(ByteOrder::Network), elements: sets::intervals(ranges, false) }
     }
 }
 
@@ -307,5 +307,92 @@ fn hook_number(name: &str) -> u32 {
         "forward" => 2,
         "output" => 3,
         _ => 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nft::nfnetlink::align;
+
+    /// The attributes (type without flags, value) of a message or a nested attribute.
+    fn attrs(mut buf: &[u8]) -> Vec<(u16, &[u8])> {
+        let mut out = Vec::new();
+        while buf.len() >= 4 {
+            let len = usize::from(u16::from_ne_bytes([buf[0], buf[1]]));
+            out.push((u16::from_ne_bytes([buf[2], buf[3]]) & 0x3fff, &buf[4..len]));
+            buf = &buf[align(len).min(buf.len())..];
+        }
+        out
+    }
+
+    fn attr<'a>(buf: &'a [u8], kind: u16) -> Option<&'a [u8]> {
+        attrs(buf).into_iter().find(|(k, _)| *k == kind).map(|(_, v)| v)
+    }
+
+    fn kinds(changes: &[Change]) -> Vec<u8> {
+        changes.iter().map(|c| c.message.kind).collect()
+    }
+
+    #[test]
+    fn the_lockdown_table_is_replaced_by_its_objects_then_its_rules() {
+        let changes = render_layers(&Policy::lockdown(), &[Layer::Main]);
+        let mut want = vec![NEWTABLE, DELTABLE, NEWTABLE];
+        want.extend([NEWCHAIN; 8]);
+        want.extend([NEWOBJ; 4]);
+        // input, output, forward, postrouting: loopback and the goto; each block chain: count,
+        // log, reject or drop.
+        want.extend([NEWRULE; 7 + 4 * 3]);
+        assert_eq!(kinds(&changes), want);
+        assert!(changes.iter().all(|c| c.message.family == NFPROTO_INET && c.message.subsystem == NFNL_SUBSYS_NFTABLES));
+        assert_eq!(changes[1].flags, 0, "a deletion creates nothing");
+        assert!(changes.iter().filter(|c| c.message.kind == NEWRULE).all(|c| c.flags == CREATE | APPEND));
+        let comment = Udata::comment(&layer_comment(&Policy::lockdown(), Layer::Main)).0;
+        assert_eq!(attr(&changes[2].message.attributes, 6), Some(comment.as_slice()), "the comment is in the second addition");
+        assert_eq!(attr(&changes[0].message.attributes, 6), None);
+    }
+
+    #[test]
+    fn only_the_guards_table_is_owned_and_it_has_no_nat() {
+        let policy = Policy::lockdown();
+        let flags = |c: &Change| attr(&c.message.attributes, 2).map(|v| u32::from_be_bytes(v.try_into().unwrap()));
+        let guard = render_layers(&policy, &[Layer::Guard]);
+        assert_eq!(flags(&guard[0]), Some(TABLE_F_OWNER), "owned from the first message on: the flag cannot be added later");
+        assert_eq!(flags(&guard[2]), Some(TABLE_F_OWNER));
+        let main = render_layers(&policy, &[Layer::Main]);
+        assert_eq!((flags(&main[0]), flags(&main[2])), (Some(0), Some(0)));
+        for c in &guard {
+            assert_eq!(attr(&c.message.attributes, 1), Some(b"vpn_firewall_guard\0".as_slice()), "{}", c.what);
+        }
+    }
+
+    #[test]
+    fn sets_are_numbered_across_the_batch_and_created_before_the_rules_that_look_them_up() {
+        let policy = Policy::lockdown();
+        let mut defaults = crate::policy::Sets::default();
+        defaults.lan4.push("192.168.1.0/24".parse().unwrap());
+        let policy = Policy { sets: defaults, ..policy };
+        let changes = render_layers(&policy, &[Layer::Main, Layer::Guard]);
+        let ids: Vec<u32> = changes
+            .iter()
+            .filter(|c| c.message.kind == NEWSET)
+            .map(|c| u32::from_be_bytes(attr(&c.message.attributes, 10).unwrap().try_into().unwrap()))
+            .collect();
+        assert_eq!(ids, vec![1, 2], "set lan_v4 of each table, numbered apart");
+        let first_rule = changes.iter().position(|c| c.message.kind == NEWRULE).unwrap();
+        let set = changes.iter().position(|c| c.message.kind == NEWSET).unwrap();
+        assert!(set < first_rule);
+        assert_eq!(changes[set + 1].message.kind, NEWSETELEM);
+    }
+
+    #[test]
+    fn large_sets_are_split_over_several_messages() {
+        let mut sets = crate::policy::Sets::default();
+        sets.lan4 = (0..3000u32).map(|i| ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(0x0a00_0000 + (i << 8)), 24).unwrap()).collect();
+        let policy = Policy { sets, ..Policy::lockdown() };
+        let changes = render_layers(&policy, &[Layer::Main]);
+        let messages = changes.iter().filter(|c| c.message.kind == NEWSETELEM).count();
+        // 3000 adjacent networks: a start and an end each, and an end at zero first.
+        assert_eq!(messages, 6001usize.div_ceil(ELEMENTS_PER_MESSAGE));
     }
 }

@@ -5,7 +5,7 @@
 //! An interval set holds each interval as two elements: its start, and the first key past it
 //! flagged NFT_SET_ELEM_INTERVAL_END (none when the interval reaches the end of the key
 //! space). As nft does, a set whose first interval does not start at zero begins with an end
-//! element of key zero.
+//! element of key zero, and an anonymous set's intervals are merged where they touch.
 
 use super::attrs::Udata;
 
@@ -121,7 +121,7 @@ pub fn anonymous_intervals(key_type: u32, key_len: u32, key_of: KeyOf, ranges: V
         .u32(UDATA_KEYBYTEORDER, ByteOrder::Network as u32)
         .u32(UDATA_MERGE_ELEMENTS, 1)
         .nested(UDATA_KEY_TYPEOF, typeof_udata(key_of));
-    SetSpec { flags: SET_ANONYMOUS | SET_CONSTANT | SET_INTERVAL, key_type, key_len, udata, elements: intervals(ranges) }
+    SetSpec { flags: SET_ANONYMOUS | SET_CONSTANT | SET_INTERVAL, key_type, key_len, udata, elements: intervals(ranges, true) }
 }
 
 fn typeof_udata(key_of: KeyOf) -> Udata {
@@ -136,24 +136,32 @@ fn typeof_udata(key_of: KeyOf) -> Udata {
 }
 
 /// The elements of an interval set of inclusive ranges (keys in network byte order, so that
-/// they sort as numbers): sorted, each range a start and an end element, an end element of
-/// key zero first when the first range starts above zero. A range that ends just before the
-/// next one starts needs no end element: the next start ends it.
-pub fn intervals(mut ranges: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<Element> {
+/// they sort as numbers), as nft sends them: sorted, each range a start and an end element,
+/// an end element of key zero first when the first range starts above zero. With `merge`
+/// (anonymous sets, which nft merges), overlapping and adjacent ranges become one; without, a
+/// range that ends right before the next has its end element at the next one's start.
+pub fn intervals(mut ranges: Vec<(Vec<u8>, Vec<u8>)>, merge: bool) -> Vec<Element> {
     ranges.sort();
+    if merge {
+        ranges = ranges.into_iter().fold(Vec::new(), |mut merged: Vec<(Vec<u8>, Vec<u8>)>, (low, high)| {
+            match merged.last_mut() {
+                Some((_, end)) if successor(end).is_none_or(|past| low <= past) => *end = high.max(end.clone()),
+                _ => merged.push((low, high)),
+            }
+            merged
+        });
+    }
     let mut elements = Vec::new();
     if let Some((first, _)) = ranges.first() {
         if first.iter().any(|b| *b != 0) {
             elements.push(Element { key: vec![0; first.len()], end: true });
         }
     }
-    for (i, (low, high)) in ranges.iter().enumerate() {
-        elements.push(Element { key: low.clone(), end: false });
-        let Some(past) = successor(high) else { continue };
-        if ranges.get(i + 1).is_some_and(|(next, _)| *next == past) {
-            continue;
+    for (low, high) in ranges {
+        elements.push(Element { key: low, end: false });
+        if let Some(past) = successor(&high) {
+            elements.push(Element { key: past, end: true });
         }
-        elements.push(Element { key: past, end: true });
     }
     elements
 }
@@ -183,19 +191,23 @@ mod tests {
     fn intervals_start_with_an_end_at_zero_and_end_past_each_range() {
         let ranges = vec![(vec![0, 80], vec![0, 81]), (vec![0, 22], vec![0, 22])];
         let want = vec![(vec![0, 0], true), (vec![0, 22], false), (vec![0, 23], true), (vec![0, 80], false), (vec![0, 82], true)];
-        assert_eq!(keys(&intervals(ranges)), want);
+        assert_eq!(keys(&intervals(ranges.clone(), false)), want);
+        assert_eq!(keys(&intervals(ranges, true)), want);
     }
 
     #[test]
     fn an_interval_from_zero_or_to_the_end_has_no_end_element_there() {
         let ranges = vec![(vec![0, 0], vec![0, 9]), (vec![0xff, 0], vec![0xff, 0xff])];
-        assert_eq!(keys(&intervals(ranges)), vec![(vec![0, 0], false), (vec![0, 10], true), (vec![0xff, 0], false)]);
+        assert_eq!(keys(&intervals(ranges, false)), vec![(vec![0, 0], false), (vec![0, 10], true), (vec![0xff, 0], false)]);
     }
 
     #[test]
-    fn adjacent_ranges_share_the_boundary() {
-        let ranges = vec![(vec![1], vec![4]), (vec![5], vec![6])];
-        assert_eq!(keys(&intervals(ranges)), vec![(vec![0], true), (vec![1], false), (vec![5], false), (vec![7], true)]);
+    fn adjacent_ranges_are_merged_only_in_anonymous_sets() {
+        let ranges = vec![(vec![1], vec![4]), (vec![5], vec![6]), (vec![6], vec![7]), (vec![9], vec![0xff])];
+        let merged = vec![(vec![0], true), (vec![1], false), (vec![8], true), (vec![9], false)];
+        assert_eq!(keys(&intervals(ranges, true)), merged);
+        let apart = vec![(vec![0], true), (vec![1], false), (vec![5], true), (vec![5], false), (vec![7], true)];
+        assert_eq!(keys(&intervals(vec![(vec![1], vec![4]), (vec![5], vec![6])], false)), apart, "as nft sends a named set");
     }
 
     #[test]
