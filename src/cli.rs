@@ -226,7 +226,7 @@ A ruleset saved with nft list ruleset while the guard runs contains its table, w
 owner: loading that file fails with \"Operation not permitted\" as long as the guard runs. \
 Save other tools' rules without it (nft list table FAMILY NAME for each of theirs), or delete \
 the table inet vpn_firewall_guard block from the file. Exit: runs until signalled, then 0; 1 \
-could not start (not root, another guard in this network namespace, no libnftables).";
+could not start (not root, another guard in this network namespace).";
 
 const GUARD_EXAMPLES: &str = "\
 Examples:

@@ -119,6 +119,11 @@ pub fn read_table(layer: Layer) -> Result<Option<LoadedTable>> {
     netlink::read_inet_table(layer.table())
 }
 
+/// `read_table` on a socket of the caller's (the guard's, which stays open: see `guard`).
+pub fn read_table_on(socket: &mut nfnetlink::Socket, layer: Layer) -> Result<Option<LoadedTable>> {
+    netlink::read_inet_table_on(socket, layer.table())
+}
+
 /// The table a policy should produce, in the shape `table()` reads back.
 fn expected_table(policy: &Policy, layer: Layer) -> LoadedTable {
     let mut t = LoadedTable { comment: Some(layer_comment(policy, layer)), ..Default::default() };

@@ -5,7 +5,7 @@
 
 use super::owner::Owner;
 use crate::backend::Backend;
-use crate::nft::{compare, read_table};
+use crate::nft::compare;
 use crate::policy::{Kind, Policy};
 use crate::render_netlink::{render_delete, render_layers};
 use crate::render_nft::{FAMILY, GUARD_TABLE, Layer};
@@ -30,7 +30,7 @@ pub fn apply(owner: &mut Owner, backend: &Backend, policy: &Policy, nothing_befo
     let error = match load(owner, backend, policy) {
         Err(e) if !nothing_before => return Outcome::Refused(e),
         Err(e) => e,
-        Ok(()) => match verify(backend, policy) {
+        Ok(()) => match verify(owner, backend, policy) {
             Ok(()) => return Outcome::Loaded,
             Err(e) => e,
         },
@@ -55,14 +55,24 @@ fn load(owner: &mut Owner, backend: &Backend, policy: &Policy) -> Result<()> {
     }
 }
 
-/// Reads both layers back and compares them with `policy`.
-pub fn verify(backend: &Backend, policy: &Policy) -> Result<()> {
-    backend.verify(policy)?;
-    verify_owned(policy)
+/// Reads both layers back and compares them with `policy`; the tables on the guard's socket.
+fn verify(owner: &mut Owner, backend: &Backend, policy: &Policy) -> Result<()> {
+    verify_main(owner, backend, policy)?;
+    verify_owned(owner, policy)
 }
 
-fn verify_owned(policy: &Policy) -> Result<()> {
-    let table = read_table(Layer::Guard)?.ok_or_else(|| anyhow!("table {FAMILY} {GUARD_TABLE} is missing"))?;
+fn verify_main(owner: &mut Owner, backend: &Backend, policy: &Policy) -> Result<()> {
+    match backend {
+        Backend::Nftables(nft) => {
+            let table = owner.read(Layer::Main)?.ok_or_else(|| anyhow!("{} is missing right after loading it", nft.objects()))?;
+            compare(&table, policy, Layer::Main)
+        }
+        Backend::Iptables(_) => backend.verify(policy),
+    }
+}
+
+fn verify_owned(owner: &mut Owner, policy: &Policy) -> Result<()> {
+    let table = owner.read(Layer::Guard)?.ok_or_else(|| anyhow!("table {FAMILY} {GUARD_TABLE} is missing"))?;
     compare(&table, policy, Layer::Guard)
 }
 
@@ -72,32 +82,32 @@ fn verify_owned(policy: &Policy) -> Result<()> {
 /// loaded, or `None` when both were intact.
 pub fn restore(owner: &mut Owner, backend: &Backend, policy: &Policy, force_main: bool) -> Result<Option<String>> {
     let mut restored = Vec::new();
-    if force_main || backend.verify(policy).is_err() {
+    if force_main || verify_main(owner, backend, policy).is_err() {
         match backend {
             Backend::Nftables(_) => owner.apply(&render_layers(policy, &[Layer::Main]))?,
             Backend::Iptables(ipt) => ipt.load(policy)?,
         }
-        backend.verify(policy).context("read back after restoring it")?;
+        verify_main(owner, backend, policy).context("read back after restoring it")?;
         restored.push(backend.objects());
     }
-    if verify_owned(policy).is_err() {
+    if verify_owned(owner, policy).is_err() {
         owner.apply(&render_layers(policy, &[Layer::Guard]))?;
-        verify_owned(policy)?;
+        verify_owned(owner, policy)?;
         restored.push(format!("table {FAMILY} {GUARD_TABLE}"));
     }
     Ok((!restored.is_empty()).then(|| restored.join(" and ")))
 }
 
 /// Whether the owned table is loaded.
-pub fn owned_present() -> Result<bool> {
-    Ok(read_table(Layer::Guard)?.is_some())
+pub fn owned_present(owner: &mut Owner) -> Result<bool> {
+    Ok(owner.read(Layer::Guard)?.is_some())
 }
 
 /// Removes the owned table (only its owner can) and the main layer, whichever backend loaded
 /// it; says what it did.
 pub fn remove(owner: &mut Owner) -> Result<Vec<String>> {
     let mut said = Vec::new();
-    if owned_present()? {
+    if owned_present(owner)? {
         owner.apply(&render_delete(Layer::Guard))?;
         said.push(format!("removed table {FAMILY} {GUARD_TABLE}"));
     }

@@ -223,11 +223,11 @@ impl Guard {
         reply
     }
 
-    fn status(&self) -> Reply {
+    fn status(&mut self) -> Reply {
         let mut reply = Reply::default();
         let age = |t: Instant| t.elapsed().as_secs();
         reply.out(format!("  guard:     running (pid {}, for {} s), {}", std::process::id(), age(self.since), self.state()));
-        let owned = match layers::owned_present() {
+        let owned = match layers::owned_present(&mut self.owner) {
             Ok(true) => format!("table {FAMILY} {GUARD_TABLE} loaded, owned by the guard"),
             Ok(false) if self.guarded.is_some() => format!("MISSING: table {FAMILY} {GUARD_TABLE} is not loaded"),
             Ok(false) => format!("table {FAMILY} {GUARD_TABLE} not loaded (standing by)"),

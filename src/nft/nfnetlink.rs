@@ -245,6 +245,8 @@ impl Socket {
             let set = if option { setsockopt(&socket, sockopt::SndBufForce, &size) } else { setsockopt(&socket, sockopt::RcvBufForce, &size) };
             set.context("cannot size the netfilter netlink socket's buffers for a batch")?;
         }
+        // A refusal need not echo the refused message (up to 64 KiB of set elements).
+        self.socket.set_cap_ack(true).context("cannot set NETLINK_CAP_ACK")?;
         self.socket.send_to(&bytes, &SocketAddr::new(0, 0), 0).context("cannot send an nf_tables batch")?;
 
         let mut answered = vec![false; batch.len()];
@@ -262,15 +264,25 @@ impl Socket {
                 continue;
             }
             for NetlinkMessage { header, payload, .. } in messages(sender, &self.buffer)? {
-                let index = header.sequence_number.wrapping_sub(first).wrapping_sub(1) as usize;
-                if header.port_number != self.port || index >= answered.len() {
-                    bail!("an answer to request {} for port {} while a batch of port {} waits for its answers", header.sequence_number, header.port_number, self.port);
+                let refusal = match payload {
+                    NetlinkPayload::Error(error) if error.code.is_some() => Some(kernel_error(error.raw_code())),
+                    _ => None,
+                };
+                if header.port_number != self.port {
+                    bail!("an answer for port {} while a batch of port {} waits for its answers", header.port_number, self.port);
                 }
-                answered[index] = true;
-                if let NetlinkPayload::Error(error) = payload {
-                    if error.code.is_some() && refused.as_ref().is_none_or(|(i, _)| index < *i) {
-                        refused = Some((index, kernel_error(error.raw_code())));
-                    }
+                if header.sequence_number == first || header.sequence_number == end_sequence {
+                    // The batch's frame itself: no message of it was applied.
+                    let error = refusal.unwrap_or_else(|| anyhow::anyhow!("an unexpected answer"));
+                    return Err(error.context("the kernel refused the nf_tables batch as a whole"));
+                }
+                let index = header.sequence_number.wrapping_sub(first).wrapping_sub(1) as usize;
+                let Some(done) = answered.get_mut(index) else {
+                    bail!("an answer to request {} while a batch of requests {first} to {end_sequence} waits for its answers", header.sequence_number);
+                };
+                *done = true;
+                if let Some(error) = refusal.filter(|_| refused.as_ref().is_none_or(|(i, _)| index < *i)) {
+                    refused = Some((index, error));
                 }
             }
         }
