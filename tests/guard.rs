@@ -58,8 +58,12 @@ fn assert_tamper_leaks_nothing(test: &str, backend: Backend, tamper: &[&[&str]])
     assert_eq!(cleartext.count(), 0, "cleartext left the uplink while {tamper:?} ran; guard log:\n{}\n{cleartext}", guard.log());
     // `nft flush ruleset` does not touch iptables-legacy's rules: there is nothing to restore.
     let touches_main = !(backend == Backend::IptablesLegacy && tamper[0][0] == "nft");
+    let owned_output = || u.host.counter("inet", "vpn_firewall_guard", "blocked_output");
+    let before = owned_output();
     let status = u.firewall(&conf, "status");
     assert_eq!(status.code, 0, "status after {tamper:?}:\n{status}");
+    let shown = owned_blocked_in_status(&status.stdout, "output");
+    assert!((before..=owned_output()).contains(&shown), "status shows {shown} packets blocked by the guard's table in output, its counter said {before}:\n{status}");
     assert!(status.stdout.contains("up to date") && status.stdout.contains("owned by the guard"), "status after {tamper:?}:\n{status}");
     if touches_main {
         assert!(guard.restorations() >= 1, "the guard logged no restoration after {tamper:?}; its log:\n{}", guard.log());
@@ -106,6 +110,15 @@ fn flushed_chains_and_accept_policies_leak_nothing(backend: Backend) {
         &[&v4, "-w", "-P", "OUTPUT", "ACCEPT"],
         &[&v6, "-w", "-P", "OUTPUT", "ACCEPT"],
     ]);
+}
+
+/// What `status` says the guard's own table blocked in `hook`.
+fn owned_blocked_in_status(status: &str, hook: &str) -> u64 {
+    let line = status.lines().find(|l| l.starts_with("  blocked:") && l.contains("(by the guard's table"));
+    let line = line.unwrap_or_else(|| panic!("status shows no counters of the guard's table:\n{status}"));
+    let count = line.split(", ").find_map(|part| part.trim_start_matches("  blocked:").trim().strip_prefix(&format!("{hook} ")));
+    let count = count.and_then(|c| c.strip_suffix(" packets")).and_then(|c| c.parse().ok());
+    count.unwrap_or_else(|| panic!("no count for {hook} in: {line}"))
 }
 
 fn the_guard_killed_leaks_nothing(backend: Backend) {

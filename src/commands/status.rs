@@ -5,7 +5,7 @@ use crate::backend::Backend;
 use crate::config::ConfigErrors;
 use crate::configuration::Options;
 use crate::exit;
-use crate::policy::{Loaded, Policy};
+use crate::policy::{Loaded, Policy, blocked_said};
 use crate::settings::Settings;
 use crate::values::Interface;
 use nix::net::if_::InterfaceFlags;
@@ -93,19 +93,10 @@ fn report(backend: &Backend, loaded: &Loaded, settings: &Result<Settings, Config
         }
         Err(_) => println!("  tunnel:    unknown (the configuration is invalid)"),
     }
-    println!("  blocked:   {} (since the last load)", counters(loaded));
+    println!("  blocked:   {} (since the last load)", blocked_said(&loaded.blocked));
     for warning in &loaded.warnings {
         println!("  WARNING:   {warning}");
     }
-}
-
-fn counters(loaded: &Loaded) -> String {
-    loaded
-        .blocked
-        .iter()
-        .map(|(hook, packets)| format!("{} {}", hook.name(), packets.map_or("?".into(), |p| format!("{p} packets"))))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Each configured tunnel interface with the interfaces that match it and whether they are up.
