@@ -15,7 +15,7 @@ use common::guard::Guard;
 use common::topology::{INTERNET, INTERNET6, USER, Uplink};
 use common::{Background, Backend, ConfigDir, Netns, binary, config, poll};
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// An unprivileged process sending a UDP datagram to the internet, IPv4 and IPv6, every 5 ms
 /// (bash's /dev/udp: one socket per datagram; a blocked one fails and the next one follows).
@@ -110,6 +110,36 @@ fn flushed_chains_and_accept_policies_leak_nothing(backend: Backend) {
         &[&v4, "-w", "-P", "OUTPUT", "ACCEPT"],
         &[&v6, "-w", "-P", "OUTPUT", "ACCEPT"],
     ]);
+}
+
+/// A root client that connects to the control socket and sends nothing delays no restoration:
+/// a local process must not keep the guard from loading a flushed ruleset again, nor from
+/// answering other clients.
+fn a_silent_client_delays_no_restoration(backend: Backend) {
+    let ns = Netns::host("gsilent", backend);
+    let conf = ConfigDir::new(config(""));
+    let guard = Guard::start(&ns, &conf);
+    ns.firewall(conf.path(), "start").expect(0);
+    let _silent: Vec<_> = (0..3).map(|_| common::guard::connect(&ns)).collect();
+    // The guard has accepted them (until it did, they could not wait on it).
+    std::thread::sleep(Duration::from_millis(100));
+    // What removes the main layer, and how soon it must be back: a silent client used to hold
+    // the guard for 5 s. Measured here: 20 to 35 ms for nftables, 60 to 95 ms for iptables-nft
+    // (two iptables-restore), 390 ms for iptables-legacy, whose rules are read back every 500 ms.
+    let (tamper, within): (Vec<String>, _) = match backend {
+        Backend::Nftables => (["nft", "delete", "table", "inet", "vpn_firewall"].map(String::from).to_vec(), Duration::from_millis(200)),
+        Backend::IptablesNft => (["nft", "flush", "ruleset"].map(String::from).to_vec(), Duration::from_millis(500)),
+        Backend::IptablesLegacy => (vec![backend.iptables(false), "-w".into(), "-F".into()], Duration::from_millis(1000)),
+    };
+    let args: Vec<&str> = tamper[1..].iter().map(String::as_str).collect();
+    ns.run(&tamper[0], &args, "").expect(0);
+    let tampered = Instant::now();
+    let restored = poll(within, || guard.restorations() >= 1);
+    assert!(restored, "not restored within {within:?} while a client sent nothing ({:?} later: {}); log:\n{}", tampered.elapsed(), guard.restorations(), guard.log());
+    let asked = Instant::now();
+    let status = ns.firewall(conf.path(), "status").expect(0);
+    assert!(asked.elapsed() < Duration::from_secs(2), "status took {:?} while a client sent nothing:\n{status}", asked.elapsed());
+    assert!(status.stdout.contains("up to date") && status.stdout.contains("restored:  1 times"), "{status}");
 }
 
 /// What `status` says the guard's own table blocked in `hook`.
@@ -265,6 +295,7 @@ backend_tests!(
         nft_flush_ruleset_leaks_nothing,
         an_accept_rule_added_to_its_chains_leaks_nothing,
         the_guard_killed_leaks_nothing,
+        a_silent_client_delays_no_restoration,
         start_and_flush_act_through_the_guard,
         only_one_guard_per_namespace_and_only_root_commands_it,
     ],

@@ -53,3 +53,19 @@ pub fn tampering(backend: super::Backend) -> Vec<Vec<String>> {
     }
     commands
 }
+
+/// A connection to the guard's control socket in `ns`, made as root from a thread that entered
+/// the namespace (an abstract socket belongs to its network namespace), nothing sent yet.
+pub fn connect(ns: &Netns) -> std::os::unix::net::UnixStream {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixStream};
+    let path = format!("/run/netns/{}", ns.name());
+    std::thread::spawn(move || {
+        let netns = std::fs::File::open(&path).unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
+        nix::sched::setns(&netns, nix::sched::CloneFlags::CLONE_NEWNET).expect("cannot enter the namespace");
+        let address = SocketAddr::from_abstract_name("vpn-firewall-guard").expect("the guard's address");
+        UnixStream::connect_addr(&address).expect("cannot connect to the guard")
+    })
+    .join()
+    .expect("the connecting thread panicked")
+}
