@@ -1,6 +1,6 @@
 //! `start` (restart, reload) and `flush`: the commands that change the kernel's rules.
 
-use super::{print_config_errors, require_root, warn_if_not_forwarding};
+use super::{print_config_errors, require_root, say, warn_if_not_forwarding};
 use crate::arp;
 use crate::backend::Backend;
 use crate::configuration::Options;
@@ -49,14 +49,14 @@ pub fn start(options: &Options) -> Result<i32> {
     // moment without rules.
     for other in others {
         match other.flush() {
-            Ok(said) => println!("vpn-firewall: {said}: the configuration uses {} now", backend.name()),
+            Ok(said) => say!("vpn-firewall: {said}: the configuration uses {} now", backend.name()),
             Err(e) => eprintln!("vpn-firewall: warning: cannot remove what {} loaded before: {e:#}", other.name()),
         }
     }
     warn_if_not_forwarding(&validated.settings);
     let rules = Hook::ALL.iter().map(|h| policy.rules(*h).len()).sum::<usize>()
         + policy.nat.hooks().map(|h| policy.nat.rules(h).len()).sum::<usize>();
-    println!(
+    say!(
         "vpn-firewall: loaded {} ({}, {rules} rules, {} LAN networks, {} servers) in {} ms",
         backend.objects(),
         backend.name(),
@@ -114,7 +114,7 @@ fn apply(backend: &Backend, policy: &Policy, nothing_before: bool) -> Result<()>
 /// failure leaves the rules loaded, closed as they are.
 fn protect_arp() -> Result<()> {
     if let Some(said) = arp::protect_said()? {
-        println!("{said}");
+        say!("{said}");
     }
     Ok(())
 }
@@ -126,7 +126,7 @@ pub fn flush() -> Result<i32> {
     let (installed, missing) = Backend::installed();
     if installed.is_empty() {
         let why: Vec<String> = missing.iter().map(|e| format!("{e:#}")).collect();
-        println!("vpn-firewall: nothing to flush: {}", why.join("; "));
+        say!("vpn-firewall: nothing to flush: {}", why.join("; "));
         return Ok(exit::OK);
     }
     let _lock = lock::acquire()?;
@@ -140,7 +140,7 @@ pub fn flush() -> Result<i32> {
     for backend in &installed {
         match backend.exists().and_then(|loaded| if loaded { backend.flush().map(Some) } else { Ok(None) }) {
             Ok(Some(said)) => {
-                println!("vpn-firewall: {said}");
+                say!("vpn-firewall: {said}");
                 removed += 1;
             }
             Ok(None) => {}
@@ -148,7 +148,7 @@ pub fn flush() -> Result<i32> {
         }
     }
     match arp::restore_said() {
-        Ok(said) => said.into_iter().for_each(|line| println!("{line}")),
+        Ok(said) => said.into_iter().for_each(|line| say!("{line}")),
         Err(e) => failed.push(format!("{e:#}")),
     }
     if !failed.is_empty() {
@@ -156,9 +156,9 @@ pub fn flush() -> Result<i32> {
     }
     if removed == 0 {
         let looked: Vec<String> = installed.iter().map(|b| format!("no {} ({})", b.objects(), b.name())).collect();
-        println!("vpn-firewall: nothing to flush: {} is loaded", looked.join(", "));
+        say!("vpn-firewall: nothing to flush: {} is loaded", looked.join(", "));
     } else {
-        println!("vpn-firewall: vpn-firewall no longer blocks anything");
+        say!("vpn-firewall: vpn-firewall no longer blocks anything");
     }
     Ok(exit::OK)
 }

@@ -64,6 +64,15 @@ pub fn emit(text: &str) {
     }
 }
 
+/// `println!` through [`emit`]: a reader that went away (`status | head -1`) panics nothing and
+/// stops no command half-way.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::commands::emit(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use say;
+
 fn print_config_errors(errors: &ConfigErrors) {
     for line in &errors.0 {
         eprintln!("vpn-firewall: error: {line}");
@@ -81,14 +90,14 @@ fn dispatch(command: &Command, options: &Options) -> Result<i32> {
         Command::Guard => crate::guard::run(options),
         Command::SelftestProbe(probe, source_port) => Ok(selftest::probe_command(probe, *source_port)),
         Command::Stop => {
-            println!(
+            say!(
                 "vpn-firewall: stop keeps the ruleset loaded, so nothing leaks while the VPN and the \
                  network go down (a running guard goes on guarding it); to remove it, run: vpn-firewall flush"
             );
             Ok(exit::OK)
         }
         Command::Save => {
-            println!(
+            say!(
                 "vpn-firewall: nothing to save: the ruleset is built from the configuration in {} at every start",
                 options.config_dir.display()
             );

@@ -1,6 +1,6 @@
 //! `status`: what the kernel has loaded, compared with the configuration.
 
-use super::warn_if_not_forwarding;
+use super::{say, warn_if_not_forwarding};
 use crate::backend::Backend;
 use crate::config::ConfigErrors;
 use crate::configuration::Options;
@@ -45,7 +45,7 @@ pub fn status(options: &Options) -> i32 {
     }
     if loaded.is_empty() {
         let looked: Vec<String> = installed.iter().map(|b| format!("no {} ({})", b.objects(), b.name())).collect();
-        println!("vpn-firewall: not loaded ({}): nothing is blocked", looked.join(", "));
+        say!("vpn-firewall: not loaded ({}): nothing is blocked", looked.join(", "));
         print_guard();
         return exit::NOT_LOADED;
     }
@@ -60,13 +60,13 @@ pub fn status(options: &Options) -> i32 {
 fn print_guard() {
     match crate::guard::ask(&crate::guard::Request::Status) {
         Ok(Some(reply)) => reply.print(),
-        Ok(None) => println!("  guard:     not running (another process that flushes the ruleset turns the kill switch off)"),
-        Err(e) => println!("  guard:     cannot tell: {e:#}"),
+        Ok(None) => say!("  guard:     not running (another process that flushes the ruleset turns the kill switch off)"),
+        Err(e) => say!("  guard:     cannot tell: {e:#}"),
     }
 }
 
 fn report(backend: &Backend, loaded: &Loaded, settings: &Result<Settings, ConfigErrors>) {
-    println!("vpn-firewall: loaded ({}, {})", backend.name(), backend.objects());
+    say!("vpn-firewall: loaded ({}, {})", backend.name(), backend.objects());
     let state = if loaded.is_lockdown() {
         "LOCKDOWN: the configuration was invalid, or could not be loaded, at start; only loopback passes".to_string()
     } else {
@@ -78,24 +78,24 @@ fn report(backend: &Backend, loaded: &Loaded, settings: &Result<Settings, Config
             Err(_) => "a ruleset of an earlier configuration; the configuration is now invalid (see: vpn-firewall check)".to_string(),
         }
     };
-    println!("  ruleset:   {state}");
+    say!("  ruleset:   {state}");
     match settings {
         Ok(s) => {
-            println!("  tunnel:    {}", tunnels(&s.tunnel.interfaces));
+            say!("  tunnel:    {}", tunnels(&s.tunnel.interfaces));
             if s.forward.enable {
                 let inside: Vec<String> = s.forward.interfaces.iter().map(ToString::to_string).collect();
-                println!("  forward:   from {} into the tunnel only", inside.join(" "));
+                say!("  forward:   from {} into the tunnel only", inside.join(" "));
             }
             if !s.lan.interfaces.is_empty() {
                 let local: Vec<String> = s.lan.interfaces.iter().map(ToString::to_string).collect();
-                println!("  local:     {} (containers and VMs: to the host, and into the tunnel only)", local.join(" "));
+                say!("  local:     {} (containers and VMs: to the host, and into the tunnel only)", local.join(" "));
             }
         }
-        Err(_) => println!("  tunnel:    unknown (the configuration is invalid)"),
+        Err(_) => say!("  tunnel:    unknown (the configuration is invalid)"),
     }
-    println!("  blocked:   {} (since the last load)", blocked_said(&loaded.blocked));
+    say!("  blocked:   {} (since the last load)", blocked_said(&loaded.blocked));
     for warning in &loaded.warnings {
-        println!("  WARNING:   {warning}");
+        say!("  WARNING:   {warning}");
     }
 }
 

@@ -95,7 +95,7 @@ impl Reply {
     /// Prints the lines as the command's own output.
     pub fn print(&self) {
         for line in &self.stdout {
-            println!("{line}");
+            crate::commands::say!("{line}");
         }
         for line in &self.stderr {
             eprintln!("{line}");
