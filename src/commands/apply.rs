@@ -1,6 +1,7 @@
 //! `start` (restart, reload) and `flush`: the commands that change the kernel's rules.
 
-use super::{print_config_errors, require_root, say, warn_if_not_forwarding};
+use super::{print_config_errors, require_root, warn_if_not_forwarding};
+use crate::output::{say, say_err};
 use crate::arp;
 use crate::backend::Backend;
 use crate::configuration::Options;
@@ -26,7 +27,7 @@ pub fn start(options: &Options) -> Result<i32> {
             match guard::ask(&guard::Request::Lockdown { backend: preferred }) {
                 Ok(Some(reply)) => reply.print(),
                 Ok(None) => lock_down_unless_loaded(preferred, "the configuration is invalid"),
-                Err(e) => eprintln!("vpn-firewall: error: {e:#}"),
+                Err(e) => say_err!("vpn-firewall: error: {e:#}"),
             }
             return Ok(exit::INVALID);
         }
@@ -50,7 +51,7 @@ pub fn start(options: &Options) -> Result<i32> {
     for other in others {
         match other.flush() {
             Ok(said) => say!("vpn-firewall: {said}: the configuration uses {} now", backend.name()),
-            Err(e) => eprintln!("vpn-firewall: warning: cannot remove what {} loaded before: {e:#}", other.name()),
+            Err(e) => say_err!("vpn-firewall: warning: cannot remove what {} loaded before: {e:#}", other.name()),
         }
     }
     warn_if_not_forwarding(&validated.settings);
@@ -85,9 +86,9 @@ fn lock_down_unless_loaded(preferred: BackendChoice, reason: &str) {
         Ok(Some(backend.name().to_string()))
     };
     match outcome() {
-        Ok(None) => eprintln!("vpn-firewall: {reason}: the loaded ruleset was left exactly as it was"),
-        Ok(Some(name)) => eprintln!("vpn-firewall: {reason} and nothing was loaded: loaded the lockdown ruleset with {name} (only loopback passes)"),
-        Err(e) => eprintln!("vpn-firewall: error: {reason}, and the lockdown ruleset could not be loaded: {e:#}"),
+        Ok(None) => say_err!("vpn-firewall: {reason}: the loaded ruleset was left exactly as it was"),
+        Ok(Some(name)) => say_err!("vpn-firewall: {reason} and nothing was loaded: loaded the lockdown ruleset with {name} (only loopback passes)"),
+        Err(e) => say_err!("vpn-firewall: error: {reason}, and the lockdown ruleset could not be loaded: {e:#}"),
     }
 }
 
@@ -103,8 +104,8 @@ fn apply(backend: &Backend, policy: &Policy, nothing_before: bool) -> Result<()>
     let Err(e) = outcome else { return protect_arp() };
     if policy.kind != Kind::Lockdown {
         match backend.load(&Policy::lockdown()) {
-            Ok(()) => eprintln!("vpn-firewall: loaded the lockdown ruleset instead (only loopback passes)"),
-            Err(l) => eprintln!("vpn-firewall: error: the lockdown ruleset could not be loaded either: {l:#}"),
+            Ok(()) => say_err!("vpn-firewall: loaded the lockdown ruleset instead (only loopback passes)"),
+            Err(l) => say_err!("vpn-firewall: error: the lockdown ruleset could not be loaded either: {l:#}"),
         }
     }
     Err(e)

@@ -9,6 +9,7 @@ use crate::config::ConfigErrors;
 use crate::configuration::Options;
 use crate::exit;
 use crate::forwarding;
+use crate::output::{emit, say, say_err};
 use crate::iptables;
 use crate::policy::Policy;
 use crate::render_nft::render_nft;
@@ -47,35 +48,13 @@ fn report(e: &anyhow::Error) -> i32 {
         print_config_errors(errors);
         return exit::INVALID;
     }
-    eprintln!("vpn-firewall: error: {e:#}");
+    say_err!("vpn-firewall: error: {e:#}");
     exit::FAILED
 }
 
-/// Prints a command's output. A reader that went away (`show | head`) is no error: the rest is
-/// not wanted. (SIGPIPE stays ignored, as Rust sets it: a write to an `nft` that died must be an
-/// error `start` handles, not a signal that kills it before it can load the lockdown.)
-pub fn emit(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("vpn-firewall: error: cannot write the output: {e}");
-        }
-    }
-}
-
-/// `println!` through [`emit`]: a reader that went away (`status | head -1`) panics nothing and
-/// stops no command half-way.
-macro_rules! say {
-    ($($arg:tt)*) => {
-        $crate::commands::emit(&format!("{}\n", format_args!($($arg)*)))
-    };
-}
-pub(crate) use say;
-
 fn print_config_errors(errors: &ConfigErrors) {
     for line in &errors.0 {
-        eprintln!("vpn-firewall: error: {line}");
+        say_err!("vpn-firewall: error: {line}");
     }
 }
 
@@ -109,7 +88,7 @@ fn dispatch(command: &Command, options: &Options) -> Result<i32> {
 /// Says when gateway mode is configured but the kernel does not forward.
 fn warn_if_not_forwarding(settings: &Settings) {
     for w in forwarding::warnings(settings) {
-        eprintln!("vpn-firewall: warning: {w}");
+        say_err!("vpn-firewall: warning: {w}");
     }
 }
 

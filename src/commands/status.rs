@@ -1,6 +1,7 @@
 //! `status`: what the kernel has loaded, compared with the configuration.
 
-use super::{say, warn_if_not_forwarding};
+use super::warn_if_not_forwarding;
+use crate::output::{say, say_err};
 use crate::backend::Backend;
 use crate::config::ConfigErrors;
 use crate::configuration::Options;
@@ -12,7 +13,7 @@ use nix::net::if_::InterfaceFlags;
 
 pub fn status(options: &Options) -> i32 {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("vpn-firewall: error: status needs root to read the kernel's firewall; run it with sudo");
+        say_err!("vpn-firewall: error: status needs root to read the kernel's firewall; run it with sudo");
         return exit::UNKNOWN;
     }
     let settings = options.load().map(|c| c.validated.settings).map_err(ConfigErrors::from);
@@ -24,7 +25,7 @@ pub fn status(options: &Options) -> i32 {
     let (installed, missing) = Backend::installed();
     if installed.is_empty() {
         let why: Vec<String> = missing.iter().map(|e| format!("{e:#}")).collect();
-        eprintln!("vpn-firewall: error: cannot tell whether the ruleset is loaded: {}", why.join("; "));
+        say_err!("vpn-firewall: error: cannot tell whether the ruleset is loaded: {}", why.join("; "));
         return exit::UNKNOWN;
     }
     let mut loaded = Vec::new();
@@ -37,11 +38,11 @@ pub fn status(options: &Options) -> i32 {
         }
     }
     if loaded.is_empty() && !unreadable.is_empty() {
-        eprintln!("vpn-firewall: error: cannot tell whether the ruleset is loaded: {}", unreadable.join("; "));
+        say_err!("vpn-firewall: error: cannot tell whether the ruleset is loaded: {}", unreadable.join("; "));
         return exit::UNKNOWN;
     }
     for what in &unreadable {
-        eprintln!("vpn-firewall: warning: cannot read what is loaded with {what}");
+        say_err!("vpn-firewall: warning: cannot read what is loaded with {what}");
     }
     if loaded.is_empty() {
         let looked: Vec<String> = installed.iter().map(|b| format!("no {} ({})", b.objects(), b.name())).collect();

@@ -95,10 +95,10 @@ impl Reply {
     /// Prints the lines as the command's own output.
     pub fn print(&self) {
         for line in &self.stdout {
-            crate::commands::say!("{line}");
+            crate::output::say!("{line}");
         }
         for line in &self.stderr {
-            eprintln!("{line}");
+            crate::output::say_err!("{line}");
         }
     }
 }

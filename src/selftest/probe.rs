@@ -4,7 +4,7 @@
 //! namespace, so that it is a real process of that user and nothing of it runs in the machine's
 //! own namespace.
 
-use crate::commands::say;
+use crate::output::say;
 use crate::values::Proto;
 use anyhow::{Context, Result};
 use nix::errno::Errno;
