@@ -1,9 +1,9 @@
 //! A command whose reader went away (`vpn-firewall status | head -1`) does all its work and ends
-//! quietly, with its own exit code: no panic, no backtrace; so does one whose stderr reader went
-//! away, which before this could end a first `start` before it loaded the lockdown. SIGPIPE stays ignored (a write to
-//! an `nft` that died must be an error `start` handles, not a signal that kills it), so every
-//! write to stdout handles the broken pipe. And the guard outlives clients that go away before
-//! they read its answer. On the real kernel, in a namespace of its own.
+//! quietly, with its own exit code: no panic, no backtrace. So does one whose stderr's reader
+//! went away, which could end a first `start` before it loaded the lockdown. SIGPIPE stays
+//! ignored (a write to an `nft` that died must be an error `start` handles, not a signal that
+//! kills it), so every write handles the broken pipe. And the guard outlives clients that go
+//! away before they read its answer. On the real kernel, in a namespace of its own.
 
 mod common;
 
