@@ -273,6 +273,26 @@ fn the_rules_are_read_back_while_commands_keep_coming(backend: Backend) {
     assert!(poll(Duration::from_secs(3), || guard.restorations() >= 1), "no restoration within 3 s while status kept asking; log:\n{}", guard.log());
 }
 
+/// A guard that takes `start` and dies before it answers, at a first start with nothing loaded
+/// (boot): `start` fails, and the lockdown ruleset is loaded all the same, also for an invalid
+/// configuration; a ruleset loaded by then stays as it was.
+fn a_guard_that_dies_before_answering_leaves_the_lockdown(backend: Backend) {
+    for (text, code) in [(config(""), 1), ("[lan]\nallow = 198.51.100.0/33\n".to_string(), 2)] {
+        let ns = Netns::host("gdies", backend);
+        common::guard::dying_before_it_answers(&ns);
+        let conf = ConfigDir::new(&text);
+        let run = ns.firewall(conf.path(), "start").expect(code);
+        assert!(run.stderr.contains("did not answer") || run.stderr.contains("closed the connection"), "start failed for another reason:\n{run}");
+        assert_eq!(ns.firewall_objects(), backend.loaded_objects(), "nothing loaded after the guard died half-way:\n{run}");
+        // The label: the nftables table's comment, or a comment rule in VPN_FIREWALL_INFO.
+        let loaded = if backend == Backend::Nftables { ns.ruleset() } else { ns.iptables(false, &["-S"]).expect(0).stdout };
+        assert!(loaded.contains("vpn-firewall lockdown"), "not the lockdown ruleset:\n{run}\n{loaded}");
+        let before = ns.ruleset();
+        let again = ns.firewall(conf.path(), "start").expect(code);
+        assert_eq!(ns.ruleset(), before, "a loaded ruleset changed:\n{again}");
+    }
+}
+
 /// The unit as systemd reads it, with the binary where the unit says it is: no warning, no
 /// error (systemd-analyze verify exits 0 on unknown keys, but says so).
 #[test]
@@ -296,6 +316,7 @@ backend_tests!(
         an_accept_rule_added_to_its_chains_leaks_nothing,
         the_guard_killed_leaks_nothing,
         a_silent_client_delays_no_restoration,
+        a_guard_that_dies_before_answering_leaves_the_lockdown,
         start_and_flush_act_through_the_guard,
         only_one_guard_per_namespace_and_only_root_commands_it,
     ],

@@ -27,16 +27,29 @@ pub fn start(options: &Options) -> Result<i32> {
             match guard::ask(&guard::Request::Lockdown { backend: preferred }) {
                 Ok(Some(reply)) => reply.print(),
                 Ok(None) => lock_down_unless_loaded(preferred, "the configuration is invalid"),
-                Err(e) => say_err!("vpn-firewall: error: {e:#}"),
+                Err(e) => {
+                    say_err!("vpn-firewall: error: {e:#}");
+                    lock_down_unless_loaded(preferred, "the guard did not load the lockdown ruleset");
+                }
             }
             return Ok(exit::INVALID);
         }
     };
-    // A running guard loads both layers itself: only it can replace its own table.
-    if let Some(reply) = guard::ask(&guard::Request::Start(options.clone()))? {
-        reply.print();
-        warn_if_not_forwarding(&validated.settings);
-        return Ok(reply.code);
+    // A running guard loads both layers itself: only it can replace its own table. One that
+    // fails to answer (it died half-way, say) must not leave a machine with nothing loaded
+    // open: then this start loads the lockdown ruleset, as after a refused load.
+    match guard::ask(&guard::Request::Start(options.clone())) {
+        Ok(Some(reply)) => {
+            reply.print();
+            warn_if_not_forwarding(&validated.settings);
+            return Ok(reply.code);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            say_err!("vpn-firewall: error: {e:#}");
+            lock_down_unless_loaded(chosen, "the guard did not load the ruleset");
+            return Ok(exit::FAILED);
+        }
     }
     let backend = Backend::choose(chosen).inspect_err(|_| lock_down_unless_loaded(chosen, "no backend can load it"))?;
     let (installed, _) = Backend::installed();
