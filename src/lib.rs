@@ -22,6 +22,7 @@ pub mod guard;
 pub mod iptables;
 pub mod lock;
 pub mod nft;
+pub mod output;
 pub mod policy;
 pub mod qubes;
 pub mod render_common;

@@ -52,6 +52,11 @@ impl LoadedTable {
     pub fn packets(&self, counter: &str) -> Option<u64> {
         self.counters.iter().find(|(n, _)| n == counter).map(|(_, p)| *p)
     }
+
+    /// The packets each hook's counter (`blocked_HOOK`) counted, `None` for one missing.
+    pub fn blocked(&self) -> Vec<(Hook, Option<u64>)> {
+        Hook::ALL.iter().map(|h| (*h, self.packets(&format!("blocked_{}", h.name())))).collect()
+    }
 }
 
 impl Nft {
@@ -88,7 +93,7 @@ impl Nft {
     /// What is loaded, or `None`.
     pub fn read(&self) -> Result<Option<Loaded>> {
         Ok(self.table()?.map(|table| Loaded {
-            blocked: Hook::ALL.iter().map(|h| (*h, table.packets(&format!("blocked_{}", h.name())))).collect(),
+            blocked: table.blocked(),
             label: table.comment,
             warnings: Vec::new(),
         }))

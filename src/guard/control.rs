@@ -95,10 +95,10 @@ impl Reply {
     /// Prints the lines as the command's own output.
     pub fn print(&self) {
         for line in &self.stdout {
-            println!("{line}");
+            crate::output::say!("{line}");
         }
         for line in &self.stderr {
-            eprintln!("{line}");
+            crate::output::say_err!("{line}");
         }
     }
 }
@@ -117,20 +117,23 @@ pub fn listen() -> Result<UnixListener> {
     Ok(listener)
 }
 
-/// Reads one request from a connection; refuses any peer but root.
-pub fn receive(stream: &UnixStream) -> Result<Request> {
+/// Refuses any peer but root.
+pub fn check_peer(stream: &UnixStream) -> Result<()> {
     let peer = nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials)?;
     if peer.uid() != 0 {
         bail!("refused a request of uid {} (pid {}): only root may command the guard", peer.uid(), peer.pid());
     }
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).context("cannot read a request")?;
-    Request::from_json(&serde_json::from_str(&line).context("a request that is not JSON")?)
+    Ok(())
 }
 
-/// Answers a request.
+/// The request a connection sent: one line of JSON.
+pub fn parse(line: &[u8]) -> Result<Request> {
+    Request::from_json(&serde_json::from_slice(line).context("a request that is not JSON")?)
+}
+
+/// Answers a request. The socket is non-blocking and the answer a few lines, which its buffer
+/// takes at once: a client that does not read stalls nothing. A client gone before it reads is
+/// an error here, never a SIGPIPE that ends the guard: std sends with MSG_NOSIGNAL.
 pub fn answer(mut stream: &UnixStream, reply: &Reply) -> Result<()> {
     let mut text = reply.to_json().to_string();
     text.push('\n');

@@ -99,7 +99,7 @@ pub fn restore(owner: &mut Owner, backend: &Backend, policy: &Policy, force_main
 }
 
 /// Whether the owned table is loaded.
-pub fn owned_present(owner: &mut Owner) -> Result<bool> {
+fn owned_present(owner: &mut Owner) -> Result<bool> {
     Ok(owner.read(Layer::Guard)?.is_some())
 }
 

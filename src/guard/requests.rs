@@ -7,8 +7,8 @@ use crate::backend::Backend;
 use crate::configuration::Options;
 use crate::exit;
 use crate::nft::Notice;
-use crate::policy::Policy;
-use crate::render_nft::{FAMILY, GUARD_TABLE};
+use crate::policy::{Policy, blocked_said};
+use crate::render_nft::{FAMILY, GUARD_TABLE, Layer};
 use crate::settings::BackendChoice;
 use std::time::Instant;
 
@@ -227,13 +227,18 @@ impl Guard {
         let mut reply = Reply::default();
         let age = |t: Instant| t.elapsed().as_secs();
         reply.out(format!("  guard:     running (pid {}, for {} s), {}", std::process::id(), age(self.since), self.state()));
-        let owned = match layers::owned_present(&mut self.owner) {
-            Ok(true) => format!("table {FAMILY} {GUARD_TABLE} loaded, owned by the guard"),
-            Ok(false) if self.guarded.is_some() => format!("MISSING: table {FAMILY} {GUARD_TABLE} is not loaded"),
-            Ok(false) => format!("table {FAMILY} {GUARD_TABLE} not loaded (standing by)"),
-            Err(e) => format!("cannot tell: {e:#}"),
+        // What the owned table blocked tells, after another tool flushed the main layer, that
+        // the guard's layer is the one that stopped the packets.
+        let (owned, blocked) = match self.owner.read(Layer::Guard) {
+            Ok(Some(table)) => (format!("table {FAMILY} {GUARD_TABLE} loaded, owned by the guard"), Some(blocked_said(&table.blocked()))),
+            Ok(None) if self.guarded.is_some() => (format!("MISSING: table {FAMILY} {GUARD_TABLE} is not loaded"), None),
+            Ok(None) => (format!("table {FAMILY} {GUARD_TABLE} not loaded (standing by)"), None),
+            Err(e) => (format!("cannot tell: {e:#}"), None),
         };
         reply.out(format!("  owned:     {owned}"));
+        if let Some(blocked) = blocked {
+            reply.out(format!("  blocked:   {blocked} (by the guard's table, since its last load)"));
+        }
         let last = match &self.last {
             Some((when, what)) => format!("; the last {} s ago: {what}", age(*when)),
             None => String::new(),
