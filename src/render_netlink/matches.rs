@@ -362,7 +362,7 @@ fn address_field(family: Family, destination: bool) -> (u32, u32) {
     }
 }
 
-fn octets(addr: std::net::IpAddr) -> Vec<u8> {
+pub fn octets(addr: std::net::IpAddr) -> Vec<u8> {
     match addr {
         std::net::IpAddr::V4(a) => a.octets().to_vec(),
         std::net::IpAddr::V6(a) => a.octets().to_vec(),
@@ -376,7 +376,7 @@ fn nfproto(family: Family) -> u8 {
     }
 }
 
-fn ip_proto(p: Proto) -> u8 {
+pub fn ip_proto(p: Proto) -> u8 {
     match p {
         Proto::Tcp => IPPROTO_TCP,
         Proto::Udp => IPPROTO_UDP,

@@ -18,7 +18,7 @@ use crate::policy::{Family, Hook, NatAction, NatHook, Policy, Rule, SetId, Verdi
 use crate::render_nft::{Layer, layer_comment, nat_chain};
 use attrs::{Attrs, Udata};
 use expr::{Expr, Verdict as ExprVerdict};
-use matches::{Context, Stmt, linearize};
+use matches::{Context, Stmt, ip_proto, linearize, octets};
 use sets::{ByteOrder, SetSpec, TYPE_INET_PROTOCOL, TYPE_INET_SERVICE, TYPE_IP6ADDR, TYPE_IPADDR, concat_type, named_udata};
 
 const NFPROTO_INET: u8 = 1;
@@ -273,20 +273,6 @@ fn named_set(id: SetId, entries: &[crate::policy::Entry]) -> SetSpec {
     }
 }
 
-fn octets(addr: std::net::IpAddr) -> Vec<u8> {
-    match addr {
-        std::net::IpAddr::V4(a) => a.octets().to_vec(),
-        std::net::IpAddr::V6(a) => a.octets().to_vec(),
-    }
-}
-
-fn ip_proto(p: crate::values::Proto) -> u8 {
-    match p {
-        crate::values::Proto::Tcp => 6,
-        crate::values::Proto::Udp => 17,
-    }
-}
-
 fn verdict(rule: &Rule, hook: Hook) -> Vec<Expr> {
     vec![Expr::Verdict(match rule.verdict {
         Verdict::Accept | Verdict::Pass => ExprVerdict::Accept,
@@ -326,7 +312,7 @@ mod tests {
         out
     }
 
-    fn attr<'a>(buf: &'a [u8], kind: u16) -> Option<&'a [u8]> {
+    fn attr(buf: &[u8], kind: u16) -> Option<&[u8]> {
         attrs(buf).into_iter().find(|(k, _)| *k == kind).map(|(_, v)| v)
     }
 
@@ -369,9 +355,8 @@ mod tests {
     #[test]
     fn sets_are_numbered_across_the_batch_and_created_before_the_rules_that_look_them_up() {
         let policy = Policy::lockdown();
-        let mut defaults = crate::policy::Sets::default();
-        defaults.lan4.push("192.168.1.0/24".parse().unwrap());
-        let policy = Policy { sets: defaults, ..policy };
+        let sets = crate::policy::Sets { lan4: vec!["192.168.1.0/24".parse().unwrap()], ..Default::default() };
+        let policy = Policy { sets, ..policy };
         let changes = render_layers(&policy, &[Layer::Main, Layer::Guard]);
         let ids: Vec<u32> = changes
             .iter()
@@ -387,8 +372,8 @@ mod tests {
 
     #[test]
     fn large_sets_are_split_over_several_messages() {
-        let mut sets = crate::policy::Sets::default();
-        sets.lan4 = (0..3000u32).map(|i| ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(0x0a00_0000 + (i << 8)), 24).unwrap()).collect();
+        let lan4 = (0..3000u32).map(|i| ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(0x0a00_0000 + (i << 8)), 24).unwrap()).collect();
+        let sets = crate::policy::Sets { lan4, ..Default::default() };
         let policy = Policy { sets, ..Policy::lockdown() };
         let changes = render_layers(&policy, &[Layer::Main]);
         let messages = changes.iter().filter(|c| c.message.kind == NEWSETELEM).count();
