@@ -273,6 +273,19 @@ fn the_rules_are_read_back_while_commands_keep_coming(backend: Backend) {
     assert!(poll(Duration::from_secs(3), || guard.restorations() >= 1), "no restoration within 3 s while status kept asking; log:\n{}", guard.log());
 }
 
+/// Gateway mode through the guard, with the kernel not forwarding (a new namespace's
+/// default): `start` loads and says so, as without a guard.
+#[test]
+fn start_through_the_guard_says_when_the_kernel_does_not_forward() {
+    let ns = Netns::host("gfwd", Backend::Nftables);
+    ns.ip("link add eth1 type veth peer name eth1p");
+    let conf = ConfigDir::new(config("[forward]\nenable = yes\ninterfaces = eth1\n"));
+    let _guard = Guard::start(&ns, &conf);
+    let run = ns.firewall(conf.path(), "start").expect(0);
+    assert!(run.stdout.contains("owned by the guard"), "start did not go through the guard:\n{run}");
+    assert!(run.stderr.contains("[forward] enable = yes, but net.ipv4.ip_forward = 0"), "no warning through the guard:\n{run}");
+}
+
 /// A guard that takes `start` and dies before it answers, at a first start with nothing loaded
 /// (boot): `start` fails, and the lockdown ruleset is loaded all the same, also for an invalid
 /// configuration; a ruleset loaded by then stays as it was.

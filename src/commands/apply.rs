@@ -18,38 +18,33 @@ pub fn start(options: &Options) -> Result<i32> {
     let began = Instant::now();
     // Taken before the configuration is read, so the last start to run loads the newest files.
     let _lock = lock::acquire()?;
+    // A running guard loads both layers itself (only it can replace its own table), from the
+    // configuration it reads: it says what is wrong with an invalid one and locks down as below.
+    // One that fails to answer (it died half-way, say) must not leave a machine with nothing
+    // loaded open: this start then loads the lockdown ruleset when nothing is loaded.
+    let guard_failed = match guard::ask(&guard::Request::Start(options.clone())) {
+        Ok(Some(reply)) => {
+            reply.print();
+            return Ok(reply.code);
+        }
+        Ok(None) => false,
+        Err(e) => {
+            say_err!("vpn-firewall: error: {e:#}");
+            true
+        }
+    };
     let (validated, chosen) = match options.load() {
         Ok(c) => (c.validated, c.backend),
         Err(invalid) => {
             // Said first, so that no failure below can hide what is wrong.
             print_config_errors(&invalid.errors);
-            let preferred = invalid.backend.unwrap_or_default();
-            match guard::ask(&guard::Request::Lockdown { backend: preferred }) {
-                Ok(Some(reply)) => reply.print(),
-                Ok(None) => lock_down_unless_loaded(preferred, "the configuration is invalid"),
-                Err(e) => {
-                    say_err!("vpn-firewall: error: {e:#}");
-                    lock_down_unless_loaded(preferred, "the guard did not load the lockdown ruleset");
-                }
-            }
+            lock_down_unless_loaded(invalid.backend.unwrap_or_default(), "the configuration is invalid");
             return Ok(exit::INVALID);
         }
     };
-    // A running guard loads both layers itself: only it can replace its own table. One that
-    // fails to answer (it died half-way, say) must not leave a machine with nothing loaded
-    // open: then this start loads the lockdown ruleset, as after a refused load.
-    match guard::ask(&guard::Request::Start(options.clone())) {
-        Ok(Some(reply)) => {
-            reply.print();
-            warn_if_not_forwarding(&validated.settings);
-            return Ok(reply.code);
-        }
-        Ok(None) => {}
-        Err(e) => {
-            say_err!("vpn-firewall: error: {e:#}");
-            lock_down_unless_loaded(chosen, "the guard did not load the ruleset");
-            return Ok(exit::FAILED);
-        }
+    if guard_failed {
+        lock_down_unless_loaded(chosen, "the guard did not load the ruleset");
+        return Ok(exit::FAILED);
     }
     let backend = Backend::choose(chosen).inspect_err(|_| lock_down_unless_loaded(chosen, "no backend can load it"))?;
     let (installed, _) = Backend::installed();

@@ -28,9 +28,6 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 pub enum Request {
     /// Load the configuration these options name: what `start` does.
     Start(Options),
-    /// The configuration is invalid: load the lockdown ruleset (preferably with this backend)
-    /// when nothing is loaded.
-    Lockdown { backend: BackendChoice },
     /// Remove both layers and stand by.
     Flush,
     /// Say what the guard guards.
@@ -51,7 +48,6 @@ impl Request {
             Request::Start(o) => json!({
                 "command": "start", "config_dir": o.config_dir, "root": o.root, "backend": o.backend.map(BackendChoice::name)
             }),
-            Request::Lockdown { backend } => json!({"command": "lockdown", "backend": backend.name()}),
             Request::Flush => json!({"command": "flush"}),
             Request::Status => json!({"command": "status"}),
         }
@@ -63,7 +59,6 @@ impl Request {
         let backend = text("backend").map(|b| BackendChoice::parse(b).map_err(anyhow::Error::msg)).transpose()?;
         Ok(match text("command") {
             Some("start") => Request::Start(Options { config_dir: path("config_dir")?, root: path("root")?, backend }),
-            Some("lockdown") => Request::Lockdown { backend: backend.unwrap_or_default() },
             Some("flush") => Request::Flush,
             Some("status") => Request::Status,
             other => bail!("an unknown request {other:?}"),
@@ -169,7 +164,6 @@ mod tests {
         let requests = [
             Request::Start(Options { config_dir: "/etc/vpn-firewall".into(), root: "/".into(), backend: Some(BackendChoice::Iptables) }),
             Request::Start(Options { config_dir: "/tmp/a b".into(), root: "/".into(), backend: None }),
-            Request::Lockdown { backend: BackendChoice::Nftables },
             Request::Flush,
             Request::Status,
         ];
@@ -180,6 +174,6 @@ mod tests {
         assert_eq!(Reply::from_json(&reply.to_json()).unwrap(), reply);
         assert!(Request::from_json(&json!({"command": "rm -rf"})).is_err());
         assert!(Request::from_json(&json!({"command": "start"})).is_err(), "a start without its directory");
-        assert!(Request::from_json(&json!({"command": "lockdown", "backend": "pf"})).is_err(), "an unknown backend");
+        assert!(Request::from_json(&json!({"command": "start", "config_dir": "/etc/vpn-firewall", "root": "/", "backend": "pf"})).is_err(), "an unknown backend");
     }
 }

@@ -6,6 +6,7 @@ use super::owner::Owner;
 use crate::backend::Backend;
 use crate::configuration::Options;
 use crate::exit;
+use crate::forwarding;
 use crate::nft::Notice;
 use crate::policy::{Policy, blocked_said};
 use crate::render_nft::{FAMILY, GUARD_TABLE, Layer};
@@ -83,7 +84,6 @@ impl Guard {
     pub fn handle(&mut self, request: &Request) -> Reply {
         match request {
             Request::Start(options) => self.start(options),
-            Request::Lockdown { backend } => self.lockdown(*backend, "the configuration is invalid"),
             Request::Flush => self.flush(),
             Request::Status => self.status(),
         }
@@ -123,6 +123,9 @@ impl Guard {
         };
         let nothing_before = others.is_empty() && self.guarded.is_none() && !backend.exists().unwrap_or(false);
         let (objects, name) = (backend.objects(), backend.name().to_string());
+        for w in forwarding::warnings(&validated.settings) {
+            reply.err(format!("vpn-firewall: warning: {w}"));
+        }
         if self.load_or_report(backend, Policy::from_settings(&validated.settings), nothing_before, &mut reply) {
             for other in others {
                 match other.flush() {
