@@ -59,15 +59,24 @@ load_floor() {
     timed first "$t0" "$t1"; timed reload "$t1" "$t2"
 }
 
+# DIR VPN-FIREWALL...: waits until a guard answers to `VPN-FIREWALL... --config-dir DIR status`;
+# fails after some 10 s. A start made before it answers would load by itself, without it.
+guard_running() {
+    local i
+    for ((i = 0; i < 200; i++)); do
+        [[ $("${@:2}" --config-dir "$1" status 2>/dev/null) == *'guard:     running'* ]] && return 0
+        sleep 0.05
+    done
+    echo "bench/measure.sh: the guard started for $1 did not answer within 10 s" >&2
+    return 1
+}
+
 # Start through a running guard: the guard is started for each call (not timed) and ended
 # after it, so that no other method runs beside a guard, which would restore what they delete.
 load_guard() {
     "$bin" --config-dir "$dir" guard 2>/dev/null &
-    local guard=$! i
-    for ((i = 0; i < 200; i++)); do
-        "$bin" --config-dir "$dir" status 2>/dev/null | grep -q 'guard:     running' && break
-        sleep 0.05
-    done
+    local guard=$!
+    guard_running "$dir" "$bin" || { kill "$guard"; return 1; }
     "$bin" --config-dir "$dir" flush >/dev/null # through the guard: nothing loaded, it stands by
     t0=$EPOCHREALTIME; "$bin" --config-dir "$dir" start >/dev/null
     t1=$EPOCHREALTIME; "$bin" --config-dir "$dir" start >/dev/null
@@ -107,8 +116,10 @@ mkdir "$RESULTS"
 PREFIX=vpnfwb-$$
 NAMESPACES=()
 PIDS=()
+GUARD="" # the PID of the guard of the throughput cases while one runs
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    if [[ -n $GUARD ]]; then kill "$GUARD" 2>/dev/null; wait "$GUARD" 2>/dev/null || true; fi
     for ns in "${NAMESPACES[@]}"; do ip netns delete "$ns" 2>/dev/null || true; done
     rm -rf "$WORK"
 }
@@ -153,10 +164,15 @@ BIN=$REPO/target/release/vpn-firewall
 # validation cannot merge them: N networks in the file are N elements in the kernel's set. The
 # first is the benchmark's own LAN, 198.51.100.0/24, which the throughput runs send to.
 
+# The stand-in tunnel tun0 is a veth (link/ether): a real tun device needs a process holding it
+# and would hand the packets to that process, not to the iperf3 server behind it. Without
+# `tap = yes` only point-to-point link types count as the tunnel, and every packet to tun0 is
+# rejected ("No route to host"); with it the tunnel rule's link-type set holds Ethernet too,
+# one element more in a set of three, as for OpenVPN `dev tap`.
 config() { # DIR LAN-NETWORKS SERVERS
     mkdir -p "$1"
     {
-        printf '[tunnel]\ninterfaces = tun0\nuser =\nfwmark = 0xca6c\n'
+        printf '[tunnel]\ninterfaces = tun0\ntap = yes\nuser =\nfwmark = 0xca6c\n'
         printf 'servers ='
         for ((i = 0; i < $3; i++)); do printf ' 203.0.113.%d:%d/udp' $((i % 256)) $((1194 + i / 256)); done
         printf '\n[lan]\nallow ='
@@ -229,7 +245,7 @@ METHODS=$(awk -F'\t' 'NR > 1 { printf "%s ", $1 }' "$RESULTS/methods.tsv")
 echo "timing loads: $METHODS($RUNS rounds per size)" >&2
 LOADNS=$PREFIX-load
 new_ns "$LOADNS"
-ip netns exec "$LOADNS" bash -c "$(declare -f time_loads timed $(compgen -A function load_)); time_loads '$BIN' '$WORK' $RUNS '$METHODS' $LOAD_CASES" |
+ip netns exec "$LOADNS" bash -c "$(declare -f time_loads timed guard_running $(compgen -A function load_)); time_loads '$BIN' '$WORK' $RUNS '$METHODS' $LOAD_CASES" |
     durations load
 
 echo "timing the one-iptables-command-per-rule baseline ($RUNS runs per size: several minutes)" >&2
@@ -253,9 +269,11 @@ time_command $((RUNS * 5)) show "$BIN" --config-dir "$REPO/etc/vpn-firewall" sho
 # any set is consulted, to the LAN it is looked up in lan_v4 (after the DNS rule that looks it
 # up too). Replies and TCP acknowledgements pass the input hook as established.
 #
-# A case is PATH:FIREWALL; `firewall FIREWALL` loads it in the host namespace. To measure
-# another firewall (say, the guard's second layer), add a branch there and its cases here.
-THROUGHPUT_CASES="tunnel:none tunnel:lan0 tunnel:lan10000 lan:none lan:lan1 lan:lan10000"
+# A case is PATH:FIREWALL; `firewall FIREWALL` loads it in the host namespace. guardN is lanN
+# with the guard's second layer: a guard runs in the host namespace and start loads both
+# tables through it, so that every packet passes inet vpn_firewall and inet
+# vpn_firewall_guard. Each is next to the case without the guard it is compared with.
+THROUGHPUT_CASES="tunnel:none tunnel:lan0 tunnel:guard0 tunnel:lan10000 lan:none lan:lan1 lan:guard1 lan:guard10000 lan:lan10000"
 
 echo "measuring throughput ($THROUGHPUT_ROUNDS rounds, ${IPERF_SECONDS} s per run)" >&2
 HOST=$PREFIX-host ROUTER=$PREFIX-router VPN=$PREFIX-vpn
@@ -274,15 +292,37 @@ for ns in "$ROUTER" "$VPN"; do
     PIDS+=("$(cat "$WORK/iperf3-$ns.pid")")
 done
 
-firewall() { # none | lanN (vpn-firewall start with N lan.allow networks)
+# The guard of the guardN cases: started at the first of them and kept for the next ones (start
+# replaces both layers through it), ended at a case of another kind.
+start_guard() { # DIR: the configuration the guard starts with
+    [[ -n $GUARD ]] && return
+    ip netns exec "$HOST" "$BIN" --config-dir "$1" guard 2>>"$WORK/guard.log" &
+    GUARD=$! # ip netns exec executes the command in its place: this is the guard's PID
+    guard_running "$1" ip netns exec "$HOST" "$BIN" || { cat "$WORK/guard.log" >&2; return 1; }
+}
+end_guard() { # and wait for it: its table goes when it has ended
+    [[ -n $GUARD ]] || return 0
+    kill "$GUARD"
+    wait "$GUARD" || { echo "bench/measure.sh: the guard ended with status $?:" >&2; cat "$WORK/guard.log" >&2; return 1; }
+    GUARD=""
+}
+firewall() { # none | lanN (vpn-firewall start with N lan.allow networks) | guardN (the same through a guard)
+    local n=${1##*[a-z]} # the N of lanN and guardN
+    [[ -z $n || -d $WORK/lan$n ]] || config "$WORK/lan$n" "$n" 0
+    [[ $1 == guard* ]] || end_guard
     case $1 in
         none) ip netns exec "$HOST" nft delete table inet vpn_firewall 2>/dev/null || true ;;
-        lan*)
-            [[ -d $WORK/$1 ]] || config "$WORK/$1" "${1#lan}" 0
-            ip netns exec "$HOST" "$BIN" --config-dir "$WORK/$1" start >/dev/null ;;
+        lan*) ip netns exec "$HOST" "$BIN" --config-dir "$WORK/lan$n" start >/dev/null ;;
+        guard*)
+            start_guard "$WORK/lan$n"
+            ip netns exec "$HOST" "$BIN" --config-dir "$WORK/lan$n" start >/dev/null
+            # A guard that had ended since would leave start to load one layer, measured as two.
+            [[ $(ip netns exec "$HOST" nft list tables) == *'table inet vpn_firewall_guard'* ]] ||
+                { echo "bench/measure.sh: no guard's table after a start through the guard:" >&2; cat "$WORK/guard.log" >&2; return 1; } ;;
         *) echo "bench/measure.sh: unknown firewall $1" >&2; return 2 ;;
     esac
 }
+
 # ROUND CASE SERVER udp|tcp: records the UDP packets per second sent and the sender's CPU time
 # per packet (microseconds), or the TCP Mbit/s received.
 iperf() {
@@ -292,8 +332,9 @@ iperf() {
             out=$(ip netns exec "$HOST" timeout 30 iperf3 -c "$3" -u -b 0 -l 64 -t "$IPERF_SECONDS" -f m -V 2>&1) &&
                 line=$(awk '
                     / sender$/ { split($(NF - 2), p, "/"); split($3, t, "-"); packets = p[2]; seconds = t[2] }
+                    / receiver$/ { split($(NF - 2), p, "/"); received = p[2] - p[1] }
                     /CPU Utilization: local\/sender/ { match($0, /sender [0-9.]+%/); cpu = substr($0, RSTART + 7, RLENGTH - 8) }
-                    END { if (!packets || cpu == "") exit 1
+                    END { if (!packets || !received || cpu == "") exit 1 # sent into a path that loses all: broken
                           print packets / seconds, cpu / 100 * seconds / packets * 1e6 }' <<<"$out") &&
                 { result throughput "$1" "$2" udp "${line% *}"; result throughput "$1" "$2" cpu "${line#* }"; return; }
         else

@@ -20,6 +20,9 @@ REPO = Path(__file__).resolve().parent.parent
 # are never consulted, so the empty configuration; to the LAN, the one network it needs.
 THROUGHPUT_BASE = {"tunnel": "lan0", "lan": "lan1"}
 PATHS = {"tunnel": "through the tunnel", "lan": "to the LAN"}
+# The throughput configuration with the guard's second layer each path is compared with
+# (the same networks, without the guard).
+GUARD_CASES = {"tunnel": ("guard0", "lan0"), "lan": ("guard1", "lan1")}
 
 
 def read_tsv(path):
@@ -64,7 +67,7 @@ def ms(results, group, case, kind):
 
 
 def size(case):
-    return int(case.removeprefix("lan").removeprefix("servers"))
+    return int(case.removeprefix("lan").removeprefix("servers").removeprefix("guard"))
 
 
 def label(case):
@@ -72,6 +75,8 @@ def label(case):
         return "no table loaded"
     if case.startswith("lan"):
         return f"{size(case)} lan.allow networks"
+    if case.startswith("guard"):
+        return f"{size(case)} lan.allow networks, with the guard's second layer"
     return f"{size(case)} servers"
 
 
@@ -251,6 +256,13 @@ state): most of the difference to no table at all. On a shared machine, differen
 percent are within the noise (see the spreads): through the tunnel the set is never consulted,
 so any difference there is noise; to the LAN, each packet costs one lookup in the set, a
 binary search the sender's CPU time per packet shows best.""")
+        if any(r.has("throughput", f"{path}:{guard}", "cpu") for path, (guard, _) in GUARD_CASES.items()):
+            self.say()
+            self.para("""*With the guard's second layer*: `vpn-firewall guard` runs in the firewalled namespace and
+`start` loads both layers through it, so that every packet passes the output chains of table
+inet vpn_firewall and of the guard's own table inet vpn_firewall_guard (the same policy): the
+cost of the second layer is the difference to the same networks without the guard, in the same
+round.""")
         self.say()
         self.say("| path | firewall | UDP packets/s | relative | sender CPU µs/packet | TCP Mbit/s | relative |")
         self.say("|---|---|---|---|---|---|---|")
@@ -272,6 +284,20 @@ binary search the sender's CPU time per packet shows best.""")
             worst = min(r.paired("throughput", (case, k), (base, k)) for k in ("udp", "tcp"))
             cpu = r.median("throughput", case, "cpu") / r.median("throughput", base, "cpu") - 1
             self.target(what, f"{worst:.0%} (sender CPU per UDP packet: {cpu:+.0%})", worst >= 0.95)
+        self.guard_target()
+
+    def guard_target(self):
+        """The cost of the second layer: the sender's CPU time per UDP packet with the guard
+        divided by that without it, same networks, same round, on each path."""
+        r = self.r
+        what = "the guard's second layer: at most 5% more sender CPU per UDP packet (guard1 against lan1 to the LAN, guard0 against lan0 through the tunnel)"
+        pairs = {path: (f"{path}:{guard}", f"{path}:{base}") for path, (guard, base) in GUARD_CASES.items()}
+        if not all(r.has("throughput", case, "cpu") and r.has("throughput", base, "cpu") for case, base in pairs.values()):
+            self.target(what, "not measured", None)
+            return
+        more = {path: r.paired("throughput", (case, "cpu"), (base, "cpu")) - 1 for path, (case, base) in pairs.items()}
+        measured = ", ".join(f"{PATHS[path]} {more[path]:+.1%}" for path in ("lan", "tunnel"))
+        self.target(what, measured, max(more.values()) <= 0.05)
 
     def commands(self):
         r = self.r
