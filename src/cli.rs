@@ -211,7 +211,8 @@ vpn_firewall_guard, with the same filter chains, owned by the guard's netlink so
 5.12 or later): no other process can delete or change it, and nft flush ruleset leaves it. When \
 another process deletes or changes the first layer, the guard loads it again within \
 milliseconds (it listens to nf_tables' notifications; iptables-legacy sends none, so it reads \
-its rules back every half second), and logs what changed and which process did it. When the \
+its rules back every half second), and logs what changed and which process did it. It puts \
+net.ipv4.conf.all.arp_ignore back to 1 within half a second when another process lowers it. When the \
 guard is killed its own table goes with it and the first layer stays, as without a guard; \
 systemd starts it again.
 

@@ -273,6 +273,33 @@ fn the_rules_are_read_back_while_commands_keep_coming(backend: Backend) {
     assert!(poll(Duration::from_secs(3), || guard.restorations() >= 1), "no restoration within 3 s while status kept asking; log:\n{}", guard.log());
 }
 
+/// Another root process lowering `arp_ignore` while the rules are loaded (which would let the
+/// LAN learn the tunnel's address by ARP): the guard raises it again within a poll, logs and
+/// counts it; `flush` still sets back the value found before the first start.
+fn arp_ignore_lowered_by_another_process_is_raised_again(backend: Backend) {
+    let ns = Netns::host("garp", backend);
+    let conf = ConfigDir::new(config(""));
+    let guard = Guard::start(&ns, &conf);
+    let sysctl = "/proc/sys/net/ipv4/conf/all/arp_ignore";
+    let arp_ignore = || ns.run("cat", &[sysctl], "").expect(0).stdout.trim().to_string();
+    assert_eq!(arp_ignore(), "0", "a new namespace answers ARP for any of its addresses");
+    ns.firewall(conf.path(), "start").expect(0);
+    assert_eq!(arp_ignore(), "1", "start through the guard did not raise arp_ignore");
+    for round in 1..=2 {
+        ns.run("sh", &["-c", &format!("echo 0 > {sysctl}")], "").expect(0);
+        let lowered = Instant::now();
+        assert!(poll(Duration::from_secs(2), || arp_ignore() == "1"), "arp_ignore stayed 0 for 2 s after another process lowered it (round {round}); the guard's log:\n{}", guard.log());
+        assert!(lowered.elapsed() < Duration::from_millis(1500), "raised again only after {:?}", lowered.elapsed());
+    }
+    assert_eq!(guard.log().matches("arp_ignore = 1: another process had set it to 0").count(), 2, "the guard's log:\n{}", guard.log());
+    let status = ns.firewall(conf.path(), "status").expect(0);
+    assert!(status.stdout.contains("restored:  2 times"), "{status}");
+    ns.firewall(conf.path(), "flush").expect(0);
+    assert_eq!(arp_ignore(), "0", "flush did not set back the value found before the first start");
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(arp_ignore(), "0", "the guard raised arp_ignore again while standing by");
+}
+
 /// Gateway mode through the guard, with the kernel not forwarding (a new namespace's
 /// default): `start` loads and says so, as without a guard.
 #[test]
@@ -330,6 +357,7 @@ backend_tests!(
         the_guard_killed_leaks_nothing,
         a_silent_client_delays_no_restoration,
         a_guard_that_dies_before_answering_leaves_the_lockdown,
+        arp_ignore_lowered_by_another_process_is_raised_again,
         start_and_flush_act_through_the_guard,
         only_one_guard_per_namespace_and_only_root_commands_it,
     ],

@@ -6,9 +6,13 @@
 //! whose read-back would look intact (a replaced rule). With iptables, whose rules sit in the
 //! built-in chains of shared tables, a transaction of another process leads to a read-back,
 //! and to a load when it differs; iptables-legacy reports nothing, so it is read back every
-//! half second. Transactions of the guard itself are its own loads.
+//! half second. Transactions of the guard itself are its own loads. The ARP protection
+//! (`arp_ignore`, see `arp`) is a sysctl, of which no notification tells: it is looked at every
+//! half second as well.
 
 use super::layers;
+use crate::arp;
+use crate::output::say_err;
 use super::requests::Guard;
 use crate::backend::Backend;
 use crate::nft::Notice;
@@ -24,15 +28,44 @@ const IPV6: u8 = 10;
 const NAMED_CHANGES: usize = 4;
 
 impl Guard {
-    /// Whether the rules must be read back periodically: iptables-legacy sends no notices, and
-    /// a restoration that failed is tried again.
+    /// Whether the guard must look periodically: while it guards, at what the kernel sends no
+    /// notices of (the iptables-legacy rules; `arp_ignore`, which any root process can lower
+    /// again), and after a restoration failed.
     pub fn polls(&self) -> bool {
-        self.retry || self.guarded.as_ref().is_some_and(|g| g.backend.name() == "iptables-legacy")
+        self.retry || self.guarded.is_some()
     }
 
     pub fn on_poll(&mut self) {
-        let cause = if self.retry { "the last restoration failed" } else { "the read-back differs from what the guard loaded (iptables-legacy reports no changes)" };
-        self.heal(cause.into(), false, Instant::now());
+        let legacy = self.guarded.as_ref().is_some_and(|g| g.backend.name() == "iptables-legacy");
+        if self.retry || legacy {
+            let cause = if self.retry { "the last restoration failed" } else { "the read-back differs from what the guard loaded (iptables-legacy reports no changes)" };
+            self.heal(cause.into(), false, Instant::now());
+        }
+        self.keep_arp_protected();
+    }
+
+    /// Raises `arp_ignore` again when another process lowered it: while the rules are loaded,
+    /// the LAN must not learn the tunnel's address by ARP (see `arp`). The value recorded by
+    /// the first start stays, so `flush` still sets back the one found then.
+    fn keep_arp_protected(&mut self) {
+        if self.guarded.is_none() {
+            return;
+        }
+        match arp::protect() {
+            Ok(arp::Done::Raised(lowered)) => {
+                self.arp_failing = false;
+                self.restorations += 1;
+                let line = format!("restored {} = 1: another process had set it to {lowered}", arp::SYSCTL);
+                say_err!("vpn-firewall guard: {line}");
+                self.last = Some((Instant::now(), line));
+            }
+            Ok(_) => self.arp_failing = false,
+            Err(e) if !self.arp_failing => {
+                self.arp_failing = true;
+                say_err!("vpn-firewall guard: error: {e:#}");
+            }
+            Err(_) => {}
+        }
     }
 
     /// Reacts to the notices read at once: one restoration for all the transactions of other
@@ -86,14 +119,14 @@ impl Guard {
                 self.retry = false;
                 self.restorations += 1;
                 let line = format!("restored {what} {} ms after: {cause}", seen.elapsed().as_millis());
-                eprintln!("vpn-firewall guard: {line}");
+                say_err!("vpn-firewall guard: {line}");
                 self.last = Some((Instant::now(), line));
             }
             Ok(None) => self.retry = false,
             Err(e) => {
                 // The owned table holds meanwhile; the next poll tries again.
                 self.retry = true;
-                eprintln!("vpn-firewall guard: error: cannot restore the rules after {cause}: {e:#}");
+                say_err!("vpn-firewall guard: error: cannot restore the rules after {cause}: {e:#}");
             }
         }
     }

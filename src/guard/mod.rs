@@ -25,6 +25,7 @@ pub use control::{Reply, Request, ask};
 
 use crate::configuration::Options;
 use crate::exit;
+use crate::output::say_err;
 use crate::nft::{Notice, Subscription};
 use anyhow::{Context as _, Result};
 use connections::{Connections, Received};
@@ -36,8 +37,9 @@ use requests::Guard;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-/// How often the iptables-legacy rules, of which the kernel sends no notifications, are read back.
-const LEGACY_POLL: Duration = Duration::from_millis(500);
+/// How often the guard looks at what the kernel sends no notifications of: the iptables-legacy
+/// rules (read back) and the ARP sysctl (see `heal`).
+const POLL: Duration = Duration::from_millis(500);
 
 /// Runs the guard until SIGTERM or SIGINT; the rules stay loaded when it ends.
 pub fn run(options: &Options) -> Result<i32> {
@@ -62,15 +64,15 @@ pub fn run(options: &Options) -> Result<i32> {
         guard.adopt(options);
         listener
     };
-    eprintln!("vpn-firewall guard: running (pid {}), {}", std::process::id(), guard.state());
+    say_err!("vpn-firewall guard: running (pid {}), {}", std::process::id(), guard.state());
     notify_ready();
     // When the rules were last read back by the poll: it runs on time however busy the
     // guard's sockets are (a stream of `status` requests must not starve it).
     let mut polled = Instant::now();
     let mut connections = Connections::default();
     loop {
-        let legacy = guard.polls().then(|| LEGACY_POLL.saturating_sub(polled.elapsed()));
-        let timeout = match legacy.into_iter().chain(connections.until_deadline()).min() {
+        let polling = guard.polls().then(|| POLL.saturating_sub(polled.elapsed()));
+        let timeout = match polling.into_iter().chain(connections.until_deadline()).min() {
             Some(wait) => PollTimeout::try_from(wait).unwrap_or(PollTimeout::ZERO),
             None => PollTimeout::NONE,
         };
@@ -93,7 +95,7 @@ pub fn run(options: &Options) -> Result<i32> {
                 Some(objects) => format!("the rules stay loaded ({objects} stays, the guard's own table goes with it)"),
                 None => "it was standing by".into(),
             };
-            eprintln!("vpn-firewall guard: ending on signal {signal}; {rules}; restorations: {}", guard.restorations());
+            say_err!("vpn-firewall guard: ending on signal {signal}; {rules}; restorations: {}", guard.restorations());
             return Ok(exit::OK);
         }
         if notified {
@@ -101,12 +103,12 @@ pub fn run(options: &Options) -> Result<i32> {
             match notices.drain() {
                 Ok(batch) => guard.on_notices(&batch, seen),
                 Err(e) => {
-                    eprintln!("vpn-firewall guard: warning: {e:#}");
+                    say_err!("vpn-firewall guard: warning: {e:#}");
                     guard.on_notices(&[Notice::Lost], seen);
                 }
             }
         }
-        if guard.polls() && polled.elapsed() >= LEGACY_POLL {
+        if guard.polls() && polled.elapsed() >= POLL {
             polled = Instant::now();
             guard.on_poll();
         }
@@ -134,7 +136,7 @@ fn notify_ready() {
     };
     let sent = address.and_then(|a| UnixDatagram::unbound()?.send_to_addr(b"READY=1", &a));
     if let Err(e) = sent {
-        eprintln!("vpn-firewall guard: warning: cannot tell systemd it is ready ({}): {e}", path.to_string_lossy());
+        say_err!("vpn-firewall guard: warning: cannot tell systemd it is ready ({}): {e}", path.to_string_lossy());
     }
 }
 
@@ -143,11 +145,11 @@ fn serve((stream, request): Received, guard: &mut Guard) {
     let reply = match request {
         Ok(request) => guard.handle(&request),
         Err(e) => {
-            eprintln!("vpn-firewall guard: {e:#}");
+            say_err!("vpn-firewall guard: {e:#}");
             Reply { code: exit::FAILED, stderr: vec![format!("vpn-firewall: error: {e:#}")], ..Default::default() }
         }
     };
     if let Err(e) = control::answer(&stream, &reply) {
-        eprintln!("vpn-firewall guard: warning: {e:#}");
+        say_err!("vpn-firewall guard: warning: {e:#}");
     }
 }

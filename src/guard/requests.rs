@@ -6,6 +6,7 @@ use super::owner::Owner;
 use crate::backend::Backend;
 use crate::configuration::Options;
 use crate::exit;
+use crate::output::say_err;
 use crate::forwarding;
 use crate::nft::Notice;
 use crate::policy::{Policy, blocked_said};
@@ -22,6 +23,8 @@ pub struct Guard {
     pub(super) last: Option<(Instant, String)>,
     /// A restoration failed: try again at the next poll.
     pub(super) retry: bool,
+    /// Keeping `arp_ignore` raised failed at the last poll (said once, until it works again).
+    pub(super) arp_failing: bool,
     /// Notices of a transaction whose end (its generation notice) has not been read yet.
     pub(super) pending: Vec<Notice>,
     since: Instant,
@@ -34,7 +37,7 @@ pub struct Guarded {
 
 impl Guard {
     pub fn new(owner: Owner) -> Guard {
-        Guard { owner, guarded: None, restorations: 0, last: None, retry: false, pending: Vec::new(), since: Instant::now() }
+        Guard { owner, guarded: None, restorations: 0, last: None, retry: false, arp_failing: false, pending: Vec::new(), since: Instant::now() }
     }
 
     pub fn restorations(&self) -> u64 {
@@ -67,7 +70,7 @@ impl Guard {
         }
         let reply = self.start(options);
         for line in reply.stdout.iter().chain(&reply.stderr) {
-            eprintln!("{line}");
+            say_err!("{line}");
         }
         if reply.code == exit::INVALID {
             // The loaded rules came from an earlier configuration: they stay as they are. A
