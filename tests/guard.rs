@@ -300,6 +300,28 @@ fn arp_ignore_lowered_by_another_process_is_raised_again(backend: Backend) {
     assert_eq!(arp_ignore(), "0", "the guard raised arp_ignore again while standing by");
 }
 
+/// A guard in a PID namespace of its own (in a container): its own loads are its own, though
+/// the kernel names their process by its pid outside (no restoration of what it loaded itself),
+/// and another process's deletion is still restored.
+fn a_guard_in_a_pid_namespace_restores_only_what_others_changed(backend: Backend) {
+    let ns = Netns::host("gpidns", backend);
+    let conf = ConfigDir::new(config(""));
+    let guard = Guard::start_in_pid_namespace(&ns, &conf);
+    ns.firewall(conf.path(), "start").expect(0);
+    ns.firewall(conf.path(), "reload").expect(0);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(guard.restorations(), 0, "the guard restored its own loads; its log:\n{}", guard.log());
+    for command in common::guard::tampering(backend) {
+        ns.run(&command[0], &command[1..].iter().map(String::as_str).collect::<Vec<_>>(), "").expect(0);
+    }
+    assert!(poll(Duration::from_secs(2), || guard.restorations() >= 1), "the tampering was not restored; its log:\n{}", guard.log());
+    std::thread::sleep(Duration::from_secs(1));
+    let restored = guard.restorations();
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(guard.restorations(), restored, "the guard went on restoring its own restorations; its log:\n{}", guard.log());
+    ns.firewall(conf.path(), "status").expect(0);
+}
+
 /// Gateway mode through the guard, with the kernel not forwarding (a new namespace's
 /// default): `start` loads and says so, as without a guard.
 #[test]
@@ -358,6 +380,7 @@ backend_tests!(
         a_silent_client_delays_no_restoration,
         a_guard_that_dies_before_answering_leaves_the_lockdown,
         arp_ignore_lowered_by_another_process_is_raised_again,
+        a_guard_in_a_pid_namespace_restores_only_what_others_changed,
         start_and_flush_act_through_the_guard,
         only_one_guard_per_namespace_and_only_root_commands_it,
     ],

@@ -84,9 +84,11 @@ impl Guard {
                     self.pending.clear();
                     causes.push("notices were lost (the kernel reported changes faster than they were read)".to_string());
                 }
-                Notice::Generation { pid, process } => {
+                Notice::Generation { port, pid, process } => {
                     let objects = std::mem::take(&mut self.pending);
-                    if *pid == Some(std::process::id()) {
+                    // Its own loads, made on its own socket (its pid would not tell in a PID
+                    // namespace: the kernel names processes by their pid outside it).
+                    if *port == self.owner.port() {
                         continue;
                     }
                     let touched: Vec<&Notice> = objects.iter().filter(|o| touches(o, nftables)).collect();

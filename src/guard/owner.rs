@@ -30,6 +30,11 @@ impl Owner {
         self.socket.batch(&messages, |i| changes[i].what.clone())
     }
 
+    /// The socket's netlink port id: the kernel's notices of the transactions it commits carry it.
+    pub fn port(&self) -> u32 {
+        self.socket.port()
+    }
+
     /// One of the tables as the kernel has it, or `None` when it is not loaded.
     pub fn read(&mut self, layer: Layer) -> Result<Option<LoadedTable>> {
         read_table_on(&mut self.socket, layer)

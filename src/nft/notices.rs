@@ -26,8 +26,10 @@ const RECEIVE_BUFFER: usize = 4 << 20;
 pub enum Notice {
     /// A table, chain, rule, set, element or object was added or removed.
     Object { message: u8, family: u8, table: String, name: Option<String> },
-    /// A transaction ended: the process that made it, where the kernel names it.
-    Generation { pid: Option<u32>, process: Option<String> },
+    /// A transaction ended: the port id of the netlink socket that committed it, and the
+    /// process that made it, where the kernel names it. The pid is the one outside any PID
+    /// namespace, so a process in one cannot tell its own by its pid: the port tells.
+    Generation { port: u32, pid: Option<u32>, process: Option<String> },
     /// Notices were lost (the socket's buffer overran): anything may have changed.
     Lost,
 }
@@ -101,7 +103,7 @@ impl Subscription {
         let mut notices = Vec::new();
         loop {
             match self.sock.recv() {
-                Ok(n) => notices.extend(notice(&n.message)),
+                Ok(n) => notices.extend(notice(&n.message, n.port)),
                 Err(e) => match e.root_cause().downcast_ref::<std::io::Error>().and_then(std::io::Error::raw_os_error).map(Errno::from_raw) {
                     Some(Errno::EAGAIN) => return Ok(notices),
                     Some(Errno::ENOBUFS) => notices.push(Notice::Lost),
@@ -113,13 +115,13 @@ impl Subscription {
 }
 
 /// A notification as a notice; `None` for other subsystems' messages.
-fn notice(message: &Message) -> Option<Notice> {
+fn notice(message: &Message, port: u32) -> Option<Notice> {
     if message.subsystem != NFNL_SUBSYS_NFTABLES {
         return None;
     }
     let a = &message.attributes;
     if message.kind == NEWGEN {
-        return Some(Notice::Generation { pid: be32(attrs(a), GEN_PROC_PID), process: string(a, GEN_PROC_NAME).map(str::to_string) });
+        return Some(Notice::Generation { port, pid: be32(attrs(a), GEN_PROC_PID), process: string(a, GEN_PROC_NAME).map(str::to_string) });
     }
     let name = OBJECT_NAME.iter().find(|(m, _)| *m == message.kind).and_then(|(_, k)| string(a, *k)).map(str::to_string);
     Some(Notice::Object { message: message.kind, family: message.family, table: string(a, TABLE_NAME)?.to_string(), name })
@@ -133,15 +135,15 @@ mod tests {
     fn messages_become_notices_naming_table_object_and_process() {
         let rule = Message::new(NFNL_SUBSYS_NFTABLES, 6, 1).with_attribute(1, b"vpn_firewall\0").with_attribute(2, b"output\0");
         assert_eq!(
-            notice(&rule),
+            notice(&rule, 9),
             Some(Notice::Object { message: 6, family: 1, table: "vpn_firewall".into(), name: Some("output".into()) })
         );
         let generation = Message::new(NFNL_SUBSYS_NFTABLES, NEWGEN, 0)
             .with_attribute(1, &7u32.to_be_bytes())
             .with_attribute(GEN_PROC_PID, &4242u32.to_be_bytes())
             .with_attribute(GEN_PROC_NAME, b"nft\0");
-        assert_eq!(notice(&generation), Some(Notice::Generation { pid: Some(4242), process: Some("nft".into()) }));
-        assert_eq!(notice(&Message::new(1, 0, 2)), None, "another subsystem's message");
-        assert_eq!(notice(&Message::new(NFNL_SUBSYS_NFTABLES, 2, 1)), None, "an object message without its table");
+        assert_eq!(notice(&generation, 9), Some(Notice::Generation { port: 9, pid: Some(4242), process: Some("nft".into()) }));
+        assert_eq!(notice(&Message::new(1, 0, 2), 9), None, "another subsystem's message");
+        assert_eq!(notice(&Message::new(NFNL_SUBSYS_NFTABLES, 2, 1), 9), None, "an object message without its table");
     }
 }

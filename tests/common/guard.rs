@@ -14,8 +14,26 @@ pub struct Guard {
 impl Guard {
     /// Starts `vpn-firewall guard` in `ns` and waits until it answers `status`.
     pub fn start(ns: &Netns, conf: &ConfigDir) -> Guard {
+        Guard::spawn(ns, conf, false)
+    }
+
+    /// As `start`, in a PID namespace of its own (a container's guard): the kernel names the
+    /// processes of its notices by their pids outside it. `unshare --kill-child` ends the
+    /// guard when it is killed itself.
+    pub fn start_in_pid_namespace(ns: &Netns, conf: &ConfigDir) -> Guard {
+        Guard::spawn(ns, conf, true)
+    }
+
+    fn spawn(ns: &Netns, conf: &ConfigDir, pid_namespace: bool) -> Guard {
         let log = tempfile::Builder::new().prefix("vpnfwk-guard").tempfile().expect("a temporary file");
-        let mut cmd = ns.command(binary());
+        let mut cmd = if pid_namespace {
+            super::require_tools(&[("unshare", "util-linux")]);
+            let mut cmd = ns.command("unshare");
+            cmd.args(["--pid", "--fork", "--kill-child"]).arg(binary());
+            cmd
+        } else {
+            ns.command(binary())
+        };
         ns.backend().host_iptables(&mut cmd);
         ns.backend().select(&mut cmd);
         cmd.arg("--config-dir").arg(conf.path()).arg("guard");
