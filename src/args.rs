@@ -6,6 +6,7 @@ use crate::cli::{Cli, Cmd};
 use crate::commands::{self, Command};
 use crate::configuration::Options;
 use crate::exit;
+use crate::output::say_err;
 use crate::selftest::{self, Probe, Sender};
 use clap::Parser;
 
@@ -15,7 +16,7 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help and --version.
-            commands::emit(&e.render().to_string());
+            crate::output::emit(&e.render().to_string());
             return exit::OK;
         }
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
@@ -23,7 +24,7 @@ pub fn main() -> i32 {
             return exit::INVALID;
         }
         Err(e) => {
-            eprintln!("vpn-firewall: error: {}", usage_error(&e.render().to_string()));
+            say_err!("vpn-firewall: error: {}", usage_error(&e.render().to_string()));
             return exit::INVALID;
         }
     };

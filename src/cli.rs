@@ -118,7 +118,8 @@ To change the rules, edit a drop-in in the configuration directory and reload. E
     /// Show whether the ruleset is loaded, the tunnel interfaces and blocked packets (root)
     #[command(long_about = "Show whether the ruleset is loaded (and whether it is the lockdown \
 ruleset, or one that differs from today's configuration), which backend holds it, whether the \
-tunnel interfaces are up, and how many packets were blocked in each direction since it was loaded. \
+tunnel interfaces are up, and how many packets were blocked in each direction since it was loaded; \
+with a guard running, also the guard's state and what its own table blocked. \
 With iptables it warns when another rule comes before vpn-firewall's jump in a built-in chain (that \
 rule can accept traffic vpn-firewall never sees; a reload puts the jump first again). Exit 0 \
 loaded; 3 not loaded; 4 cannot tell (not root, neither nft nor iptables installed).",
@@ -219,14 +220,15 @@ fresh install, after flush) it stands by and loads nothing. Started with a rules
 boot after netfilter-persistent, or restarted), it loads the configuration as start does. While \
 it runs, start and flush act through it (its control socket, @vpn-firewall-guard in the \
 network namespace, answers root only): start replaces both layers, flush removes both and the \
-guard stands by. status shows whether it runs, its table and its restorations. SIGTERM (and \
-stop) end it and leave the rules loaded: the first layer stays, its own table goes with it.
+guard stands by. status shows whether it runs, its table and the packets that table blocked in \
+each hook (while another tool has removed the first layer, only the guard's table counts), and \
+its restorations. SIGTERM (and stop) end it and leave the rules loaded: the first layer stays, its own table goes with it.
 
 A ruleset saved with nft list ruleset while the guard runs contains its table, with flags \
 owner: loading that file fails with \"Operation not permitted\" as long as the guard runs. \
 Save other tools' rules without it (nft list table FAMILY NAME for each of theirs), or delete \
 the table inet vpn_firewall_guard block from the file. Exit: runs until signalled, then 0; 1 \
-could not start (not root, another guard in this network namespace, no libnftables).";
+could not start (not root, another guard in this network namespace).";
 
 const GUARD_EXAMPLES: &str = "\
 Examples:

@@ -2,6 +2,7 @@
 //! qube's own too, validated into [`Settings`], with the backend the command line asks for
 //! merged in. The commands get it from here, once, and never look at the command line.
 
+use crate::output::say_err;
 use crate::accounts::SystemAccounts;
 use crate::config::schema::Key;
 use crate::config::{ConfigErrors, RawConfig};
@@ -65,7 +66,7 @@ impl Options {
         };
         let platform = qubes.iter().flat_map(|q| q.warnings(&validated.settings));
         for w in validated.warnings.iter().cloned().chain(platform) {
-            eprintln!("vpn-firewall: warning: {w}");
+            say_err!("vpn-firewall: warning: {w}");
         }
         let backend = self.backend.unwrap_or(validated.settings.firewall.backend);
         Ok(Configuration { raw, validated, qubes, backend })

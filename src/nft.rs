@@ -52,6 +52,11 @@ impl LoadedTable {
     pub fn packets(&self, counter: &str) -> Option<u64> {
         self.counters.iter().find(|(n, _)| n == counter).map(|(_, p)| *p)
     }
+
+    /// The packets each hook's counter (`blocked_HOOK`) counted, `None` for one missing.
+    pub fn blocked(&self) -> Vec<(Hook, Option<u64>)> {
+        Hook::ALL.iter().map(|h| (*h, self.packets(&format!("blocked_{}", h.name())))).collect()
+    }
 }
 
 impl Nft {
@@ -88,7 +93,7 @@ impl Nft {
     /// What is loaded, or `None`.
     pub fn read(&self) -> Result<Option<Loaded>> {
         Ok(self.table()?.map(|table| Loaded {
-            blocked: Hook::ALL.iter().map(|h| (*h, table.packets(&format!("blocked_{}", h.name())))).collect(),
+            blocked: table.blocked(),
             label: table.comment,
             warnings: Vec::new(),
         }))
@@ -117,6 +122,11 @@ impl Nft {
 /// Either table as the kernel has it, or `None` when it is not loaded. Needs no `nft`.
 pub fn read_table(layer: Layer) -> Result<Option<LoadedTable>> {
     netlink::read_inet_table(layer.table())
+}
+
+/// `read_table` on a socket of the caller's (the guard's, which stays open: see `guard`).
+pub fn read_table_on(socket: &mut nfnetlink::Socket, layer: Layer) -> Result<Option<LoadedTable>> {
+    netlink::read_inet_table_on(socket, layer.table())
 }
 
 /// The table a policy should produce, in the shape `table()` reads back.

@@ -28,7 +28,7 @@ mod multicast;
 mod vocabulary;
 
 pub use link::{DHCP_MAX_LENGTH, DHCPV6_CLIENT_TYPES, DHCPV6_MAX_PAYLOAD, LinkType, MAX_REPORTED_GROUPS, tunnel_link_types};
-pub use loaded::Loaded;
+pub use loaded::{Loaded, blocked_said};
 pub use vocabulary::{CtState, Family, Hook, Icmp, Icmpv6, Match, Rule, SetId, TcpFlag, Verdict};
 use link::{from_tunnel, ipv6_outside_the_tunnel, solicited_node_reports, through_tunnel};
 

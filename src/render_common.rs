@@ -79,3 +79,29 @@ pub fn icmpv6(t: Icmpv6) -> Icmpv6Names {
     };
     Icmpv6Names { nft, ip6tables }
 }
+
+/// An ICMP type's number (nft's netlink encoding of the type).
+pub fn icmp_number(t: Icmp) -> u8 {
+    match t {
+        Icmp::DestinationUnreachable => 3,
+        Icmp::TimeExceeded => 11,
+        Icmp::ParameterProblem => 12,
+    }
+}
+
+/// An ICMPv6 type's number.
+pub fn icmpv6_number(t: Icmpv6) -> u8 {
+    match t {
+        Icmpv6::DestinationUnreachable => 1,
+        Icmpv6::PacketTooBig => 2,
+        Icmpv6::TimeExceeded => 3,
+        Icmpv6::ParameterProblem => 4,
+        Icmpv6::MldQuery => 130,
+        Icmpv6::MldReport => 131,
+        Icmpv6::RouterSolicit => 133,
+        Icmpv6::RouterAdvert => 134,
+        Icmpv6::NeighborSolicit => 135,
+        Icmpv6::NeighborAdvert => 136,
+        Icmpv6::Mld2Report => 143,
+    }
+}

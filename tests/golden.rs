@@ -7,6 +7,10 @@
 //!
 //! The iptables files are rendered as with ipset installed, so that long lists show as sets.
 //!
+//! The nftables cases are loaded both ways the program loads them, the text with `nft -f` and
+//! the guard's netlink batch (`render_netlink`), each in a fresh namespace, and nft's listings
+//! of the two compared (`netlink::*`).
+//!
 //! `UPDATE_GOLDEN=1 cargo test --test golden` (re)writes the files instead of comparing.
 
 mod sandbox;
@@ -17,7 +21,9 @@ use vpn_firewall::config::RawConfig;
 use vpn_firewall::policy::{Family, Policy};
 use vpn_firewall::qubes::{self, Qubes};
 use vpn_firewall::render_iptables::{Found, ipsets, render_all, render_ipset, render_iptables};
-use vpn_firewall::render_nft::render_nft;
+use vpn_firewall::nft::nfnetlink::Socket;
+use vpn_firewall::render_netlink::render_layers;
+use vpn_firewall::render_nft::{GUARD_TABLE, Layer, TABLE, render_layer, render_nft};
 use vpn_firewall::settings::Settings;
 
 /// The accounts every golden configuration is validated with: the default user `tunnel` exists.
@@ -141,6 +147,62 @@ fn golden(backend: Backend, name: &str, policy: &Policy) {
     }
 }
 
+/// The guard's netlink batch of both layers of `policy` against their text: the text loaded
+/// with `nft -f` in one fresh namespace, the batch sent on a netlink socket in another, and
+/// nft's listings of both tables compared. A missing dependency or a wrong byte order shows as
+/// another listing (raw `@nh,...` payload, other numbers).
+///
+/// The owned table goes with the socket that loaded it, and nft's own listing right after a
+/// load prints its cache rather than the kernel's tables: so the text is loaded without
+/// `flags owner` (everything else as the guard's text has it) and listed by another nft, and
+/// the batch's owned table is listed while its socket is open, its `flags owner` line (with
+/// the owner's name) checked and then left out.
+fn netlink_as_text(name: &str, policy: &Policy) {
+    let tables = [TABLE, GUARD_TABLE];
+    let guard_text = render_layer(policy, Layer::Guard).replace(" { flags owner; }", "").replace("\tflags owner\n", "");
+    assert!(!guard_text.contains("owner"), "{name}: the owner flag is still in the text:\n{guard_text}");
+    let text = render_layer(policy, Layer::Main) + &guard_text;
+    let by_text = sandbox::in_fresh_netns(|| sandbox::nft_load_here(&text).and_then(|()| sandbox::nft_list_here(&tables)));
+    let by_text = by_text.unwrap_or_else(|e| panic!("{name}: {e}"));
+    let by_netlink = sandbox::in_fresh_netns(|| {
+        let batch = render_layers(policy, &[Layer::Main, Layer::Guard]);
+        let messages: Vec<_> = batch.iter().map(|c| (&c.message, c.flags)).collect();
+        let mut socket = Socket::open().expect("open a netfilter netlink socket");
+        socket.batch(&messages, |i| batch[i].what.clone()).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        sandbox::nft_list_here(&tables)
+    })
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let owned = format!("table inet {GUARD_TABLE} {{ # progname ");
+    let owner_flag = by_netlink.find(&owned).map(|at| &by_netlink[at..]).and_then(|t| t.lines().nth(1));
+    assert_eq!(owner_flag, Some("\tflags owner"), "{name}: the batch's table inet {GUARD_TABLE} is not owned:\n{by_netlink}");
+    let netlink = without_owner(&by_netlink);
+    if by_text != netlink {
+        let (line, (want, got)) = by_text.lines().zip(netlink.lines()).enumerate().find(|(_, (a, b))| a != b).unwrap_or((0, ("", "")));
+        panic!("{name}: the netlink batch lists otherwise than the text, first at line {}:\n  text:    {want}\n  netlink: {got}\n--- netlink ---\n{netlink}", line + 1);
+    }
+}
+
+/// A listing as nft prints it of the table without `flags owner`: without the owner's name
+/// on the table's line, the flag's line, and the empty line nft prints after the table's
+/// comment only when the table has flags.
+fn without_owner(listing: &str) -> String {
+    let mut out = Vec::new();
+    let mut lines = listing.lines();
+    while let Some(line) = lines.next() {
+        if line != "\tflags owner" {
+            out.push(line.split(" # progname ").next().unwrap_or(line));
+            continue;
+        }
+        let comment = lines.next().unwrap_or_default();
+        out.push(comment);
+        let after = lines.next().unwrap_or_default();
+        if !(comment.starts_with("\tcomment ") && after.is_empty()) {
+            out.push(after);
+        }
+    }
+    out.iter().map(|l| format!("{l}\n")).collect()
+}
+
 /// `MODULE::TEST` for each golden case, rendered for one backend.
 macro_rules! golden_tests {
     ($module:ident, $backend:expr, $($test:ident: $name:literal => $policy:expr;)*) => {
@@ -162,9 +224,21 @@ macro_rules! goldens {
     (@names $($test:ident: $name:literal => $policy:expr;)*) => {
         const ALL: &[&str] = &[$($name),*];
     };
+    (@netlink $($test:ident: $name:literal => $policy:expr;)*) => {
+        mod netlink {
+            use super::*;
+            $(
+                #[test]
+                fn $test() {
+                    netlink_as_text($name, &$policy);
+                }
+            )*
+        }
+    };
     ($($cases:tt)*) => {
         golden_tests!(nft, Backend::Nftables, $($cases)*);
         golden_tests!(iptables, Backend::Iptables, $($cases)*);
+        goldens!(@netlink $($cases)*);
         goldens!(@names $($cases)*);
     };
 }
@@ -214,6 +288,17 @@ goldens! {
     );
     multicast: "multicast" => configured("[lan]\nallow = 192.168.1.0/24\nmulticast = yes\n");
     lockdown: "lockdown" => Policy::lockdown();
+}
+
+/// Netlink against text for what no golden case has: networks next to each other, which nft
+/// sends apart in a named set (an end element at the next one's start), and more than one
+/// message of elements.
+#[test]
+fn netlink_adjacent_networks_in_a_large_set() {
+    let mut policy = Policy::lockdown();
+    policy.sets.lan4 = (0..3000u32).map(|i| ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(0x0a00_0000 + (i << 8)), 24).unwrap()).collect();
+    policy.sets.lan6 = vec!["fd00::/64".parse().unwrap(), "fd00:0:0:1::/64".parse().unwrap(), "fe80::/10".parse().unwrap()];
+    netlink_as_text("adjacent networks", &policy);
 }
 
 /// Every file in tests/golden/ belongs to a test above: none is left over from a removed case.

@@ -1,6 +1,7 @@
 //! `start` (restart, reload) and `flush`: the commands that change the kernel's rules.
 
 use super::{print_config_errors, require_root, warn_if_not_forwarding};
+use crate::output::{say, say_err};
 use crate::arp;
 use crate::backend::Backend;
 use crate::configuration::Options;
@@ -17,25 +18,33 @@ pub fn start(options: &Options) -> Result<i32> {
     let began = Instant::now();
     // Taken before the configuration is read, so the last start to run loads the newest files.
     let _lock = lock::acquire()?;
+    // A running guard loads both layers itself (only it can replace its own table), from the
+    // configuration it reads: it says what is wrong with an invalid one and locks down as below.
+    // One that fails to answer (it died half-way, say) must not leave a machine with nothing
+    // loaded open: this start then loads the lockdown ruleset when nothing is loaded.
+    let guard_failed = match guard::ask(&guard::Request::Start(options.clone())) {
+        Ok(Some(reply)) => {
+            reply.print();
+            return Ok(reply.code);
+        }
+        Ok(None) => false,
+        Err(e) => {
+            say_err!("vpn-firewall: error: {e:#}");
+            true
+        }
+    };
     let (validated, chosen) = match options.load() {
         Ok(c) => (c.validated, c.backend),
         Err(invalid) => {
             // Said first, so that no failure below can hide what is wrong.
             print_config_errors(&invalid.errors);
-            let preferred = invalid.backend.unwrap_or_default();
-            match guard::ask(&guard::Request::Lockdown { backend: preferred }) {
-                Ok(Some(reply)) => reply.print(),
-                Ok(None) => lock_down_unless_loaded(preferred, "the configuration is invalid"),
-                Err(e) => eprintln!("vpn-firewall: error: {e:#}"),
-            }
+            lock_down_unless_loaded(invalid.backend.unwrap_or_default(), "the configuration is invalid");
             return Ok(exit::INVALID);
         }
     };
-    // A running guard loads both layers itself: only it can replace its own table.
-    if let Some(reply) = guard::ask(&guard::Request::Start(options.clone()))? {
-        reply.print();
-        warn_if_not_forwarding(&validated.settings);
-        return Ok(reply.code);
+    if guard_failed {
+        lock_down_unless_loaded(chosen, "the guard did not load the ruleset");
+        return Ok(exit::FAILED);
     }
     let backend = Backend::choose(chosen).inspect_err(|_| lock_down_unless_loaded(chosen, "no backend can load it"))?;
     let (installed, _) = Backend::installed();
@@ -49,14 +58,14 @@ pub fn start(options: &Options) -> Result<i32> {
     // moment without rules.
     for other in others {
         match other.flush() {
-            Ok(said) => println!("vpn-firewall: {said}: the configuration uses {} now", backend.name()),
-            Err(e) => eprintln!("vpn-firewall: warning: cannot remove what {} loaded before: {e:#}", other.name()),
+            Ok(said) => say!("vpn-firewall: {said}: the configuration uses {} now", backend.name()),
+            Err(e) => say_err!("vpn-firewall: warning: cannot remove what {} loaded before: {e:#}", other.name()),
         }
     }
     warn_if_not_forwarding(&validated.settings);
     let rules = Hook::ALL.iter().map(|h| policy.rules(*h).len()).sum::<usize>()
         + policy.nat.hooks().map(|h| policy.nat.rules(h).len()).sum::<usize>();
-    println!(
+    say!(
         "vpn-firewall: loaded {} ({}, {rules} rules, {} LAN networks, {} servers) in {} ms",
         backend.objects(),
         backend.name(),
@@ -85,9 +94,9 @@ fn lock_down_unless_loaded(preferred: BackendChoice, reason: &str) {
         Ok(Some(backend.name().to_string()))
     };
     match outcome() {
-        Ok(None) => eprintln!("vpn-firewall: {reason}: the loaded ruleset was left exactly as it was"),
-        Ok(Some(name)) => eprintln!("vpn-firewall: {reason} and nothing was loaded: loaded the lockdown ruleset with {name} (only loopback passes)"),
-        Err(e) => eprintln!("vpn-firewall: error: {reason}, and the lockdown ruleset could not be loaded: {e:#}"),
+        Ok(None) => say_err!("vpn-firewall: {reason}: the loaded ruleset was left exactly as it was"),
+        Ok(Some(name)) => say_err!("vpn-firewall: {reason} and nothing was loaded: loaded the lockdown ruleset with {name} (only loopback passes)"),
+        Err(e) => say_err!("vpn-firewall: error: {reason}, and the lockdown ruleset could not be loaded: {e:#}"),
     }
 }
 
@@ -103,8 +112,8 @@ fn apply(backend: &Backend, policy: &Policy, nothing_before: bool) -> Result<()>
     let Err(e) = outcome else { return protect_arp() };
     if policy.kind != Kind::Lockdown {
         match backend.load(&Policy::lockdown()) {
-            Ok(()) => eprintln!("vpn-firewall: loaded the lockdown ruleset instead (only loopback passes)"),
-            Err(l) => eprintln!("vpn-firewall: error: the lockdown ruleset could not be loaded either: {l:#}"),
+            Ok(()) => say_err!("vpn-firewall: loaded the lockdown ruleset instead (only loopback passes)"),
+            Err(l) => say_err!("vpn-firewall: error: the lockdown ruleset could not be loaded either: {l:#}"),
         }
     }
     Err(e)
@@ -114,7 +123,7 @@ fn apply(backend: &Backend, policy: &Policy, nothing_before: bool) -> Result<()>
 /// failure leaves the rules loaded, closed as they are.
 fn protect_arp() -> Result<()> {
     if let Some(said) = arp::protect_said()? {
-        println!("{said}");
+        say!("{said}");
     }
     Ok(())
 }
@@ -126,7 +135,7 @@ pub fn flush() -> Result<i32> {
     let (installed, missing) = Backend::installed();
     if installed.is_empty() {
         let why: Vec<String> = missing.iter().map(|e| format!("{e:#}")).collect();
-        println!("vpn-firewall: nothing to flush: {}", why.join("; "));
+        say!("vpn-firewall: nothing to flush: {}", why.join("; "));
         return Ok(exit::OK);
     }
     let _lock = lock::acquire()?;
@@ -140,7 +149,7 @@ pub fn flush() -> Result<i32> {
     for backend in &installed {
         match backend.exists().and_then(|loaded| if loaded { backend.flush().map(Some) } else { Ok(None) }) {
             Ok(Some(said)) => {
-                println!("vpn-firewall: {said}");
+                say!("vpn-firewall: {said}");
                 removed += 1;
             }
             Ok(None) => {}
@@ -148,7 +157,7 @@ pub fn flush() -> Result<i32> {
         }
     }
     match arp::restore_said() {
-        Ok(said) => said.into_iter().for_each(|line| println!("{line}")),
+        Ok(said) => said.into_iter().for_each(|line| say!("{line}")),
         Err(e) => failed.push(format!("{e:#}")),
     }
     if !failed.is_empty() {
@@ -156,9 +165,9 @@ pub fn flush() -> Result<i32> {
     }
     if removed == 0 {
         let looked: Vec<String> = installed.iter().map(|b| format!("no {} ({})", b.objects(), b.name())).collect();
-        println!("vpn-firewall: nothing to flush: {} is loaded", looked.join(", "));
+        say!("vpn-firewall: nothing to flush: {} is loaded", looked.join(", "));
     } else {
-        println!("vpn-firewall: vpn-firewall no longer blocks anything");
+        say!("vpn-firewall: vpn-firewall no longer blocks anything");
     }
     Ok(exit::OK)
 }

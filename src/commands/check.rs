@@ -1,5 +1,6 @@
 //! `check`: validate, then print every effective setting with the place that set it.
 
+use crate::output::say_err;
 use super::warn_if_not_forwarding;
 use crate::accounts::SystemAccounts;
 use crate::clients;
@@ -17,9 +18,9 @@ pub fn check(options: &Options) -> Result<i32> {
     let c = options.load().map_err(ConfigErrors::from)?;
     warn_if_not_forwarding(&c.validated.settings);
     for w in clients::warnings(&c.raw, &c.validated.settings, &options.root, &SystemAccounts) {
-        eprintln!("vpn-firewall: warning: {w}");
+        say_err!("vpn-firewall: warning: {w}");
     }
-    super::emit(&describe(&c.raw, &c.validated.settings, c.qubes.as_ref()));
+    crate::output::emit(&describe(&c.raw, &c.validated.settings, c.qubes.as_ref()));
     Ok(exit::OK)
 }
 

@@ -9,6 +9,7 @@ use crate::config::ConfigErrors;
 use crate::configuration::Options;
 use crate::exit;
 use crate::forwarding;
+use crate::output::{emit, say, say_err};
 use crate::iptables;
 use crate::policy::Policy;
 use crate::render_nft::render_nft;
@@ -47,26 +48,13 @@ fn report(e: &anyhow::Error) -> i32 {
         print_config_errors(errors);
         return exit::INVALID;
     }
-    eprintln!("vpn-firewall: error: {e:#}");
+    say_err!("vpn-firewall: error: {e:#}");
     exit::FAILED
-}
-
-/// Prints a command's output. A reader that went away (`show | head`) is no error: the rest is
-/// not wanted. (SIGPIPE stays ignored, as Rust sets it: a write to an `nft` that died must be an
-/// error `start` handles, not a signal that kills it before it can load the lockdown.)
-pub fn emit(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("vpn-firewall: error: cannot write the output: {e}");
-        }
-    }
 }
 
 fn print_config_errors(errors: &ConfigErrors) {
     for line in &errors.0 {
-        eprintln!("vpn-firewall: error: {line}");
+        say_err!("vpn-firewall: error: {line}");
     }
 }
 
@@ -81,14 +69,14 @@ fn dispatch(command: &Command, options: &Options) -> Result<i32> {
         Command::Guard => crate::guard::run(options),
         Command::SelftestProbe(probe, source_port) => Ok(selftest::probe_command(probe, *source_port)),
         Command::Stop => {
-            println!(
+            say!(
                 "vpn-firewall: stop keeps the ruleset loaded, so nothing leaks while the VPN and the \
                  network go down (a running guard goes on guarding it); to remove it, run: vpn-firewall flush"
             );
             Ok(exit::OK)
         }
         Command::Save => {
-            println!(
+            say!(
                 "vpn-firewall: nothing to save: the ruleset is built from the configuration in {} at every start",
                 options.config_dir.display()
             );
@@ -100,7 +88,7 @@ fn dispatch(command: &Command, options: &Options) -> Result<i32> {
 /// Says when gateway mode is configured but the kernel does not forward.
 fn warn_if_not_forwarding(settings: &Settings) {
     for w in forwarding::warnings(settings) {
-        eprintln!("vpn-firewall: warning: {w}");
+        say_err!("vpn-firewall: warning: {w}");
     }
 }
 

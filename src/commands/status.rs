@@ -1,18 +1,19 @@
 //! `status`: what the kernel has loaded, compared with the configuration.
 
 use super::warn_if_not_forwarding;
+use crate::output::{say, say_err};
 use crate::backend::Backend;
 use crate::config::ConfigErrors;
 use crate::configuration::Options;
 use crate::exit;
-use crate::policy::{Loaded, Policy};
+use crate::policy::{Loaded, Policy, blocked_said};
 use crate::settings::Settings;
 use crate::values::Interface;
 use nix::net::if_::InterfaceFlags;
 
 pub fn status(options: &Options) -> i32 {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("vpn-firewall: error: status needs root to read the kernel's firewall; run it with sudo");
+        say_err!("vpn-firewall: error: status needs root to read the kernel's firewall; run it with sudo");
         return exit::UNKNOWN;
     }
     let settings = options.load().map(|c| c.validated.settings).map_err(ConfigErrors::from);
@@ -24,7 +25,7 @@ pub fn status(options: &Options) -> i32 {
     let (installed, missing) = Backend::installed();
     if installed.is_empty() {
         let why: Vec<String> = missing.iter().map(|e| format!("{e:#}")).collect();
-        eprintln!("vpn-firewall: error: cannot tell whether the ruleset is loaded: {}", why.join("; "));
+        say_err!("vpn-firewall: error: cannot tell whether the ruleset is loaded: {}", why.join("; "));
         return exit::UNKNOWN;
     }
     let mut loaded = Vec::new();
@@ -37,15 +38,15 @@ pub fn status(options: &Options) -> i32 {
         }
     }
     if loaded.is_empty() && !unreadable.is_empty() {
-        eprintln!("vpn-firewall: error: cannot tell whether the ruleset is loaded: {}", unreadable.join("; "));
+        say_err!("vpn-firewall: error: cannot tell whether the ruleset is loaded: {}", unreadable.join("; "));
         return exit::UNKNOWN;
     }
     for what in &unreadable {
-        eprintln!("vpn-firewall: warning: cannot read what is loaded with {what}");
+        say_err!("vpn-firewall: warning: cannot read what is loaded with {what}");
     }
     if loaded.is_empty() {
         let looked: Vec<String> = installed.iter().map(|b| format!("no {} ({})", b.objects(), b.name())).collect();
-        println!("vpn-firewall: not loaded ({}): nothing is blocked", looked.join(", "));
+        say!("vpn-firewall: not loaded ({}): nothing is blocked", looked.join(", "));
         print_guard();
         return exit::NOT_LOADED;
     }
@@ -60,13 +61,13 @@ pub fn status(options: &Options) -> i32 {
 fn print_guard() {
     match crate::guard::ask(&crate::guard::Request::Status) {
         Ok(Some(reply)) => reply.print(),
-        Ok(None) => println!("  guard:     not running (another process that flushes the ruleset turns the kill switch off)"),
-        Err(e) => println!("  guard:     cannot tell: {e:#}"),
+        Ok(None) => say!("  guard:     not running (another process that flushes the ruleset turns the kill switch off)"),
+        Err(e) => say!("  guard:     cannot tell: {e:#}"),
     }
 }
 
 fn report(backend: &Backend, loaded: &Loaded, settings: &Result<Settings, ConfigErrors>) {
-    println!("vpn-firewall: loaded ({}, {})", backend.name(), backend.objects());
+    say!("vpn-firewall: loaded ({}, {})", backend.name(), backend.objects());
     let state = if loaded.is_lockdown() {
         "LOCKDOWN: the configuration was invalid, or could not be loaded, at start; only loopback passes".to_string()
     } else {
@@ -78,34 +79,25 @@ fn report(backend: &Backend, loaded: &Loaded, settings: &Result<Settings, Config
             Err(_) => "a ruleset of an earlier configuration; the configuration is now invalid (see: vpn-firewall check)".to_string(),
         }
     };
-    println!("  ruleset:   {state}");
+    say!("  ruleset:   {state}");
     match settings {
         Ok(s) => {
-            println!("  tunnel:    {}", tunnels(&s.tunnel.interfaces));
+            say!("  tunnel:    {}", tunnels(&s.tunnel.interfaces));
             if s.forward.enable {
                 let inside: Vec<String> = s.forward.interfaces.iter().map(ToString::to_string).collect();
-                println!("  forward:   from {} into the tunnel only", inside.join(" "));
+                say!("  forward:   from {} into the tunnel only", inside.join(" "));
             }
             if !s.lan.interfaces.is_empty() {
                 let local: Vec<String> = s.lan.interfaces.iter().map(ToString::to_string).collect();
-                println!("  local:     {} (containers and VMs: to the host, and into the tunnel only)", local.join(" "));
+                say!("  local:     {} (containers and VMs: to the host, and into the tunnel only)", local.join(" "));
             }
         }
-        Err(_) => println!("  tunnel:    unknown (the configuration is invalid)"),
+        Err(_) => say!("  tunnel:    unknown (the configuration is invalid)"),
     }
-    println!("  blocked:   {} (since the last load)", counters(loaded));
+    say!("  blocked:   {} (since the last load)", blocked_said(&loaded.blocked));
     for warning in &loaded.warnings {
-        println!("  WARNING:   {warning}");
+        say!("  WARNING:   {warning}");
     }
-}
-
-fn counters(loaded: &Loaded) -> String {
-    loaded
-        .blocked
-        .iter()
-        .map(|(hook, packets)| format!("{} {}", hook.name(), packets.map_or("?".into(), |p| format!("{p} packets"))))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Each configured tunnel interface with the interfaces that match it and whether they are up.

@@ -28,9 +28,6 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 pub enum Request {
     /// Load the configuration these options name: what `start` does.
     Start(Options),
-    /// The configuration is invalid: load the lockdown ruleset (preferably with this backend)
-    /// when nothing is loaded.
-    Lockdown { backend: BackendChoice },
     /// Remove both layers and stand by.
     Flush,
     /// Say what the guard guards.
@@ -51,7 +48,6 @@ impl Request {
             Request::Start(o) => json!({
                 "command": "start", "config_dir": o.config_dir, "root": o.root, "backend": o.backend.map(BackendChoice::name)
             }),
-            Request::Lockdown { backend } => json!({"command": "lockdown", "backend": backend.name()}),
             Request::Flush => json!({"command": "flush"}),
             Request::Status => json!({"command": "status"}),
         }
@@ -63,7 +59,6 @@ impl Request {
         let backend = text("backend").map(|b| BackendChoice::parse(b).map_err(anyhow::Error::msg)).transpose()?;
         Ok(match text("command") {
             Some("start") => Request::Start(Options { config_dir: path("config_dir")?, root: path("root")?, backend }),
-            Some("lockdown") => Request::Lockdown { backend: backend.unwrap_or_default() },
             Some("flush") => Request::Flush,
             Some("status") => Request::Status,
             other => bail!("an unknown request {other:?}"),
@@ -95,10 +90,10 @@ impl Reply {
     /// Prints the lines as the command's own output.
     pub fn print(&self) {
         for line in &self.stdout {
-            println!("{line}");
+            crate::output::say!("{line}");
         }
         for line in &self.stderr {
-            eprintln!("{line}");
+            crate::output::say_err!("{line}");
         }
     }
 }
@@ -117,20 +112,23 @@ pub fn listen() -> Result<UnixListener> {
     Ok(listener)
 }
 
-/// Reads one request from a connection; refuses any peer but root.
-pub fn receive(stream: &UnixStream) -> Result<Request> {
+/// Refuses any peer but root.
+pub fn check_peer(stream: &UnixStream) -> Result<()> {
     let peer = nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials)?;
     if peer.uid() != 0 {
         bail!("refused a request of uid {} (pid {}): only root may command the guard", peer.uid(), peer.pid());
     }
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).context("cannot read a request")?;
-    Request::from_json(&serde_json::from_str(&line).context("a request that is not JSON")?)
+    Ok(())
 }
 
-/// Answers a request.
+/// The request a connection sent: one line of JSON.
+pub fn parse(line: &[u8]) -> Result<Request> {
+    Request::from_json(&serde_json::from_slice(line).context("a request that is not JSON")?)
+}
+
+/// Answers a request. The socket is non-blocking and the answer a few lines, which its buffer
+/// takes at once: a client that does not read stalls nothing. A client gone before it reads is
+/// an error here, never a SIGPIPE that ends the guard: std sends with MSG_NOSIGNAL.
 pub fn answer(mut stream: &UnixStream, reply: &Reply) -> Result<()> {
     let mut text = reply.to_json().to_string();
     text.push('\n');
@@ -166,7 +164,6 @@ mod tests {
         let requests = [
             Request::Start(Options { config_dir: "/etc/vpn-firewall".into(), root: "/".into(), backend: Some(BackendChoice::Iptables) }),
             Request::Start(Options { config_dir: "/tmp/a b".into(), root: "/".into(), backend: None }),
-            Request::Lockdown { backend: BackendChoice::Nftables },
             Request::Flush,
             Request::Status,
         ];
@@ -177,6 +174,6 @@ mod tests {
         assert_eq!(Reply::from_json(&reply.to_json()).unwrap(), reply);
         assert!(Request::from_json(&json!({"command": "rm -rf"})).is_err());
         assert!(Request::from_json(&json!({"command": "start"})).is_err(), "a start without its directory");
-        assert!(Request::from_json(&json!({"command": "lockdown", "backend": "pf"})).is_err(), "an unknown backend");
+        assert!(Request::from_json(&json!({"command": "start", "config_dir": "/etc/vpn-firewall", "root": "/", "backend": "pf"})).is_err(), "an unknown backend");
     }
 }

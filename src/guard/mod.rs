@@ -14,10 +14,11 @@
 //! netfilter-persistent, a restart of the guard), it loads the configuration as `start` does
 //! and guards it.
 
+mod connections;
 mod control;
 mod heal;
-mod libnftables;
 mod layers;
+mod owner;
 mod requests;
 
 pub use control::{Reply, Request, ask};
@@ -26,7 +27,8 @@ use crate::configuration::Options;
 use crate::exit;
 use crate::nft::{Notice, Subscription};
 use anyhow::{Context as _, Result};
-use libnftables::Context;
+use connections::{Connections, Received};
+use owner::Owner;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
@@ -48,7 +50,7 @@ pub fn run(options: &Options) -> Result<i32> {
     signals.thread_block().context("cannot block SIGTERM to read it from a signalfd")?;
     let signalfd = SignalFd::new(&signals).context("cannot open a signalfd")?;
     let mut notices = Subscription::open()?;
-    let mut guard = Guard::new(Context::new()?);
+    let mut guard = Guard::new(Owner::open()?);
     let listener = {
         // `start` and `flush` look for the guard while they hold the lock. One that took it
         // before the guard did has found no guard and loaded by itself: it has finished now,
@@ -65,23 +67,26 @@ pub fn run(options: &Options) -> Result<i32> {
     // When the rules were last read back by the poll: it runs on time however busy the
     // guard's sockets are (a stream of `status` requests must not starve it).
     let mut polled = Instant::now();
+    let mut connections = Connections::default();
     loop {
-        let timeout = if guard.polls() {
-            PollTimeout::try_from(LEGACY_POLL.saturating_sub(polled.elapsed())).unwrap_or(PollTimeout::ZERO)
-        } else {
-            PollTimeout::NONE
+        let legacy = guard.polls().then(|| LEGACY_POLL.saturating_sub(polled.elapsed()));
+        let timeout = match legacy.into_iter().chain(connections.until_deadline()).min() {
+            Some(wait) => PollTimeout::try_from(wait).unwrap_or(PollTimeout::ZERO),
+            None => PollTimeout::NONE,
         };
-        let mut fds = [
+        let mut fds = vec![
             PollFd::new(signalfd.as_fd(), PollFlags::POLLIN),
             PollFd::new(notices.fd(), PollFlags::POLLIN),
             PollFd::new(listener.as_fd(), PollFlags::POLLIN),
         ];
+        fds.extend(connections.poll_fds());
         match poll(&mut fds, timeout) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(e).context("poll"),
         }
-        let ready = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
-        let (signalled, notified, requested) = (ready(0), ready(1), ready(2));
+        let ready: Vec<bool> = fds.iter().map(|fd| fd.revents().is_some_and(|r| !r.is_empty())).collect();
+        drop(fds);
+        let (signalled, notified, connecting) = (ready[0], ready[1], ready[2]);
         if signalled {
             let signal = signalfd.read_signal().ok().flatten().map_or(0, |s| s.ssi_signo);
             let rules = match guard.main_objects() {
@@ -105,8 +110,13 @@ pub fn run(options: &Options) -> Result<i32> {
             polled = Instant::now();
             guard.on_poll();
         }
-        if requested {
-            serve(&listener, &mut guard);
+        // Last: what a request does waits for the restorations above, never the other way.
+        let mut received = connections.receive(&ready[3..]);
+        if connecting {
+            received.extend(connections.accept(&listener));
+        }
+        for request in received {
+            serve(request, &mut guard);
         }
     }
 }
@@ -128,18 +138,16 @@ fn notify_ready() {
     }
 }
 
-/// Answers every waiting connection.
-fn serve(listener: &std::os::unix::net::UnixListener, guard: &mut Guard) {
-    while let Ok((stream, _)) = listener.accept() {
-        let reply = match control::receive(&stream) {
-            Ok(request) => guard.handle(&request),
-            Err(e) => {
-                eprintln!("vpn-firewall guard: {e:#}");
-                Reply { code: exit::FAILED, stderr: vec![format!("vpn-firewall: error: {e:#}")], ..Default::default() }
-            }
-        };
-        if let Err(e) = control::answer(&stream, &reply) {
-            eprintln!("vpn-firewall guard: warning: {e:#}");
+/// Answers a connection: what it asked, or why it cannot be served.
+fn serve((stream, request): Received, guard: &mut Guard) {
+    let reply = match request {
+        Ok(request) => guard.handle(&request),
+        Err(e) => {
+            eprintln!("vpn-firewall guard: {e:#}");
+            Reply { code: exit::FAILED, stderr: vec![format!("vpn-firewall: error: {e:#}")], ..Default::default() }
         }
+    };
+    if let Err(e) = control::answer(&stream, &reply) {
+        eprintln!("vpn-firewall guard: warning: {e:#}");
     }
 }

@@ -2,19 +2,20 @@
 
 use super::control::{Reply, Request};
 use super::layers::{self, Outcome};
-use super::libnftables::Context;
+use super::owner::Owner;
 use crate::backend::Backend;
 use crate::configuration::Options;
 use crate::exit;
+use crate::forwarding;
 use crate::nft::Notice;
-use crate::policy::Policy;
-use crate::render_nft::{FAMILY, GUARD_TABLE};
+use crate::policy::{Policy, blocked_said};
+use crate::render_nft::{FAMILY, GUARD_TABLE, Layer};
 use crate::settings::BackendChoice;
 use std::time::Instant;
 
-/// The guard's state: its libnftables context (the owner of its table) and what it guards.
+/// The guard's state: its netlink socket (the owner of its table) and what it guards.
 pub struct Guard {
-    pub(super) ctx: Context,
+    pub(super) owner: Owner,
     /// `None`: standing by, nothing of vpn-firewall loaded by it.
     pub(super) guarded: Option<Guarded>,
     pub(super) restorations: u64,
@@ -32,8 +33,8 @@ pub struct Guarded {
 }
 
 impl Guard {
-    pub fn new(ctx: Context) -> Guard {
-        Guard { ctx, guarded: None, restorations: 0, last: None, retry: false, pending: Vec::new(), since: Instant::now() }
+    pub fn new(owner: Owner) -> Guard {
+        Guard { owner, guarded: None, restorations: 0, last: None, retry: false, pending: Vec::new(), since: Instant::now() }
     }
 
     pub fn restorations(&self) -> u64 {
@@ -83,7 +84,6 @@ impl Guard {
     pub fn handle(&mut self, request: &Request) -> Reply {
         match request {
             Request::Start(options) => self.start(options),
-            Request::Lockdown { backend } => self.lockdown(*backend, "the configuration is invalid"),
             Request::Flush => self.flush(),
             Request::Status => self.status(),
         }
@@ -123,6 +123,9 @@ impl Guard {
         };
         let nothing_before = others.is_empty() && self.guarded.is_none() && !backend.exists().unwrap_or(false);
         let (objects, name) = (backend.objects(), backend.name().to_string());
+        for w in forwarding::warnings(&validated.settings) {
+            reply.err(format!("vpn-firewall: warning: {w}"));
+        }
         if self.load_or_report(backend, Policy::from_settings(&validated.settings), nothing_before, &mut reply) {
             for other in others {
                 match other.flush() {
@@ -144,7 +147,7 @@ impl Guard {
     /// Loads `policy` in both layers and guards what is in force afterwards; says what went
     /// wrong in `reply` (exit 1). Whether `policy` itself was loaded.
     fn load_or_report(&mut self, backend: Backend, policy: Policy, nothing_before: bool, reply: &mut Reply) -> bool {
-        let error = match layers::apply(&self.ctx, &backend, &policy, nothing_before) {
+        let error = match layers::apply(&mut self.owner, &backend, &policy, nothing_before) {
             Outcome::Loaded => {
                 self.guarded = Some(Guarded { backend, policy });
                 // As `start` without a guard: the LAN must not learn the tunnel's address.
@@ -200,7 +203,7 @@ impl Guard {
         // Standing by first: what the removal reports is no tampering.
         self.guarded = None;
         self.retry = false;
-        match layers::remove(&self.ctx) {
+        match layers::remove(&mut self.owner) {
             Ok(said) if said.is_empty() => reply.out("vpn-firewall: nothing to flush: nothing of vpn-firewall is loaded; the guard stands by"),
             Ok(said) => {
                 for line in said {
@@ -223,17 +226,22 @@ impl Guard {
         reply
     }
 
-    fn status(&self) -> Reply {
+    fn status(&mut self) -> Reply {
         let mut reply = Reply::default();
         let age = |t: Instant| t.elapsed().as_secs();
         reply.out(format!("  guard:     running (pid {}, for {} s), {}", std::process::id(), age(self.since), self.state()));
-        let owned = match layers::owned_present() {
-            Ok(true) => format!("table {FAMILY} {GUARD_TABLE} loaded, owned by the guard"),
-            Ok(false) if self.guarded.is_some() => format!("MISSING: table {FAMILY} {GUARD_TABLE} is not loaded"),
-            Ok(false) => format!("table {FAMILY} {GUARD_TABLE} not loaded (standing by)"),
-            Err(e) => format!("cannot tell: {e:#}"),
+        // What the owned table blocked tells, after another tool flushed the main layer, that
+        // the guard's layer is the one that stopped the packets.
+        let (owned, blocked) = match self.owner.read(Layer::Guard) {
+            Ok(Some(table)) => (format!("table {FAMILY} {GUARD_TABLE} loaded, owned by the guard"), Some(blocked_said(&table.blocked()))),
+            Ok(None) if self.guarded.is_some() => (format!("MISSING: table {FAMILY} {GUARD_TABLE} is not loaded"), None),
+            Ok(None) => (format!("table {FAMILY} {GUARD_TABLE} not loaded (standing by)"), None),
+            Err(e) => (format!("cannot tell: {e:#}"), None),
         };
         reply.out(format!("  owned:     {owned}"));
+        if let Some(blocked) = blocked {
+            reply.out(format!("  blocked:   {blocked} (by the guard's table, since its last load)"));
+        }
         let last = match &self.last {
             Some((when, what)) => format!("; the last {} s ago: {what}", age(*when)),
             None => String::new(),

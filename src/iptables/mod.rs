@@ -7,6 +7,7 @@ mod ipset;
 pub mod saved;
 mod unreadable;
 
+use crate::output::say_err;
 use crate::policy::{Family, Hook, Kind, Loaded, NatHook, Policy};
 use crate::render_iptables::{
     self as render, ChainPolicy, DROP_POLICY, Found, INFO, IPSET_NEW, PREFIX, Table, block_chain, builtin, chain, family_name,
@@ -190,7 +191,7 @@ impl Iptables {
         if let Some(tool) = &self.ipset {
             for name in tool.ours()?.into_iter().filter(|n| !ipsets.iter().any(|s| s.name == *n)) {
                 if let Err(e) = tool.destroy(&name) {
-                    eprintln!("vpn-firewall: warning: cannot destroy the unused ipset {name}: {e:#}");
+                    say_err!("vpn-firewall: warning: cannot destroy the unused ipset {name}: {e:#}");
                 }
             }
         }
@@ -282,7 +283,7 @@ impl Iptables {
             );
         }
         for u in unseen {
-            eprintln!("vpn-firewall: warning: {u}: vpn-firewall's gateway chains there, if any, stay");
+            say_err!("vpn-firewall: warning: {u}: vpn-firewall's gateway chains there, if any, stay");
         }
         let mut flushed = Flushed { restored: Vec::new(), kept: Vec::new() };
         for (family, saved) in FAMILIES.into_iter().zip(&saved) {

@@ -64,11 +64,15 @@ pub fn inet_table_exists(name: &str) -> Result<bool> {
 /// one dump each; when the ruleset changed in between (its generation is another at the end),
 /// they are read again, so that they always come from one and the same ruleset.
 pub fn read_inet_table(name: &str) -> Result<Option<LoadedTable>> {
-    let mut sock = Socket::open()?;
+    read_inet_table_on(&mut Socket::open()?, name)
+}
+
+/// `read_inet_table` on a socket of the caller's.
+pub fn read_inet_table_on(sock: &mut Socket, name: &str) -> Result<Option<LoadedTable>> {
     for _ in 0..READ_ATTEMPTS {
-        let before = generation(&mut sock)?;
-        let table = read_table(&mut sock, name)?;
-        if generation(&mut sock)? == before {
+        let before = generation(sock)?;
+        let table = read_table(sock, name)?;
+        if generation(sock)? == before {
             return Ok(table);
         }
     }

@@ -30,6 +30,7 @@ use netlink_packet_core::{
 };
 use netlink_sys::{Socket as NetlinkSocket, SocketAddr, protocols::NETLINK_NETFILTER};
 use nix::errno::Errno;
+use nix::sys::socket::{setsockopt, sockopt};
 use std::collections::VecDeque;
 use std::os::fd::{AsFd, BorrowedFd};
 
@@ -39,6 +40,12 @@ pub const NFNL_SUBSYS_NFTABLES: u8 = 10;
 pub const NFNLGRP_NFTABLES: u32 = 7;
 /// The size of struct nfgenmsg, which starts every nfnetlink message's payload.
 const NFGENMSG_LEN: usize = 4;
+/// NFNL_MSG_BATCH_BEGIN and NFNL_MSG_BATCH_END, which frame a batch.
+const NFNL_MSG_BATCH_BEGIN: u8 = 0x10;
+const NFNL_MSG_BATCH_END: u8 = 0x11;
+/// What the kernel's answer to one message of a batch may take of a receive buffer: an
+/// acknowledgement is small, but each is a datagram of its own.
+const ANSWER_SIZE: usize = 2048;
 /// How often a dump that a concurrent change interrupted is started again.
 const DUMP_ATTEMPTS: usize = 10;
 /// Big enough for any datagram the kernel sends: a dump part fills at most 32 KiB.
@@ -196,6 +203,93 @@ impl Socket {
                 Progress::Complete(parts) => return Ok(Some(parts)),
                 Progress::Interrupted => return Ok(None),
             }
+        }
+    }
+
+    /// Sends `messages` as one batch of nf_tables (NFNL_MSG_BATCH_BEGIN, the messages, each
+    /// with its flags and `NLM_F_ACK`, NFNL_MSG_BATCH_END, in one datagram): the kernel applies
+    /// all of them or none. Returns when the kernel acknowledged every message; otherwise the
+    /// error names the first message it refused, by `name(index)`.
+    ///
+    /// The kernel handles a batch within the send, so its answers are all queued when the send
+    /// returns: the buffers are made big enough for the batch and an answer to each message.
+    pub fn batch(&mut self, batch: &[(&Message, u16)], name: impl Fn(usize) -> String) -> Result<()> {
+        let first = self.sequence.wrapping_add(1);
+        let mut bytes = Vec::new();
+        let mut frame = |message: &Message, flags: u16, sequence: u32| {
+            let mut header = NetlinkHeader::default();
+            header.flags = NLM_F_REQUEST | flags;
+            header.sequence_number = sequence;
+            let mut packet = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(message.clone()));
+            packet.finalize();
+            let start = bytes.len();
+            bytes.resize(start + packet.buffer_len(), 0);
+            packet.serialize(&mut bytes[start..]);
+            bytes.resize(align(bytes.len()), 0);
+        };
+        let mut begin = Message::new(0, NFNL_MSG_BATCH_BEGIN, 0);
+        begin.resource = u16::from(NFNL_SUBSYS_NFTABLES);
+        frame(&begin, 0, first);
+        for (i, (message, flags)) in batch.iter().enumerate() {
+            frame(message, flags | NLM_F_ACK, first.wrapping_add(1 + i as u32));
+        }
+        let end_sequence = first.wrapping_add(1 + batch.len() as u32);
+        let mut end = Message::new(0, NFNL_MSG_BATCH_END, 0);
+        end.resource = u16::from(NFNL_SUBSYS_NFTABLES);
+        frame(&end, 0, end_sequence);
+        self.sequence = end_sequence;
+
+        let answers = ANSWER_SIZE * (batch.len() + 1) + RECEIVE_BUFFER;
+        let socket = self.socket.as_fd();
+        for (option, size) in [(true, bytes.len() + RECEIVE_BUFFER), (false, answers)] {
+            let set = if option { setsockopt(&socket, sockopt::SndBufForce, &size) } else { setsockopt(&socket, sockopt::RcvBufForce, &size) };
+            set.context("cannot size the netfilter netlink socket's buffers for a batch")?;
+        }
+        // A refusal need not echo the refused message (up to 64 KiB of set elements).
+        self.socket.set_cap_ack(true).context("cannot set NETLINK_CAP_ACK")?;
+        self.socket.send_to(&bytes, &SocketAddr::new(0, 0), 0).context("cannot send an nf_tables batch")?;
+
+        let mut answered = vec![false; batch.len()];
+        let mut refused: Option<(usize, anyhow::Error)> = None;
+        while answered.iter().any(|a| !a) {
+            self.buffer.clear();
+            let sender = match self.socket.recv_from(&mut self.buffer, libc::MSG_DONTWAIT | libc::MSG_TRUNC) {
+                Ok((size, _)) if size > self.buffer.capacity() => bail!("an answer of {size} bytes to an nf_tables batch did not fit the buffer"),
+                Ok((_, sender)) => sender,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e).context("cannot receive the answers to an nf_tables batch"),
+            };
+            if sender.multicast_groups() != 0 {
+                queue_notifications(sender, &self.buffer, &mut self.notifications)?;
+                continue;
+            }
+            for NetlinkMessage { header, payload, .. } in messages(sender, &self.buffer)? {
+                let refusal = match payload {
+                    NetlinkPayload::Error(error) if error.code.is_some() => Some(kernel_error(error.raw_code())),
+                    _ => None,
+                };
+                if header.port_number != self.port {
+                    bail!("an answer for port {} while a batch of port {} waits for its answers", header.port_number, self.port);
+                }
+                if header.sequence_number == first || header.sequence_number == end_sequence {
+                    // The batch's frame itself: no message of it was applied.
+                    let error = refusal.unwrap_or_else(|| anyhow::anyhow!("an unexpected answer"));
+                    return Err(error.context("the kernel refused the nf_tables batch as a whole"));
+                }
+                let index = header.sequence_number.wrapping_sub(first).wrapping_sub(1) as usize;
+                let Some(done) = answered.get_mut(index) else {
+                    bail!("an answer to request {} while a batch of requests {first} to {end_sequence} waits for its answers", header.sequence_number);
+                };
+                *done = true;
+                if let Some(error) = refusal.filter(|_| refused.as_ref().is_none_or(|(i, _)| index < *i)) {
+                    refused = Some((index, error));
+                }
+            }
+        }
+        match refused {
+            Some((index, error)) => Err(error.context(format!("the kernel refused {}", name(index)))),
+            None if answered.iter().all(|a| *a) => Ok(()),
+            None => bail!("the kernel did not answer {} of the {} messages of an nf_tables batch", answered.iter().filter(|a| !**a).count(), batch.len()),
         }
     }
 

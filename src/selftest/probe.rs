@@ -4,6 +4,7 @@
 //! namespace, so that it is a real process of that user and nothing of it runs in the machine's
 //! own namespace.
 
+use crate::output::say;
 use crate::values::Proto;
 use anyhow::{Context, Result};
 use nix::errno::Errno;
@@ -112,11 +113,11 @@ pub fn probe_command(probe: &Probe, source_port: u16) -> i32 {
     }));
     match result {
         Ok(word) => {
-            println!("{word}");
+            say!("{word}");
             0
         }
         Err(e) => {
-            println!("{e}");
+            say!("{e}");
             1
         }
     }

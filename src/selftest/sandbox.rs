@@ -7,6 +7,7 @@
 //! has entered a sandbox namespace and checked that it did, never in the namespace selftest was
 //! started in.
 
+use crate::output::say_err;
 use crate::tools::output_with_input;
 use anyhow::{Context, Result, bail};
 use nix::sched::{CloneFlags, setns};
@@ -47,7 +48,7 @@ impl Sandbox {
         ctrlc::set_handler(move || {
             let _changing = CHANGING.lock().unwrap_or_else(|e| e.into_inner());
             remove_matching(&on_signal, |name| name.starts_with(&own_prefix()));
-            eprintln!("vpn-firewall: selftest interrupted; its network namespaces are removed");
+            say_err!("vpn-firewall: selftest interrupted; its network namespaces are removed");
             // Exits while holding the lock: no namespace can be made after the removal.
             std::process::exit(130);
         })
@@ -143,7 +144,7 @@ fn remove_matching(ip: &Path, wanted: impl Fn(&str) -> bool) {
     let Ok(entries) = std::fs::read_dir(NETNS_DIR) else { return };
     for name in entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| wanted(n)) {
         if let Err(e) = run(Command::new(ip).args(["netns", "delete", &name]), "") {
-            eprintln!("vpn-firewall: warning: cannot remove the network namespace {name}: {e:#}");
+            say_err!("vpn-firewall: warning: cannot remove the network namespace {name}: {e:#}");
         }
     }
 }

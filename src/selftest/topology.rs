@@ -2,6 +2,7 @@
 //! situation to the next. Every command here is `ip -n NAME` for a sandbox namespace, or runs on
 //! a thread inside one (the tun devices of the stand-in tunnel).
 
+use crate::output::say_err;
 use super::plan::{Plan, Situation, TUNNEL_NET4, TUNNEL_NET6, UPLINK_NET4, UPLINK_NET6, link_addresses, net};
 use super::sandbox::{Netns, Sandbox};
 use super::tunnel::TunPair;
@@ -156,7 +157,7 @@ impl Topology {
 impl Drop for Topology {
     fn drop(&mut self) {
         if let Err(e) = self.host.within(crate::arp::forget) {
-            eprintln!("vpn-firewall: warning: {e:#}");
+            say_err!("vpn-firewall: warning: {e:#}");
         }
     }
 }

@@ -53,3 +53,43 @@ pub fn tampering(backend: super::Backend) -> Vec<Vec<String>> {
     }
     commands
 }
+
+/// A connection to the guard's control socket in `ns`, made as root from a thread that entered
+/// the namespace (an abstract socket belongs to its network namespace), nothing sent yet.
+pub fn connect(ns: &Netns) -> std::os::unix::net::UnixStream {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixStream};
+    let path = format!("/run/netns/{}", ns.name());
+    std::thread::spawn(move || {
+        let netns = std::fs::File::open(&path).unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
+        nix::sched::setns(&netns, nix::sched::CloneFlags::CLONE_NEWNET).expect("cannot enter the namespace");
+        let address = SocketAddr::from_abstract_name("vpn-firewall-guard").expect("the guard's address");
+        UnixStream::connect_addr(&address).expect("cannot connect to the guard")
+    })
+    .join()
+    .expect("the connecting thread panicked")
+}
+
+/// A stand-in for a guard that dies half-way: bound at the guard's address in `ns`, it takes
+/// each connection, reads the request and closes without an answer. It stays until the test
+/// binary ends (its thread blocks in accept; the namespace goes with the test).
+pub fn dying_before_it_answers(ns: &Netns) {
+    use std::io::BufRead;
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener};
+    let path = format!("/run/netns/{}", ns.name());
+    let listener = std::thread::spawn(move || {
+        let netns = std::fs::File::open(&path).unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
+        nix::sched::setns(&netns, nix::sched::CloneFlags::CLONE_NEWNET).expect("cannot enter the namespace");
+        let address = SocketAddr::from_abstract_name("vpn-firewall-guard").expect("the guard's address");
+        UnixListener::bind_addr(&address).expect("cannot bind the guard's address")
+    })
+    .join()
+    .expect("the binding thread panicked");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut request = String::new();
+            let _ = std::io::BufReader::new(&stream).read_line(&mut request);
+        }
+    });
+}

@@ -111,3 +111,53 @@ pub fn iptables_load(ipset: &str, v4: &str, v6: &str, variant: &str) -> Result<(
         Err(format!("iptables-{variant} refused the rules ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr)))
     }
 }
+
+/// `nft -f -` of `text` in this thread's network namespace (see `in_fresh_netns`), or its
+/// complaint.
+pub fn nft_load_here(text: &str) -> Result<(), String> {
+    let mut child = Command::new(tool("nft", "nftables"))
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run nft");
+    child.stdin.take().expect("piped").write_all(text.as_bytes()).expect("cannot write to nft");
+    let out = child.wait_with_output().expect("nft did not finish");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("nft -f refused the text ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+/// Runs `f` on a thread of its own in a fresh network namespace: the thread's sockets, and
+/// the processes it starts, are in it; the namespace goes when the thread and they end. Needs
+/// root (a user namespace cannot be made in a process with threads).
+pub fn in_fresh_netns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    assert!(is_root(), "this test loads rules into a network namespace of one of its threads: run it as root");
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("cannot make a network namespace (unshare)");
+                f()
+            })
+            .join()
+            .expect("the thread in the network namespace panicked")
+    })
+}
+
+/// `nft list table inet TABLE` of each of `tables`, in this thread's network namespace (see
+/// `in_fresh_netns`): their listings one after the other, or nft's complaint. One nft each:
+/// nft 1.0.6 reads only the last table of several `list table` commands into its cache.
+pub fn nft_list_here(tables: &[&str]) -> Result<String, String> {
+    let mut listings = String::new();
+    for table in tables {
+        let out = Command::new(tool("nft", "nftables")).args(["list", "table", "inet", table]).output().expect("cannot run nft");
+        if !out.status.success() {
+            return Err(format!("nft could not list table inet {table} ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr)));
+        }
+        listings.push_str(&String::from_utf8_lossy(&out.stdout));
+    }
+    Ok(listings)
+}
