@@ -28,6 +28,8 @@ mod sandbox;
 // Tests in files of their own, in this test binary so that they share its package builds.
 #[path = "package/debian_tools.rs"]
 mod debian_tools;
+#[path = "package/iptables_persistent_save.rs"]
+mod iptables_persistent_save;
 #[path = "package/upgrade.rs"]
 mod upgrade;
 
