@@ -39,10 +39,7 @@ fn main() -> Result<()> {
 /// the examples, and the hand-written sections.
 fn manual_page() -> Result<Vec<u8>> {
     let cli = Cli::command();
-    let man = Man::new(cli.clone())
-        .section("8")
-        .manual("System Administration")
-        .source(format!("vpn-firewall {}", env!("CARGO_PKG_VERSION")));
+    let man = Man::new(cli.clone()).section("8").manual("System Administration").source(format!("vpn-firewall {}", env!("CARGO_PKG_VERSION")));
     let mut page = Vec::new();
     man.render_title(&mut page)?;
     man.render_name_section(&mut page)?;

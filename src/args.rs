@@ -57,9 +57,7 @@ fn resolve(cli: Cli) -> (Command, Options) {
 fn usage_error(rendered: &str) -> String {
     let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
     let message = lines.next().unwrap_or_default().trim_start_matches("error: ").to_string();
-    let tips: Vec<&str> = lines
-        .filter_map(|l| l.strip_prefix("tip: ").or_else(|| l.strip_prefix('[')?.strip_suffix(']')))
-        .collect();
+    let tips: Vec<&str> = lines.filter_map(|l| l.strip_prefix("tip: ").or_else(|| l.strip_prefix('[')?.strip_suffix(']'))).collect();
     let help = "see vpn-firewall --help";
     if tips.is_empty() { format!("{message} ({help})") } else { format!("{message} ({}; {help})", tips.join("; ")) }
 }

@@ -19,9 +19,9 @@ impl Backend {
         match choice {
             BackendChoice::Nftables => Nft::locate().map(Backend::Nftables),
             BackendChoice::Iptables => Iptables::locate().map(Backend::Iptables),
-            BackendChoice::Auto => Nft::locate().map(Backend::Nftables).or_else(|nft| {
-                Iptables::locate().map(Backend::Iptables).map_err(|ipt| anyhow!("no backend found: {nft:#}; {ipt:#}"))
-            }),
+            BackendChoice::Auto => Nft::locate()
+                .map(Backend::Nftables)
+                .or_else(|nft| Iptables::locate().map(Backend::Iptables).map_err(|ipt| anyhow!("no backend found: {nft:#}; {ipt:#}"))),
         }
     }
 

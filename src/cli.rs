@@ -93,58 +93,70 @@ pass. Exit 0 loaded; 1 could not apply; 2 invalid configuration.",
     Start,
 
     /// Keep the rules loaded: a kill switch stays closed at shutdown
-    #[command(long_about = "Does nothing but say so: the rules stay loaded so that nothing leaks while \
+    #[command(
+        long_about = "Does nothing but say so: the rules stay loaded so that nothing leaks while \
 the VPN client and the network go down at shutdown. To remove them, use flush. Exit 0.",
-        after_help = "Example:\n  vpn-firewall stop      # the rules stay; to remove them: sudo vpn-firewall flush")]
+        after_help = "Example:\n  vpn-firewall stop      # the rules stay; to remove them: sudo vpn-firewall flush"
+    )]
     Stop,
 
     /// Remove every table, chain and rule vpn-firewall loaded, and nothing else (root)
-    #[command(long_about = "Remove what vpn-firewall loaded, whichever backend loaded it: with \
+    #[command(
+        long_about = "Remove what vpn-firewall loaded, whichever backend loaded it: with \
 nftables its table (inet vpn_firewall) and with it every chain, set and rule; with iptables its \
 VPN_FIREWALL_* chains, the jumps to them and its ipsets, and the built-in chains' policies it set \
 to DROP go back to ACCEPT where they were ACCEPT before; net.ipv4.conf.all.arp_ignore goes back to \
 the value start found. Other tools' tables, chains and rules are not touched. Afterwards nothing \
 of vpn-firewall protects the machine. Exit 0.",
-        after_help = "Example:\n  sudo vpn-firewall flush")]
+        after_help = "Example:\n  sudo vpn-firewall flush"
+    )]
     Flush,
 
     /// Nothing to save: the rules come from the configuration
-    #[command(long_about = "Does nothing but say so: the ruleset is built from the configuration \
+    #[command(
+        long_about = "Does nothing but say so: the ruleset is built from the configuration \
 files at every start, so there is no kernel state to save. netfilter-persistent calls it on save. \
 To change the rules, edit a drop-in in the configuration directory and reload. Exit 0.",
-        after_help = "Example:\n  sudoedit /etc/vpn-firewall/50-local.conf && sudo vpn-firewall reload")]
+        after_help = "Example:\n  sudoedit /etc/vpn-firewall/50-local.conf && sudo vpn-firewall reload"
+    )]
     Save,
 
     /// Show whether the ruleset is loaded, the tunnel interfaces and blocked packets (root)
-    #[command(long_about = "Show whether the ruleset is loaded (and whether it is the lockdown \
+    #[command(
+        long_about = "Show whether the ruleset is loaded (and whether it is the lockdown \
 ruleset, or one that differs from today's configuration), which backend holds it, whether the \
 tunnel interfaces are up, and how many packets were blocked in each direction since it was loaded; \
 with a guard running, also the guard's state and what its own table blocked. \
 With iptables it warns when another rule comes before vpn-firewall's jump in a built-in chain (that \
 rule can accept traffic vpn-firewall never sees; a reload puts the jump first again). Exit 0 \
 loaded; 3 not loaded; 4 cannot tell (not root, neither nft nor iptables installed).",
-        after_help = "Example:\n  sudo vpn-firewall status")]
+        after_help = "Example:\n  sudo vpn-firewall status"
+    )]
     Status,
 
     /// Validate the configuration and print the effective settings with their origins
-    #[command(long_about = "Validate the configuration and print every effective setting with the \
+    #[command(
+        long_about = "Validate the configuration and print every effective setting with the \
 file and line that set it (or \"default\"), like sshd -T with origins. Problems go to stderr, one \
 line each, naming FILE:LINE; so do warnings, such as a [tunnel] user that an installed VPN client \
 cannot match (user = nm-openvpn with NetworkManager-openvpn, whose socket stays root's), an \
 OpenVPN mark in hex (OpenVPN reads it as 0) or a WireGuard interface marked otherwise than \
 [tunnel] fwmark, with what to set instead. Needs no \
 root and touches nothing. Exit 0 valid; 2 invalid.",
-        after_help = "Example:\n  vpn-firewall check\n  vpn-firewall --config-dir ./etc/vpn-firewall check")]
+        after_help = "Example:\n  vpn-firewall check\n  vpn-firewall --config-dir ./etc/vpn-firewall check"
+    )]
     Check,
 
     /// Print the exact ruleset start would load, without touching the kernel
-    #[command(long_about = "Print the exact ruleset that start would load for the current \
+    #[command(
+        long_about = "Print the exact ruleset that start would load for the current \
 configuration: with nftables the nft transaction; with iptables the ipset restore input for long \
 lists, then the iptables-restore and ip6tables-restore input, as on a machine where nothing of \
 vpn-firewall is loaded (start moves its jumps to the head of the built-in chains as it finds them, \
 and keeps the built-in policies it recorded at the first start). Needs no root and touches \
 nothing. Exit 0; 2 invalid configuration.",
-        after_help = "Example:\n  vpn-firewall show > ruleset.nft && sudo nft -c -f ruleset.nft\n  vpn-firewall --backend iptables show")]
+        after_help = "Example:\n  vpn-firewall show > ruleset.nft && sudo nft -c -f ruleset.nft\n  vpn-firewall --backend iptables show"
+    )]
     Show,
 
     /// Prove the configuration fails closed, in throwaway network namespaces (root)

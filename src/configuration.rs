@@ -2,10 +2,10 @@
 //! qube's own too, validated into [`Settings`], with the backend the command line asks for
 //! merged in. The commands get it from here, once, and never look at the command line.
 
-use crate::output::say_err;
 use crate::accounts::SystemAccounts;
 use crate::config::schema::Key;
 use crate::config::{ConfigErrors, RawConfig};
+use crate::output::say_err;
 use crate::qubes::{self, Qubes};
 use crate::settings::{BackendChoice, Settings, Validated};
 use std::path::PathBuf;
@@ -53,8 +53,7 @@ impl Options {
     pub fn load(&self) -> Result<Configuration, Invalid> {
         let qubes = Qubes::detect(&self.root);
         let dirs = qubes::config_dirs(&self.config_dir, qubes.as_ref());
-        let (raw, mut errors) =
-            RawConfig::read_dirs(&dirs, &qubes::defaults(qubes.as_ref())).map_err(|errors| Invalid { errors, backend: self.backend })?;
+        let (raw, mut errors) = RawConfig::read_dirs(&dirs, &qubes::defaults(qubes.as_ref())).map_err(|errors| Invalid { errors, backend: self.backend })?;
         let validated = Settings::validate(&raw, &SystemAccounts);
         let validated = match validated {
             Ok(v) if errors.is_empty() => v,

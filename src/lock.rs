@@ -16,12 +16,8 @@ pub struct Lock {
 /// Waits up to 30 seconds for the lock.
 pub fn acquire() -> Result<Lock> {
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(LOCK_PATH)
-        .with_context(|| format!("cannot open the lock file {LOCK_PATH}"))?;
+    let mut file =
+        OpenOptions::new().create(true).truncate(false).write(true).open(LOCK_PATH).with_context(|| format!("cannot open the lock file {LOCK_PATH}"))?;
     loop {
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(held) => return Ok(Lock { _held: held }),

@@ -92,11 +92,7 @@ impl Nft {
 
     /// What is loaded, or `None`.
     pub fn read(&self) -> Result<Option<Loaded>> {
-        Ok(self.table()?.map(|table| Loaded {
-            blocked: table.blocked(),
-            label: table.comment,
-            warnings: Vec::new(),
-        }))
+        Ok(self.table()?.map(|table| Loaded { blocked: table.blocked(), label: table.comment, warnings: Vec::new() }))
     }
 
     /// Deletes the table; says what it did.

@@ -28,9 +28,9 @@ mod multicast;
 mod vocabulary;
 
 pub use link::{DHCP_MAX_LENGTH, DHCPV6_CLIENT_TYPES, DHCPV6_MAX_PAYLOAD, LinkType, MAX_REPORTED_GROUPS, tunnel_link_types};
+use link::{from_tunnel, ipv6_outside_the_tunnel, solicited_node_reports, through_tunnel};
 pub use loaded::{Loaded, blocked_said};
 pub use vocabulary::{CtState, Family, Hook, Icmp, Icmpv6, Match, Rule, SetId, TcpFlag, Verdict};
-use link::{from_tunnel, ipv6_outside_the_tunnel, solicited_node_reports, through_tunnel};
 
 use crate::settings::{DEFAULT_RATE, Settings};
 use crate::values::{Interface, PortRange, Proto, Rate, interface};
@@ -213,9 +213,8 @@ impl Policy {
         }
         // Before the LAN's rules: a bridge's network inside `[lan] allow` is still local, DNS too.
         output.extend(local.iter().flat_map(|l| l.output.iter().cloned()));
-        let identities = s.tunnel.user.iter().map(|u| Match::Uid(u.id))
-            .chain(s.tunnel.group.iter().map(|g| Match::Gid(g.id)))
-            .chain(s.tunnel.fwmark.map(Match::Mark));
+        let identities =
+            s.tunnel.user.iter().map(|u| Match::Uid(u.id)).chain(s.tunnel.group.iter().map(|g| Match::Gid(g.id))).chain(s.tunnel.fwmark.map(Match::Mark));
         for identity in identities {
             // A forwarded packet has no socket, so no uid or gid; it might carry the mark.
             let identity: Vec<Match> = match identity {
@@ -241,10 +240,12 @@ impl Policy {
             // CAP_NET_BIND_SERVICE, or anyone with a lowered ip_unprivileged_port_start) could
             // otherwise send its own data in that shape. A packet without a socket matches none.
             for user in &s.lan.dhcp_users {
-                let request = vec![Match::IpDaddr(vec![net("255.255.255.255/32")]), Match::Udp { sport: 68, dport: 67 }, Match::DhcpRequest, Match::Uid(user.id)];
+                let request =
+                    vec![Match::IpDaddr(vec![net("255.255.255.255/32")]), Match::Udp { sport: 68, dport: 67 }, Match::DhcpRequest, Match::Uid(user.id)];
                 output.push(rule(request, Verdict::Accept, "DHCP client"));
                 // Clients send to All_DHCP_Relay_Agents_and_Servers (RFC 8415).
-                let request6 = vec![Match::Ip6Daddr(vec![net("ff02::1:2/128")]), Match::Udp { sport: 546, dport: 547 }, Match::Dhcpv6ClientMessage, Match::Uid(user.id)];
+                let request6 =
+                    vec![Match::Ip6Daddr(vec![net("ff02::1:2/128")]), Match::Udp { sport: 546, dport: 547 }, Match::Dhcpv6ClientMessage, Match::Uid(user.id)];
                 output.push(rule(request6, Verdict::Accept, "DHCPv6 client"));
             }
         }
@@ -284,9 +285,17 @@ impl Policy {
             input.push(rule(vec![Match::Family(Family::V4), Match::Udp { sport: 67, dport: 68 }], Verdict::Accept, "DHCP replies"));
             input.push(rule(vec![Match::Family(Family::V6), Match::Udp { sport: 547, dport: 546 }], Verdict::Accept, "DHCPv6 replies"));
         }
-        input.push(rule(neighbour_discovery(&[Icmpv6::RouterAdvert, Icmpv6::NeighborSolicit, Icmpv6::NeighborAdvert]), Verdict::Accept, "IPv6 neighbour discovery"));
+        input.push(rule(
+            neighbour_discovery(&[Icmpv6::RouterAdvert, Icmpv6::NeighborSolicit, Icmpv6::NeighborAdvert]),
+            Verdict::Accept,
+            "IPv6 neighbour discovery",
+        ));
         if mld {
-            input.push(rule(vec![Match::Icmpv6(vec![Icmpv6::MldQuery]), link_local_multicast()], Verdict::Accept, "IPv6 multicast listener queries, link-local only"));
+            input.push(rule(
+                vec![Match::Icmpv6(vec![Icmpv6::MldQuery]), link_local_multicast()],
+                Verdict::Accept,
+                "IPv6 multicast listener queries, link-local only",
+            ));
         }
         for (proto, ports) in by_proto(&s.tunnel.incoming) {
             for iface in &s.tunnel.interfaces {
@@ -385,10 +394,8 @@ fn bogus_tcp() -> Vec<Rule> {
         (vec![Fin, Rst], vec![Fin, Rst]),
         (vec![Fin, Ack], vec![Fin]),
     ];
-    let mut rules: Vec<Rule> = combos
-        .into_iter()
-        .map(|(mask, equals)| rule(vec![Match::TcpFlags { mask, equals, negate: false }], Verdict::Drop, "bogus TCP flags"))
-        .collect();
+    let mut rules: Vec<Rule> =
+        combos.into_iter().map(|(mask, equals)| rule(vec![Match::TcpFlags { mask, equals, negate: false }], Verdict::Drop, "bogus TCP flags")).collect();
     let not_syn = Match::TcpFlags { mask: vec![Fin, Syn, Rst, Ack], equals: vec![Syn], negate: true };
     rules.push(rule(vec![Match::CtState(vec![CtState::New]), not_syn], Verdict::Drop, "new TCP without SYN"));
     rules

@@ -4,7 +4,9 @@
 //! one netlink batch: there is no moment without rules, and conntrack entries (and so
 //! established flows through the tunnel) are untouched by a reload.
 
-use crate::policy::{DHCP_MAX_LENGTH, DHCPV6_CLIENT_TYPES, DHCPV6_MAX_PAYLOAD, Entry, Family, Hook, Match, NatAction, NatHook, NatRule, Policy, Rule, SetId, TcpFlag, Verdict};
+use crate::policy::{
+    DHCP_MAX_LENGTH, DHCPV6_CLIENT_TYPES, DHCPV6_MAX_PAYLOAD, Entry, Family, Hook, Match, NatAction, NatHook, NatRule, Policy, Rule, SetId, TcpFlag, Verdict,
+};
 use crate::render_common::{ct_state, description, icmp, icmpv6, label, tcp_flag};
 use std::fmt::Write;
 

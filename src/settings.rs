@@ -178,20 +178,26 @@ impl Validator<'_> {
         }
         match resolve(value, &lookup) {
             Some(0) => {
-                self.error(key, format!(
-                    "{what} {value:?} is root's: every process running as root would send outside the tunnel \
+                self.error(
+                    key,
+                    format!(
+                        "{what} {value:?} is root's: every process running as root would send outside the tunnel \
                      (expected the VPN client's own {what}, such as tunnel)"
-                ));
+                    ),
+                );
                 None
             }
             Some(id) => Some(Account { name: value.to_string(), id }),
             None if entry.origin.is_none() => {
                 let spec = key.spec();
-                self.warn(key, format!(
-                    "{what} {value:?} does not exist, so no process may send outside the tunnel; \
+                self.warn(
+                    key,
+                    format!(
+                        "{what} {value:?} does not exist, so no process may send outside the tunnel; \
                      create it (the package does) or set [{}] {}",
-                    spec.section, spec.key
-                ));
+                        spec.section, spec.key
+                    ),
+                );
                 None
             }
             None => {
@@ -224,11 +230,7 @@ impl Validator<'_> {
 
 /// The id of a user or group the configuration names by number or by name, if it exists.
 fn resolve(value: &str, lookup: impl Fn(&str) -> Option<u32>) -> Option<u32> {
-    if value.bytes().all(|b| b.is_ascii_digit()) {
-        value.parse::<u32>().ok().filter(|id| *id != u32::MAX)
-    } else {
-        lookup(value)
-    }
+    if value.bytes().all(|b| b.is_ascii_digit()) { value.parse::<u32>().ok().filter(|id| *id != u32::MAX) } else { lookup(value) }
 }
 
 impl Settings {
@@ -299,7 +301,10 @@ impl Settings {
         }
         let has_v6 = self.tunnel.servers.iter().any(|s| s.addr.is_ipv6()) || self.lan.allow.iter().any(|n| matches!(n, IpNet::V6(_)));
         if has_v6 && !self.tunnel.ipv6 {
-            v.warn(Key::TunnelIpv6, "IPv6 servers or networks are listed: they are reachable outside the tunnel, while IPv6 through the tunnel stays blocked".into());
+            v.warn(
+                Key::TunnelIpv6,
+                "IPv6 servers or networks are listed: they are reachable outside the tunnel, while IPv6 through the tunnel stays blocked".into(),
+            );
         }
     }
 
@@ -312,23 +317,32 @@ impl Settings {
         }
         for inside in &f.interfaces {
             if let Some(tunnel) = self.tunnel.interfaces.iter().find(|t| t.overlaps(inside)) {
-                v.error(interfaces, format!(
-                    "{inside} also matches the tunnel interface {tunnel}: the inside and the tunnel must be apart \
+                v.error(
+                    interfaces,
+                    format!(
+                        "{inside} also matches the tunnel interface {tunnel}: the inside and the tunnel must be apart \
                      (expected the interfaces of the machines behind this gateway, like eth1)"
-                ));
+                    ),
+                );
             }
         }
         if let Some(addr) = f.dns {
             if addr.is_loopback() || addr.is_unspecified() || addr.is_multicast() || addr == IpAddr::from([255, 255, 255, 255]) {
-                v.error(dns, format!(
-                    "{addr} cannot receive redirected DNS (expected a resolver reached through the tunnel, \
+                v.error(
+                    dns,
+                    format!(
+                        "{addr} cannot receive redirected DNS (expected a resolver reached through the tunnel, \
                      or this gateway's address on the internal interface)"
-                ));
+                    ),
+                );
             } else if addr.is_ipv6() && !self.tunnel.ipv6 && f.enable {
-                v.warn(dns, format!(
-                    "{addr} is IPv6, which is not forwarded ([tunnel] ipv6 = no): DNS from the inside is blocked \
+                v.warn(
+                    dns,
+                    format!(
+                        "{addr} is IPv6, which is not forwarded ([tunnel] ipv6 = no): DNS from the inside is blocked \
                      unless {addr} is this gateway's own address"
-                ));
+                    ),
+                );
             }
         }
         if !f.enable {
@@ -352,22 +366,32 @@ impl Settings {
                 v.error(spec, format!("{local} also matches the tunnel interface {tunnel}: a local interface is never the tunnel ({expected})"));
             }
             if let Some(inside) = self.forward.interfaces.iter().find(|x| self.forward.enable && x.overlaps(local)) {
-                v.error(spec, format!(
-                    "{local} also matches [forward] interfaces {inside}: list an interface in one of them \
+                v.error(
+                    spec,
+                    format!(
+                        "{local} also matches [forward] interfaces {inside}: list an interface in one of them \
                      ([lan] interfaces for containers and VMs on this machine, [forward] interfaces for the machines behind it)"
-                ));
+                    ),
+                );
             }
             if let Some(out) = outward.iter().find(|o| local.matches(&o.name)) {
-                v.error(spec, format!(
-                    "{local} matches {}, {}: everything would leave through it in the clear \
+                v.error(
+                    spec,
+                    format!(
+                        "{local} matches {}, {}: everything would leave through it in the clear \
                      ({expected}; list the network it reaches in [lan] allow instead)",
-                    out.name, out.what
-                ));
+                        out.name, out.what
+                    ),
+                );
             }
         }
         if self.lan.multicast {
-            v.warn(Key::LanMulticast, "announces this machine to the LAN: mDNS and SSDP let any program on it tell \
-                the link its name and services, outside the tunnel".into());
+            v.warn(
+                Key::LanMulticast,
+                "announces this machine to the LAN: mDNS and SSDP let any program on it tell \
+                the link its name and services, outside the tunnel"
+                    .into(),
+            );
         }
     }
 }
@@ -413,7 +437,10 @@ mod tests {
     #[test]
     fn a_missing_named_user_is_an_error_even_when_it_is_the_default_name() {
         let e = validate("[tunnel]\nuser = tunnel\n", &FixedAccounts(&[])).unwrap_err();
-        assert!(e.to_string().ends_with("50-test.conf:2: [tunnel] user: user \"tunnel\" does not exist (expected an existing user name or a numeric id)"), "{e}");
+        assert!(
+            e.to_string().ends_with("50-test.conf:2: [tunnel] user: user \"tunnel\" does not exist (expected an existing user name or a numeric id)"),
+            "{e}"
+        );
         let e = validate("TUNNEL_USER=nobody-here\n", &ACCOUNTS).unwrap_err();
         assert!(e.to_string().contains("50-test.conf:1: [tunnel] user:"), "{e}");
     }
@@ -443,7 +470,10 @@ mod tests {
         let v = validate("[lan]\ndhcp_users = root, 0, 1234\n", &ACCOUNTS).unwrap();
         assert_eq!(v.settings.lan.dhcp_users.iter().map(|a| a.id).collect::<Vec<_>>(), [0, 1234]);
         let e = validate("[lan]\ndhcp_users = root nosuchuser\n", &ACCOUNTS).unwrap_err();
-        assert!(e.to_string().ends_with("50-test.conf:2: [lan] dhcp_users: user \"nosuchuser\" does not exist (expected an existing user name or a numeric uid)"), "{e}");
+        assert!(
+            e.to_string().ends_with("50-test.conf:2: [lan] dhcp_users: user \"nosuchuser\" does not exist (expected an existing user name or a numeric uid)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -501,9 +531,14 @@ mod tests {
         assert_eq!(v.settings.lan.interfaces.len(), 3);
         assert!(v.warnings.is_empty(), "{:?}", v.warnings);
         let e = on("[lan]\ninterfaces = docker0 br+\n", &[("br0", uplink)]).unwrap_err();
-        assert!(e.to_string().ends_with("50-test.conf:2: [lan] interfaces: br+ matches br0, the interface of this machine's default route: \
+        assert!(
+            e.to_string().ends_with(
+                "50-test.conf:2: [lan] interfaces: br+ matches br0, the interface of this machine's default route: \
             everything would leave through it in the clear (expected the bridges of containers and VMs on this machine, like docker0, br-+ or virbr0; \
-            list the network it reaches in [lan] allow instead)"), "{e}");
+            list the network it reaches in [lan] allow instead)"
+            ),
+            "{e}"
+        );
         let e = on("[lan]\ninterfaces = virbr0 lan0\n", &[("eth0", uplink), ("lan0", "a bridge that holds the network card eth1")]).unwrap_err();
         assert!(e.to_string().contains("[lan] interfaces: lan0 matches lan0, a bridge that holds the network card eth1: everything would leave"), "{e}");
         let e = on("[lan]\ninterfaces = tun9\n", &[]).unwrap_err();

@@ -15,13 +15,10 @@ const SBIN: &str = "/usr/sbin:/sbin";
 /// directory) could make root run whatever program of that name lies where it happens to stand.
 pub fn locate(name: &str, debian_package: &str) -> Result<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs: Vec<PathBuf> = std::env::split_paths(SBIN)
-        .chain(std::env::split_paths(&path).filter(|d| d.is_absolute()))
-        .collect();
+    let dirs: Vec<PathBuf> = std::env::split_paths(SBIN).chain(std::env::split_paths(&path).filter(|d| d.is_absolute())).collect();
     let search = std::env::join_paths(dirs).context("PATH cannot be joined")?;
-    which::which_in(name, Some(search), "/").map_err(|_| {
-        anyhow!("{name} not found in {SBIN} or PATH; install the {debian_package} package (apt-get install {debian_package})")
-    })
+    which::which_in(name, Some(search), "/")
+        .map_err(|_| anyhow!("{name} not found in {SBIN} or PATH; install the {debian_package} package (apt-get install {debian_package})"))
 }
 
 /// Runs `program` with `args`, feeding it `stdin`; its standard output, or an error with the
@@ -53,12 +50,7 @@ pub fn run(program: &Path, args: &[&str], stdin: Option<&str>) -> Result<String>
 /// command that ends without reading all of its input is no error here: its exit status tells.
 pub fn output_with_input(cmd: &mut Command, stdin: &str) -> Result<Output> {
     let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot run {what}"))?;
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().with_context(|| format!("cannot run {what}"))?;
     let _ = child.stdin.take().expect("stdin is piped").write_all(stdin.as_bytes());
     child.wait_with_output().with_context(|| format!("{what} did not finish"))
 }

@@ -22,10 +22,7 @@ pub fn uplinks() -> Vec<String> {
     for name in v4.collect::<Vec<_>>().into_iter().chain(v6) {
         let sys = Path::new("/sys/class/net").join(&name);
         let uevent = std::fs::read_to_string(sys.join("uevent")).unwrap_or_default();
-        let real = name != "lo"
-            && interface(&name).is_ok()
-            && !sys.join("tun_flags").exists()
-            && !uevent.lines().any(|l| l == "DEVTYPE=wireguard");
+        let real = name != "lo" && interface(&name).is_ok() && !sys.join("tun_flags").exists() && !uevent.lines().any(|l| l == "DEVTYPE=wireguard");
         if real && !found.contains(&name) {
             found.push(name);
         }
@@ -43,10 +40,7 @@ pub struct Outward {
 /// The uplinks, then every bridge that holds a network card (a port with a device behind it:
 /// PCI, USB, virtio; never a veth, tap or dummy), such as br0 with eth0 for VMs on the LAN.
 pub fn outward() -> Vec<Outward> {
-    let mut found: Vec<Outward> = uplinks()
-        .into_iter()
-        .map(|name| Outward { name, what: "the interface of this machine's default route".into() })
-        .collect();
+    let mut found: Vec<Outward> = uplinks().into_iter().map(|name| Outward { name, what: "the interface of this machine's default route".into() }).collect();
     let net = Path::new("/sys/class/net");
     let bridges = std::fs::read_dir(net).into_iter().flatten().flatten().map(|e| e.file_name().to_string_lossy().into_owned());
     for bridge in bridges {

@@ -122,11 +122,7 @@ pub struct PortRange {
 
 impl fmt::Display for PortRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.low == self.high {
-            write!(f, "{}/{}", self.low, self.proto.name())
-        } else {
-            write!(f, "{}-{}/{}", self.low, self.high, self.proto.name())
-        }
+        if self.low == self.high { write!(f, "{}/{}", self.low, self.proto.name()) } else { write!(f, "{}-{}/{}", self.low, self.high, self.proto.name()) }
     }
 }
 

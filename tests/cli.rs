@@ -6,19 +6,19 @@
 //! firewall, never the one of the machine running the tests. The one kernel command tested,
 //! `start` (and its kin) without root, runs there as an unprivileged user.
 
-mod sandbox;
 #[path = "cli/clients.rs"]
 mod clients;
 #[path = "cli/qubes.rs"]
 mod qubes;
+mod sandbox;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 use vpn_firewall::accounts::SystemAccounts;
-use vpn_firewall::config::schema::KEYS;
 use vpn_firewall::config::RawConfig;
+use vpn_firewall::config::schema::KEYS;
 use vpn_firewall::policy::Policy;
 use vpn_firewall::render_iptables::{ipsets, render_all};
 use vpn_firewall::render_nft::render_nft;
@@ -74,12 +74,7 @@ fn parse_check(stdout: &str) -> Vec<Effective> {
         }
         let (setting, note) = line.split_once(" # ").unwrap_or_else(|| panic!("no origin in {line:?}"));
         let (key, value) = setting.split_once('=').unwrap_or_else(|| panic!("not key = value: {line:?}"));
-        out.push(Effective {
-            section: section.clone(),
-            key: key.trim().to_string(),
-            value: value.trim().to_string(),
-            note: note.to_string(),
-        });
+        out.push(Effective { section: section.clone(), key: key.trim().to_string(), value: value.trim().to_string(), note: note.to_string() });
     }
     out
 }
@@ -96,9 +91,7 @@ fn check(dir: &Path) -> Vec<Effective> {
 }
 
 fn find<'a>(all: &'a [Effective], section: &str, key: &str) -> &'a Effective {
-    all.iter()
-        .find(|e| e.section == section && e.key == key)
-        .unwrap_or_else(|| panic!("check printed no [{section}] {key}: {all:?}"))
+    all.iter().find(|e| e.section == section && e.key == key).unwrap_or_else(|| panic!("check printed no [{section}] {key}: {all:?}"))
 }
 
 #[test]
@@ -182,7 +175,10 @@ fn check_names_legacy_keys_as_legacy() {
     assert_eq!(allow.value, "10.0.0.0/8 192.168.1.0/24", "quotes stripped");
     assert_eq!(allow.note, format!("{}:2 (legacy LOCAL_NET)", file.display()));
     let interfaces = find(&all, "tunnel", "interfaces");
-    assert_eq!((interfaces.value.as_str(), interfaces.note.clone()), ("tun0", format!("{}:1 (legacy VPN_INTERFACE); only interfaces of link type link/none, link/ppp", file.display())));
+    assert_eq!(
+        (interfaces.value.as_str(), interfaces.note.clone()),
+        ("tun0", format!("{}:1 (legacy VPN_INTERFACE); only interfaces of link type link/none, link/ppp", file.display()))
+    );
 }
 
 #[test]
@@ -255,10 +251,7 @@ fn an_invalid_configuration_exits_2_with_one_error_line_per_problem() {
 
 #[test]
 fn one_run_reports_unknown_names_and_malformed_values_together() {
-    let dir = config_dir(&[
-        ("10-a.conf", "[lan]\nalow = 10.0.0.0/8\ndns = perhaps\n"),
-        ("20-b.conf", "[tunnel]\nfwmark = 0\n[tunel]\nuser = x\n"),
-    ]);
+    let dir = config_dir(&[("10-a.conf", "[lan]\nalow = 10.0.0.0/8\ndns = perhaps\n"), ("20-b.conf", "[tunnel]\nfwmark = 0\n[tunel]\nuser = x\n")]);
     let (a, b) = (dir.path().join("10-a.conf"), dir.path().join("20-b.conf"));
     for command in ["check", "show"] {
         let assert = with_config(dir.path(), &[command]).assert().code(2).stdout("");
@@ -298,10 +291,11 @@ fn a_missing_config_dir_exits_2_and_names_it() {
     let parent = tempfile::tempdir().expect("temporary directory");
     let missing = parent.path().join("missing");
     for command in ["check", "show"] {
-        with_config(&missing, &[command]).assert().code(2).stdout("").stderr(predicate::str::starts_with(format!(
-            "vpn-firewall: error: {}: cannot read the configuration directory",
-            missing.display()
-        )));
+        with_config(&missing, &[command])
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::starts_with(format!("vpn-firewall: error: {}: cannot read the configuration directory", missing.display())));
     }
 }
 
@@ -463,15 +457,16 @@ fn kernel_commands_without_root_fail_saying_they_need_root() {
     for (command, code) in [("start", 1), ("restart", 1), ("reload", 1), ("flush", 1), ("status", 4), ("selftest", 1)] {
         let mut cmd = Command::from_std(sandbox::unprivileged_in_netns(&bin));
         cmd.env_remove("VPN_FIREWALL_CONFIG_DIR").args(["--config-dir", shipped().to_str().expect("UTF-8 path"), command]);
-        cmd.assert().code(code).stdout("").stderr(predicate::str::contains("needs root").and(
-            predicate::str::starts_with("vpn-firewall: error: "),
-        ));
+        cmd.assert().code(code).stdout("").stderr(predicate::str::contains("needs root").and(predicate::str::starts_with("vpn-firewall: error: ")));
     }
 }
 
 #[test]
 fn check_prints_values_as_they_take_effect() {
-    let dir = config_dir(&[("50-local.conf", "[lan]\nallow = 192.168.1.7/24, 10.0.0.0/9 10.128.0.0/9\nincoming = 22/tcp 22/tcp\n[tunnel]\nfwmark = 51820\nuser =\n")]);
+    let dir = config_dir(&[(
+        "50-local.conf",
+        "[lan]\nallow = 192.168.1.7/24, 10.0.0.0/9 10.128.0.0/9\nincoming = 22/tcp 22/tcp\n[tunnel]\nfwmark = 51820\nuser =\n",
+    )]);
     let all = check(dir.path());
     assert_eq!(find(&all, "lan", "allow").value, "10.0.0.0/8 192.168.1.0/24", "host bits cleared, halves merged");
     assert_eq!(find(&all, "lan", "incoming").value, "22/tcp", "duplicates dropped");

@@ -16,7 +16,7 @@ mod common;
 
 use common::capture::{Capture, NotALeak};
 use common::topology::{Bridge, INTERNET, LAN, Probe, RESOLVER, ROUTER, Side, Topology, Uplink, VPN_SERVER};
-use common::{Background, Backend, ConfigDir, Netns, config, fixtures, require_tools, wait_for};
+use common::{Backend, Background, ConfigDir, Netns, config, fixtures, require_tools, wait_for};
 use std::process::Stdio;
 use std::time::Duration;
 use vpn_firewall::policy::Hook;
@@ -195,7 +195,10 @@ fn beside_dockers_rules_published_ports_follow_lan_incoming_and_nothing_leaks(ba
     if backend.is_iptables() {
         let status = t.firewall(&conf, "status");
         let said = format!("{}{}", status.stdout, status.stderr);
-        assert!(said.contains("2 other rules come before vpn-firewall's jump in IPv4 FORWARD (filter)"), "status did not warn about Docker's jumps first:\n{status}");
+        assert!(
+            said.contains("2 other rules come before vpn-firewall's jump in IPv4 FORWARD (filter)"),
+            "status did not warn about Docker's jumps first:\n{status}"
+        );
     } else {
         assert!(!published(&t.vpn, "192.0.2.2"), "the tunnel reached a published port beside Docker's restarted rules");
     }
@@ -264,15 +267,18 @@ fn a_libvirt_guest_gets_dhcp_and_dns_from_dnsmasq_on_the_host_and_resolves_throu
     let leases = tempfile::NamedTempFile::new().expect("a lease file");
     let lease_file = format!("--dhcp-leasefile={}", leases.path().display());
     // As libvirt runs it for its default network: DHCP and DNS on virbr0, forwarding upstream.
-    let _libvirt = dnsmasq(&t.host, &[
-        "--interface=virbr0",
-        "--except-interface=lo",
-        "--listen-address=192.168.122.1",
-        "--dhcp-range=192.168.122.2,192.168.122.254,255.255.255.0,1h",
-        "--dhcp-option=option:router,192.168.122.1",
-        &format!("--server={RESOLVER}"),
-        &lease_file,
-    ]);
+    let _libvirt = dnsmasq(
+        &t.host,
+        &[
+            "--interface=virbr0",
+            "--except-interface=lo",
+            "--listen-address=192.168.122.1",
+            "--dhcp-range=192.168.122.2,192.168.122.254,255.255.255.0,1h",
+            "--dhcp-option=option:router,192.168.122.1",
+            &format!("--server={RESOLVER}"),
+            &lease_file,
+        ],
+    );
     t.host.wait_listening(53);
     t.start(&ConfigDir::new(config(&format!("[lan]\nallow = {LAN}\ninterfaces = virbr0\n"))));
     // libvirtd started after vpn-firewall, as at boot: its jumps come first, and its FORWARD
@@ -281,7 +287,11 @@ fn a_libvirt_guest_gets_dhcp_and_dns_from_dnsmasq_on_the_host_and_resolves_throu
 
     // The guest configures itself from dnsmasq's answer, as a VM's DHCP client does.
     let script = tempfile::NamedTempFile::new().expect("a udhcpc script");
-    std::fs::write(script.path(), "#!/bin/sh\n[ \"$1\" = bound ] || exit 0\nip addr add \"$ip/$subnet\" dev \"$interface\" && ip route add default via \"$router\"\n").expect("write the script");
+    std::fs::write(
+        script.path(),
+        "#!/bin/sh\n[ \"$1\" = bound ] || exit 0\nip addr add \"$ip/$subnet\" dev \"$interface\" && ip route add default via \"$router\"\n",
+    )
+    .expect("write the script");
     let script_path = script.into_temp_path();
     std::fs::set_permissions(&script_path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("make the script executable");
     let dhcp = guest.run("busybox", &["udhcpc", "-f", "-q", "-n", "-t", "5", "-T", "1", "-i", "eth0", "-s", script_path.to_str().expect("UTF-8 path")], "");

@@ -11,15 +11,17 @@
 #[macro_use]
 mod common;
 
-use common::topology::{GATEWAY, INSIDE, INTERNET, INTERNET6, LAN, Probe, RESOLVER, ROUTER, ROUTER6, Side, Topology, VPN_SERVER, WORKSTATION, WORKSTATION6, Workstation};
+use common::topology::{
+    GATEWAY, INSIDE, INTERNET, INTERNET6, LAN, Probe, RESOLVER, ROUTER, ROUTER6, Side, Topology, VPN_SERVER, WORKSTATION, WORKSTATION6, Workstation,
+};
 use common::{Backend, ConfigDir, Netns, config};
 use std::io::Read;
-use vpn_firewall::policy::{Hook, NatHook};
-use vpn_firewall::render_iptables::PREFIX;
-use vpn_firewall::render_nft;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
+use vpn_firewall::policy::{Hook, NatHook};
+use vpn_firewall::render_iptables::PREFIX;
+use vpn_firewall::render_nft;
 
 /// Gateway mode for the workstation on eth1, then `extra`.
 fn gateway_config(extra: &str) -> String {
@@ -324,8 +326,10 @@ fn nat_of_ours(ns: &Netns) -> Vec<String> {
 
 fn a_reload_without_gateway_mode_leaves_no_nat_behind(backend: Backend) {
     let ns = Netns::host("gwnat", backend);
-    let conf = ConfigDir::new(gateway_config(&format!("dns = {RESOLVER}
-")));
+    let conf = ConfigDir::new(gateway_config(&format!(
+        "dns = {RESOLVER}
+"
+    )));
     ns.firewall(conf.path(), "start").expect(0);
     let expected: Vec<String> = if backend.is_iptables() {
         let mut all = Vec::new();

@@ -18,10 +18,10 @@ mod sandbox;
 use std::path::PathBuf;
 use vpn_firewall::accounts::FixedAccounts;
 use vpn_firewall::config::RawConfig;
+use vpn_firewall::nft::nfnetlink::Socket;
 use vpn_firewall::policy::{Family, Policy};
 use vpn_firewall::qubes::{self, Qubes};
 use vpn_firewall::render_iptables::{Found, ipsets, render_all, render_ipset, render_iptables};
-use vpn_firewall::nft::nfnetlink::Socket;
 use vpn_firewall::render_netlink::render_layers;
 use vpn_firewall::render_nft::{GUARD_TABLE, Layer, TABLE, render_layer, render_nft};
 use vpn_firewall::settings::Settings;
@@ -123,9 +123,8 @@ fn golden(backend: Backend, name: &str, policy: &Policy) {
         std::fs::create_dir_all(golden_dir()).expect("create tests/golden");
         std::fs::write(&path, &rendered).expect("write the golden file");
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("cannot read {}: {e}; create it with UPDATE_GOLDEN=1 cargo test --test golden", path.display())
-    });
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}; create it with UPDATE_GOLDEN=1 cargo test --test golden", path.display()));
     if rendered != expected {
         let (line, (want, got)) = expected
             .lines()
@@ -178,7 +177,10 @@ fn netlink_as_text(name: &str, policy: &Policy) {
     let netlink = without_owner(&by_netlink);
     if by_text != netlink {
         let (line, (want, got)) = by_text.lines().zip(netlink.lines()).enumerate().find(|(_, (a, b))| a != b).unwrap_or((0, ("", "")));
-        panic!("{name}: the netlink batch lists otherwise than the text, first at line {}:\n  text:    {want}\n  netlink: {got}\n--- netlink ---\n{netlink}", line + 1);
+        panic!(
+            "{name}: the netlink batch lists otherwise than the text, first at line {}:\n  text:    {want}\n  netlink: {got}\n--- netlink ---\n{netlink}",
+            line + 1
+        );
     }
 }
 

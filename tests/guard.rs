@@ -13,7 +13,7 @@ mod common;
 use common::capture::{Capture, NotALeak};
 use common::guard::Guard;
 use common::topology::{INTERNET, INTERNET6, USER, Uplink};
-use common::{Background, Backend, ConfigDir, Netns, binary, config, poll};
+use common::{Backend, Background, ConfigDir, Netns, binary, config, poll};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -63,7 +63,10 @@ fn assert_tamper_leaks_nothing(test: &str, backend: Backend, tamper: &[&[&str]])
     let status = u.firewall(&conf, "status");
     assert_eq!(status.code, 0, "status after {tamper:?}:\n{status}");
     let shown = owned_blocked_in_status(&status.stdout, "output");
-    assert!((before..=owned_output()).contains(&shown), "status shows {shown} packets blocked by the guard's table in output, its counter said {before}:\n{status}");
+    assert!(
+        (before..=owned_output()).contains(&shown),
+        "status shows {shown} packets blocked by the guard's table in output, its counter said {before}:\n{status}"
+    );
     assert!(status.stdout.contains("up to date") && status.stdout.contains("owned by the guard"), "status after {tamper:?}:\n{status}");
     if touches_main {
         assert!(guard.restorations() >= 1, "the guard logged no restoration after {tamper:?}; its log:\n{}", guard.log());
@@ -86,30 +89,42 @@ fn deleting_the_table_leaks_nothing(backend: Backend) {
 fn an_accept_rule_added_to_its_chains_leaks_nothing(backend: Backend) {
     if backend.is_iptables() {
         let (v4, v6) = (backend.iptables(false), backend.iptables(true));
-        assert_tamper_leaks_nothing("gaccept", backend, &[
-            &[&v4, "-w", "-I", "VPN_FIREWALL_OUTPUT", "1", "-j", "ACCEPT"],
-            &[&v6, "-w", "-I", "VPN_FIREWALL_OUTPUT", "1", "-j", "ACCEPT"],
-            &[&v4, "-w", "-t", "mangle", "-I", "VPN_FIREWALL_POSTROUTING", "1", "-j", "RETURN"],
-            &[&v6, "-w", "-t", "mangle", "-I", "VPN_FIREWALL_POSTROUTING", "1", "-j", "RETURN"],
-        ]);
+        assert_tamper_leaks_nothing(
+            "gaccept",
+            backend,
+            &[
+                &[&v4, "-w", "-I", "VPN_FIREWALL_OUTPUT", "1", "-j", "ACCEPT"],
+                &[&v6, "-w", "-I", "VPN_FIREWALL_OUTPUT", "1", "-j", "ACCEPT"],
+                &[&v4, "-w", "-t", "mangle", "-I", "VPN_FIREWALL_POSTROUTING", "1", "-j", "RETURN"],
+                &[&v6, "-w", "-t", "mangle", "-I", "VPN_FIREWALL_POSTROUTING", "1", "-j", "RETURN"],
+            ],
+        );
     } else {
-        assert_tamper_leaks_nothing("gaccept", backend, &[
-            &["nft", "insert", "rule", "inet", "vpn_firewall", "output", "accept"],
-            &["nft", "insert", "rule", "inet", "vpn_firewall", "postrouting", "accept"],
-        ]);
+        assert_tamper_leaks_nothing(
+            "gaccept",
+            backend,
+            &[
+                &["nft", "insert", "rule", "inet", "vpn_firewall", "output", "accept"],
+                &["nft", "insert", "rule", "inet", "vpn_firewall", "postrouting", "accept"],
+            ],
+        );
     }
 }
 
 fn flushed_chains_and_accept_policies_leak_nothing(backend: Backend) {
     let (v4, v6) = (backend.iptables(false), backend.iptables(true));
-    assert_tamper_leaks_nothing("gipt", backend, &[
-        &[&v4, "-w", "-F"],
-        &[&v6, "-w", "-F"],
-        &[&v4, "-w", "-t", "mangle", "-F"],
-        &[&v6, "-w", "-t", "mangle", "-F"],
-        &[&v4, "-w", "-P", "OUTPUT", "ACCEPT"],
-        &[&v6, "-w", "-P", "OUTPUT", "ACCEPT"],
-    ]);
+    assert_tamper_leaks_nothing(
+        "gipt",
+        backend,
+        &[
+            &[&v4, "-w", "-F"],
+            &[&v6, "-w", "-F"],
+            &[&v4, "-w", "-t", "mangle", "-F"],
+            &[&v6, "-w", "-t", "mangle", "-F"],
+            &[&v4, "-w", "-P", "OUTPUT", "ACCEPT"],
+            &[&v6, "-w", "-P", "OUTPUT", "ACCEPT"],
+        ],
+    );
 }
 
 /// A root client that connects to the control socket and sends nothing delays no restoration:
@@ -135,7 +150,13 @@ fn a_silent_client_delays_no_restoration(backend: Backend) {
     ns.run(&tamper[0], &args, "").expect(0);
     let tampered = Instant::now();
     let restored = poll(within, || guard.restorations() >= 1);
-    assert!(restored, "not restored within {within:?} while a client sent nothing ({:?} later: {}); log:\n{}", tampered.elapsed(), guard.restorations(), guard.log());
+    assert!(
+        restored,
+        "not restored within {within:?} while a client sent nothing ({:?} later: {}); log:\n{}",
+        tampered.elapsed(),
+        guard.restorations(),
+        guard.log()
+    );
     let asked = Instant::now();
     let status = ns.firewall(conf.path(), "status").expect(0);
     assert!(asked.elapsed() < Duration::from_secs(2), "status took {:?} while a client sent nothing:\n{status}", asked.elapsed());
@@ -174,7 +195,11 @@ fn the_guard_killed_leaks_nothing(backend: Backend) {
     // Restarted (as systemd does), it finds the ruleset loaded and guards it again.
     let again = Guard::start(&u.host, &conf);
     let status = u.firewall(&conf, "status").expect(0);
-    assert!(status.stdout.contains("guarding the configuration's ruleset") && status.stdout.contains("owned by the guard"), "status after the restart:\n{status}\nlog:\n{}", again.log());
+    assert!(
+        status.stdout.contains("guarding the configuration's ruleset") && status.stdout.contains("owned by the guard"),
+        "status after the restart:\n{status}\nlog:\n{}",
+        again.log()
+    );
 }
 
 fn start_and_flush_act_through_the_guard(backend: Backend) {
@@ -288,7 +313,11 @@ fn arp_ignore_lowered_by_another_process_is_raised_again(backend: Backend) {
     for round in 1..=2 {
         ns.run("sh", &["-c", &format!("echo 0 > {sysctl}")], "").expect(0);
         let lowered = Instant::now();
-        assert!(poll(Duration::from_secs(2), || arp_ignore() == "1"), "arp_ignore stayed 0 for 2 s after another process lowered it (round {round}); the guard's log:\n{}", guard.log());
+        assert!(
+            poll(Duration::from_secs(2), || arp_ignore() == "1"),
+            "arp_ignore stayed 0 for 2 s after another process lowered it (round {round}); the guard's log:\n{}",
+            guard.log()
+        );
         assert!(lowered.elapsed() < Duration::from_millis(1500), "raised again only after {:?}", lowered.elapsed());
     }
     assert_eq!(guard.log().matches("arp_ignore = 1: another process had set it to 0").count(), 2, "the guard's log:\n{}", guard.log());

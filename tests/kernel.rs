@@ -17,7 +17,7 @@ mod drop_ins;
 #[path = "kernel/refusals.rs"]
 mod refusals;
 
-use common::topology::{INTERNET, INTERNET6, LAN, ROUTER, ROUTER6, Probe, Side, Topology, USER, VPN_CLIENT, VPN_SERVER};
+use common::topology::{INTERNET, INTERNET6, LAN, Probe, ROUTER, ROUTER6, Side, Topology, USER, VPN_CLIENT, VPN_SERVER};
 use common::{Backend, ConfigDir, Netns, config};
 use std::time::Duration;
 use vpn_firewall::policy::Hook;
@@ -61,12 +61,7 @@ fn start_reload_status_and_flush_manage_exactly_their_own_objects(backend: Backe
 
 fn outside_the_tunnel_nothing_leaves_for_root_or_a_user(backend: Backend) {
     let t = Topology::new("leak", backend);
-    let internet = [
-        Probe::tcp(INTERNET, 7000),
-        Probe::udp(INTERNET, 7001),
-        Probe::tcp(INTERNET, 7000).as_uid(USER),
-        Probe::udp(INTERNET, 7001).as_uid(USER),
-    ];
+    let internet = [Probe::tcp(INTERNET, 7000), Probe::udp(INTERNET, 7001), Probe::tcp(INTERNET, 7000).as_uid(USER), Probe::udp(INTERNET, 7001).as_uid(USER)];
     let router = [Probe::tcp(ROUTER, 7002), Probe::udp(ROUTER, 7003).as_uid(USER)];
     t.route_via_uplink();
     for p in internet.iter().chain(&router) {
@@ -207,9 +202,7 @@ fn a_flow_opened_through_the_tunnel_does_not_continue_out_of_eth0(backend: Backe
     // The control: without the ruleset the same flow does go out of eth0, so the count above
     // would have seen it.
     t.firewall(&conf, "flush").expect(0);
-    common::wait_for("the flow's packets at the router once the ruleset is flushed", Duration::from_secs(8), || {
-        t.router.arrivals(7200) > at_router
-    });
+    common::wait_for("the flow's packets at the router once the ruleset is flushed", Duration::from_secs(8), || t.router.arrivals(7200) > at_router);
 }
 
 fn a_packet_rerouted_after_output_by_another_tables_route_chain_is_still_blocked(backend: Backend) {
@@ -348,9 +341,8 @@ fn flush_restores_only_the_policies_start_changed(backend: Backend) {
     // A reload must keep the record of the policies from before the first start.
     conf.set(config(&format!("[lan]\nallow = {LAN}\n")));
     ns.firewall(conf.path(), "reload").expect(0);
-    let policy = |ipv6: bool, chain: &str| {
-        ns.iptables_save(ipv6).chain("filter", chain).and_then(|c| c.policy.clone()).unwrap_or_else(|| "ACCEPT (no chain)".into())
-    };
+    let policy =
+        |ipv6: bool, chain: &str| ns.iptables_save(ipv6).chain("filter", chain).and_then(|c| c.policy.clone()).unwrap_or_else(|| "ACCEPT (no chain)".into());
     for ipv6 in [false, true] {
         for chain in ["INPUT", "FORWARD", "OUTPUT"] {
             assert_eq!(policy(ipv6, chain), "DROP", "{chain} (IPv6: {ipv6}) while loaded");
@@ -417,4 +409,3 @@ backend_tests! {
     other_tools_mangle_rules_after_the_jump_still_see_what_it_accepts,
     ],
 }
-

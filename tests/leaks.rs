@@ -19,9 +19,9 @@
 //! tcpdump, openssl, iptables, ipset, nftables, iproute2, socat, util-linux; a missing one fails
 //! the test naming the package.
 
-mod common;
 #[path = "leaks/bed.rs"]
 mod bed;
+mod common;
 #[path = "leaks/scenarios.rs"]
 mod scenarios;
 #[path = "leaks/summary.rs"]
@@ -35,10 +35,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();
-    let trials = SCENARIOS
-        .iter()
-        .flat_map(|s| s.vpns.iter().flat_map(move |&kind| Backend::ALL.map(|backend| trial(s, kind, backend))))
-        .collect();
+    let trials = SCENARIOS.iter().flat_map(|s| s.vpns.iter().flat_map(move |&kind| Backend::ALL.map(|backend| trial(s, kind, backend)))).collect();
     let conclusion = libtest_mimic::run(&args, trials);
     summary::report();
     conclusion.exit_code()

@@ -11,7 +11,7 @@
 mod common;
 
 use common::topology::{INTERNET, Probe, Side, Topology, USER, Uplink};
-use common::{Background, Backend, ConfigDir, Netns, config, poll, require_tools};
+use common::{Backend, Background, ConfigDir, Netns, config, poll, require_tools};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -157,7 +157,8 @@ fn dhcp_datagram_from(net: &Uplink, sender: &str, format: &str, to: &str, sport:
     let before = net.router.arrivals(dport);
     let v6 = to.contains(':');
     // `bind`, as `sourceport` only filters what a datagram address receives.
-    let address = if v6 { format!("UDP6-DATAGRAM:[{to}]:{dport},bind=[::]:{sport}") } else { format!("UDP4-DATAGRAM:{to}:{dport},broadcast,bind=0.0.0.0:{sport}") };
+    let address =
+        if v6 { format!("UDP6-DATAGRAM:[{to}]:{dport},bind=[::]:{sport}") } else { format!("UDP4-DATAGRAM:{to}:{dport},broadcast,bind=0.0.0.0:{sport}") };
     let script = format!("printf '{format}' | {sender} socat -u - {address},so-bindtodevice=eth0");
     net.host.run("sh", &["-c", &script], "");
     poll(Duration::from_millis(500), || net.router.arrivals(dport) > before);
@@ -226,7 +227,11 @@ fn the_dhcp_exception_admits_only_the_dhcp_clients_users(backend: Backend) {
     net.start(&ConfigDir::new(config("")));
     for (what, format, to, sport, dport) in cases {
         assert!(dhcp_datagram(&net, format, to, sport, dport) > 0, "BLOCKED: {what} from root (dhclient's user) should pass");
-        assert_eq!(dhcp_datagram_from(&net, nobody, format, to, sport, dport), 0, "LEAK: {what} from nobody with CAP_NET_BIND_SERVICE passed the DHCP exception");
+        assert_eq!(
+            dhcp_datagram_from(&net, nobody, format, to, sport, dport),
+            0,
+            "LEAK: {what} from nobody with CAP_NET_BIND_SERVICE passed the DHCP exception"
+        );
     }
 }
 

@@ -62,10 +62,7 @@ fn every_legacy_alias_is_documented_with_the_key_it_stands_for() {
     let lines: Vec<&str> = PAGE.lines().collect();
     for (alias, key) in LEGACY {
         let (section, key) = (key.spec().section, key.spec().key);
-        let at = lines
-            .iter()
-            .position(|l| *l == format!(".B {alias}"))
-            .unwrap_or_else(|| panic!("legacy key {alias} is not documented"));
+        let at = lines.iter().position(|l| *l == format!(".B {alias}")).unwrap_or_else(|| panic!("legacy key {alias} is not documented"));
         assert_eq!(lines.get(at + 1), Some(&format!(".B \"[{section}] {key}\"").as_str()), "{alias}");
     }
 }

@@ -75,8 +75,7 @@ fn the_package_holds_the_listed_files_owned_by_root_and_one_conffile() {
 fn holds_the_listed_files(release: Release) {
     let package = built(release);
     let entries = contents(&package.deb);
-    let mut files: Vec<(&str, &str)> =
-        entries.iter().filter(|e| !e.mode.starts_with('d')).map(|e| (e.path.as_str(), e.mode.as_str())).collect();
+    let mut files: Vec<(&str, &str)> = entries.iter().filter(|e| !e.mode.starts_with('d')).map(|e| (e.path.as_str(), e.mode.as_str())).collect();
     files.sort();
     assert_eq!(files, FILES);
     let not_root: Vec<&Entry> = entries.iter().filter(|e| e.owner != "root/root").collect();
@@ -110,9 +109,7 @@ fn has_generated_pages(release: Release) {
     let package = built(release);
     let dir = tempfile::Builder::new().prefix("deb-contents-").tempdir_in(deb::scratch()).expect("temporary directory");
     dpkg_deb(&["--extract".as_ref(), package.deb.as_os_str(), dir.path().as_os_str()]);
-    let gunzip = |path: &str| {
-        succeed(Command::new(tool("gzip", "gzip")).arg("-dc").arg(dir.path().join(path))).unwrap_or_else(|e| panic!("{e}"))
-    };
+    let gunzip = |path: &str| succeed(Command::new(tool("gzip", "gzip")).arg("-dc").arg(dir.path().join(path))).unwrap_or_else(|e| panic!("{e}"));
     let command_page = gunzip("usr/share/man/man8/vpn-firewall.8.gz");
     let completions: Vec<(&str, String)> = [
         "usr/share/bash-completion/completions/vpn-firewall",
@@ -199,15 +196,10 @@ fn has_line_tables(release: Release) {
     let dir = tempfile::Builder::new().prefix("deb-dbgsym-").tempdir_in(deb::scratch()).expect("temporary directory");
     dpkg_deb(&["--extract".as_ref(), package.deb.as_os_str(), dir.path().as_os_str()]);
     dpkg_deb(&["--extract".as_ref(), package.dbgsym.as_os_str(), dir.path().as_os_str()]);
-    let readelf = |args: &[&str], file: &Path| {
-        succeed(Command::new(tool("readelf", "binutils")).args(args).arg(file)).unwrap_or_else(|e| panic!("{e}"))
-    };
+    let readelf = |args: &[&str], file: &Path| succeed(Command::new(tool("readelf", "binutils")).args(args).arg(file)).unwrap_or_else(|e| panic!("{e}"));
     let binary = dir.path().join("usr/sbin/vpn-firewall");
     let notes = readelf(&["--notes"], &binary);
-    let build_id = notes
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Build ID: "))
-        .unwrap_or_else(|| panic!("the binary has no build id:\n{notes}"));
+    let build_id = notes.lines().find_map(|l| l.trim().strip_prefix("Build ID: ")).unwrap_or_else(|| panic!("the binary has no build id:\n{notes}"));
     let debug = dir.path().join(format!("usr/lib/debug/.build-id/{}/{}.debug", &build_id[..2], &build_id[2..]));
     assert!(debug.is_file(), "the dbgsym package has no {}", debug.display());
     assert!(readelf(&["--section-headers"], &debug).contains(".debug_line"), "no line tables in {}", debug.display());

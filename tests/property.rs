@@ -13,19 +13,19 @@
 
 mod sandbox;
 
+use ipnet::Ipv6Net;
 use proptest::prelude::*;
 use proptest::sample::select;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use vpn_firewall::accounts::FixedAccounts;
 use vpn_firewall::config::schema::{KEYS, LEGACY};
 use vpn_firewall::config::{ConfigErrors, RawConfig};
-use ipnet::Ipv6Net;
 use vpn_firewall::iptables::saved;
 use vpn_firewall::policy::{Family, Hook, Match, Policy, Rule, Verdict};
 use vpn_firewall::render_iptables::{Found, block_chain, builtin, chain as our_chain, ipsets, jump, render_ipset, render_iptables};
-use vpn_firewall::values::Interface;
 use vpn_firewall::render_nft::render_nft;
 use vpn_firewall::settings::Settings;
+use vpn_firewall::values::Interface;
 
 const ACCOUNTS: FixedAccounts = FixedAccounts(&[("tunnel", 999), ("vpn", 1001), ("root", 0), ("systemd-network", 998), ("dhcpcd", 997)]);
 const FILE: &str = "50-property.conf";
@@ -35,12 +35,10 @@ const FILE: &str = "50-property.conf";
 fn load(content: &[u8]) -> (tempfile::TempDir, Result<(Settings, Policy), ConfigErrors>) {
     let dir = tempfile::tempdir().expect("temporary directory");
     std::fs::write(dir.path().join(FILE), content).expect("write the drop-in");
-    let policy = RawConfig::load(dir.path())
-        .and_then(|raw| Settings::validate(&raw, &ACCOUNTS))
-        .map(|v| {
-            let policy = Policy::from_settings(&v.settings);
-            (v.settings, policy)
-        });
+    let policy = RawConfig::load(dir.path()).and_then(|raw| Settings::validate(&raw, &ACCOUNTS)).map(|v| {
+        let policy = Policy::from_settings(&v.settings);
+        (v.settings, policy)
+    });
     (dir, policy)
 }
 
@@ -61,8 +59,7 @@ fn maybe(section: &'static str, key: &'static str, values: impl Strategy<Value =
 
 /// A list of 0 to `max` items from `item`, joined by any of the separators the format allows.
 fn list(item: impl Strategy<Value = String>, max: usize) -> impl Strategy<Value = String> {
-    (proptest::collection::vec(item, 0..=max), select(vec![", ", " ", ",", " , ", "\t"]))
-        .prop_map(|(items, separator)| items.join(separator))
+    (proptest::collection::vec(item, 0..=max), select(vec![", ", " ", ",", " , ", "\t"])).prop_map(|(items, separator)| items.join(separator))
 }
 
 fn boolean() -> impl Strategy<Value = String> {
@@ -92,11 +89,9 @@ fn port() -> impl Strategy<Value = u16> {
 /// `PORT/PROTO` or `LOW-HIGH/PROTO`, often overlapping one another near 8000 and the edges.
 fn port_range() -> impl Strategy<Value = String> {
     let low = prop_oneof![port(), 7990..8010u16];
-    (low, prop_oneof![Just(0u16), 0..30u16, 0..=65535u16], proto()).prop_map(|(low, width, proto)| {
-        match low.saturating_add(width) {
-            high if high == low => format!("{low}/{proto}"),
-            high => format!("{low}-{high}/{proto}"),
-        }
+    (low, prop_oneof![Just(0u16), 0..30u16, 0..=65535u16], proto()).prop_map(|(low, width, proto)| match low.saturating_add(width) {
+        high if high == low => format!("{low}/{proto}"),
+        high => format!("{low}-{high}/{proto}"),
     })
 }
 

@@ -242,7 +242,8 @@ fn representative_configurations_pass_every_claim() {
     let dir = config(cases[0]);
     let (_, claims) = claims(dir.path(), &[]);
     let probes = claim(&claims, "vpn-client")["probes"].as_array().unwrap().clone();
-    let to_server = |who: &str| probes.iter().find(|p| p["to"] == "198.51.100.7:1194" && p["as"] == who).unwrap_or_else(|| panic!("no probe as {who}: {probes:?}")).clone();
+    let to_server =
+        |who: &str| probes.iter().find(|p| p["to"] == "198.51.100.7:1194" && p["as"] == who).unwrap_or_else(|| panic!("no probe as {who}: {probes:?}")).clone();
     assert_eq!((to_server("VPN user 4242")["uplink_packets"].as_u64(), to_server("VPN user 4242")["expected"].as_str()), (Some(1), Some("via uplink")));
     assert_eq!((to_server("user 65534")["uplink_packets"].as_u64(), to_server("user 65534")["passed"].as_bool()), (Some(0), Some(true)));
 }
@@ -258,9 +259,21 @@ struct Broken {
 }
 
 const BROKEN: &[Broken] = &[
-    Broken { what: "the whole IPv4 internet as LAN", text: "[lan]\nallow = 0.0.0.0/0\n", args: &[], fails: &["outside-tunnel", "tunnel-deleted", "impostor", "guard-tamper"], leaks: true },
+    Broken {
+        what: "the whole IPv4 internet as LAN",
+        text: "[lan]\nallow = 0.0.0.0/0\n",
+        args: &[],
+        fails: &["outside-tunnel", "tunnel-deleted", "impostor", "guard-tamper"],
+        leaks: true,
+    },
     // The VPN client's IPv6 too (it may reach only IPv4 when servers is empty).
-    Broken { what: "the whole IPv6 internet as LAN", text: "[lan]\nallow = ::/0\n", args: &[], fails: &["vpn-client", "ipv6", "tunnel-deleted", "impostor", "guard-tamper"], leaks: true },
+    Broken {
+        what: "the whole IPv6 internet as LAN",
+        text: "[lan]\nallow = ::/0\n",
+        args: &[],
+        fails: &["vpn-client", "ipv6", "tunnel-deleted", "impostor", "guard-tamper"],
+        leaks: true,
+    },
     // The uplink is Ethernet, so not the tunnel unless tap = yes says Ethernet counts.
     Broken {
         what: "a tunnel pattern that matches the uplink, with tap = yes",

@@ -28,9 +28,7 @@ fn problem(file: &Path, line: usize, mark: &str, fwmark: Option<u32>) -> Option<
     }
     let value: u32 = mark.parse().ok()?;
     match fwmark {
-        Some(f) if f != value => Some(format!(
-            "OpenVPN marks its packets {value} ({at}), but [tunnel] fwmark = {f:#x} ({f}): set one of them to the other"
-        )),
+        Some(f) if f != value => Some(format!("OpenVPN marks its packets {value} ({at}), but [tunnel] fwmark = {f:#x} ({f}): set one of them to the other")),
         _ => None,
     }
 }

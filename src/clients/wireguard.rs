@@ -32,10 +32,7 @@ struct Configured {
 /// Warnings for the WireGuard interfaces of `[tunnel] interfaces` whose mark is not `fwmark`.
 pub fn warnings(settings: &Settings, root: &Path) -> Vec<String> {
     let configured = wg_quick(root).into_iter().chain(networkd(root)).chain(network_manager(root));
-    configured
-        .filter(|c| settings.tunnel.interfaces.iter().any(|i| i.matches(&c.interface)))
-        .filter_map(|c| mismatch(&c, settings.tunnel.fwmark))
-        .collect()
+    configured.filter(|c| settings.tunnel.interfaces.iter().any(|i| i.matches(&c.interface))).filter_map(|c| mismatch(&c, settings.tunnel.fwmark)).collect()
 }
 
 fn mismatch(c: &Configured, fwmark: Option<u32>) -> Option<String> {
@@ -75,9 +72,9 @@ fn wg_quick(root: &Path) -> Vec<Configured> {
             // `Table = off`: wg-quick adds no routes, so no rule and no mark for them either.
             let routes = f.get_ignore_case("Interface", "Table").is_none_or(|t| !t.eq_ignore_ascii_case("off"));
             let default_route = routes
-                && f.entries.iter().any(|(s, k, v)| {
-                    s.eq_ignore_ascii_case("Peer") && k.eq_ignore_ascii_case("AllowedIPs") && v.split(',').any(|n| n.trim().ends_with("/0"))
-                });
+                && f.entries
+                    .iter()
+                    .any(|(s, k, v)| s.eq_ignore_ascii_case("Peer") && k.eq_ignore_ascii_case("AllowedIPs") && v.split(',').any(|n| n.trim().ends_with("/0")));
             let unmarked = if default_route {
                 "lets wg-quick pick the mark (the first free routing table from 51820 up: not always 51820)"
             } else {
@@ -222,7 +219,11 @@ mod tests {
         let netdev = "[NetDev]\nName=wg1\nKind=wireguard\n[WireGuard]\nFirewallMark=42\n";
         let other = "[NetDev]\nName=wg2\nKind=bridge\n";
         let nm = "[connection]\nid=office\ntype=wireguard\ninterface-name=wg3\n[wireguard]\nfwmark=0\n";
-        let files = [("etc/systemd/network/50-wg1.netdev", netdev), ("etc/systemd/network/wg2.netdev", other), ("etc/NetworkManager/system-connections/office.nmconnection", nm)];
+        let files = [
+            ("etc/systemd/network/50-wg1.netdev", netdev),
+            ("etc/systemd/network/wg2.netdev", other),
+            ("etc/NetworkManager/system-connections/office.nmconnection", nm),
+        ];
         let w = warnings_for(&format!("{TUNNEL}fwmark = 42\n"), &files);
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].starts_with("WireGuard interface wg3 ") && w[0].contains("nmcli connection modify \"office\" wireguard.fwmark 42"), "{w:?}");

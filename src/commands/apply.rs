@@ -1,13 +1,13 @@
 //! `start` (restart, reload) and `flush`: the commands that change the kernel's rules.
 
 use super::{print_config_errors, require_root, warn_if_not_forwarding};
-use crate::output::{say, say_err};
 use crate::arp;
 use crate::backend::Backend;
 use crate::configuration::Options;
 use crate::exit;
 use crate::guard;
 use crate::lock;
+use crate::output::{say, say_err};
 use crate::policy::{Hook, Kind, Policy};
 use crate::settings::BackendChoice;
 use anyhow::{Context, Result, bail};
@@ -63,8 +63,7 @@ pub fn start(options: &Options) -> Result<i32> {
         }
     }
     warn_if_not_forwarding(&validated.settings);
-    let rules = Hook::ALL.iter().map(|h| policy.rules(*h).len()).sum::<usize>()
-        + policy.nat.hooks().map(|h| policy.nat.rules(h).len()).sum::<usize>();
+    let rules = Hook::ALL.iter().map(|h| policy.rules(*h).len()).sum::<usize>() + policy.nat.hooks().map(|h| policy.nat.rules(h).len()).sum::<usize>();
     say!(
         "vpn-firewall: loaded {} ({}, {rules} rules, {} LAN networks, {} servers) in {} ms",
         backend.objects(),

@@ -1,6 +1,5 @@
 //! `check`: validate, then print every effective setting with the place that set it.
 
-use crate::output::say_err;
 use super::warn_if_not_forwarding;
 use crate::accounts::SystemAccounts;
 use crate::clients;
@@ -8,8 +7,9 @@ use crate::config::schema::{self, Key};
 use crate::config::{ConfigErrors, RawConfig};
 use crate::configuration::Options;
 use crate::exit;
-use crate::qubes::{PLATFORM, Qubes};
+use crate::output::say_err;
 use crate::policy::tunnel_link_types;
+use crate::qubes::{PLATFORM, Qubes};
 use crate::settings::Settings;
 use anyhow::Result;
 use std::fmt::Write;
@@ -118,9 +118,7 @@ fn link_types(s: &Settings) -> String {
 fn dhcp_users_note(listed: &str, s: &Settings) -> String {
     let uids: Vec<String> = s.lan.dhcp_users.iter().map(|a| a.id.to_string()).collect();
     let mut note = if uids.is_empty() { "; no process may send DHCP".to_string() } else { format!("; uids {}", uids.join(" ")) };
-    let absent: Vec<&str> = crate::values::list(listed)
-        .filter(|name| !s.lan.dhcp_users.iter().any(|a| a.name == *name || a.id.to_string() == *name))
-        .collect();
+    let absent: Vec<&str> = crate::values::list(listed).filter(|name| !s.lan.dhcp_users.iter().any(|a| a.name == *name || a.id.to_string() == *name)).collect();
     if !absent.is_empty() {
         note.push_str(&format!("; not on this machine, skipped: {}", absent.join(" ")));
     }

@@ -9,8 +9,8 @@ use crate::config::ConfigErrors;
 use crate::configuration::Options;
 use crate::exit;
 use crate::forwarding;
-use crate::output::{emit, say, say_err};
 use crate::iptables;
+use crate::output::{emit, say, say_err};
 use crate::policy::Policy;
 use crate::render_nft::render_nft;
 use crate::selftest::{self, Probe};
@@ -76,10 +76,7 @@ fn dispatch(command: &Command, options: &Options) -> Result<i32> {
             Ok(exit::OK)
         }
         Command::Save => {
-            say!(
-                "vpn-firewall: nothing to save: the ruleset is built from the configuration in {} at every start",
-                options.config_dir.display()
-            );
+            say!("vpn-firewall: nothing to save: the ruleset is built from the configuration in {} at every start", options.config_dir.display());
             Ok(exit::OK)
         }
     }

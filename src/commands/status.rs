@@ -1,11 +1,11 @@
 //! `status`: what the kernel has loaded, compared with the configuration.
 
 use super::warn_if_not_forwarding;
-use crate::output::{say, say_err};
 use crate::backend::Backend;
 use crate::config::ConfigErrors;
 use crate::configuration::Options;
 use crate::exit;
+use crate::output::{say, say_err};
 use crate::policy::{Loaded, Policy, blocked_said};
 use crate::settings::Settings;
 use crate::values::Interface;
@@ -118,11 +118,8 @@ fn tunnels(patterns: &[Interface]) -> String {
     patterns
         .iter()
         .map(|p| {
-            let matching: Vec<String> = present
-                .iter()
-                .filter(|(n, _)| p.matches(n))
-                .map(|(n, up)| format!("{n} {}", if *up { "up" } else { "down" }))
-                .collect();
+            let matching: Vec<String> =
+                present.iter().filter(|(n, _)| p.matches(n)).map(|(n, up)| format!("{n} {}", if *up { "up" } else { "down" })).collect();
             if matching.is_empty() { format!("{p}: down (no such interface)") } else { format!("{p}: {}", matching.join(", ")) }
         })
         .collect::<Vec<_>>()

@@ -63,11 +63,8 @@ pub fn read_text(path: &Path) -> Result<String, ConfigError> {
     let before = std::fs::metadata(path).map_err(|e| refuse(cannot_look_at(link.as_deref(), &e)))?;
     let filesystem = statfs::statfs(path).map(|s| s.filesystem_type()).ok();
     not_regular(&before, filesystem).map_err(|what| refuse(what_is(link.as_deref(), &what)))?;
-    let file = std::fs::File::options()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| refuse(format!("cannot open: {e}")))?;
+    let file =
+        std::fs::File::options().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(path).map_err(|e| refuse(format!("cannot open: {e}")))?;
     // After: what was opened, should the entry have been replaced in between.
     let opened = file.metadata().map_err(|e| ConfigError::path(path, format!("cannot read: {e}")))?;
     let filesystem = statfs::fstatfs(&file).map(|s| s.filesystem_type()).ok();
@@ -196,5 +193,4 @@ mod tests {
         std::fs::write(&path, vec![b'#'; MAX_SIZE as usize + 1]).unwrap();
         assert_eq!(error(&path), format!("{}: is larger than 4 MiB, the most a drop-in may hold", path.display()));
     }
-
 }

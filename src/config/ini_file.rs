@@ -49,8 +49,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Item>, ConfigError> {
             return Err(ConfigError::at(origin, format!("cannot parse {t:?} (expected `[section]`, `key = value` or a comment)")));
         };
         let options = ini::ParseOption { enabled_escape: false, ..Default::default() };
-        let parsed = ini::Ini::load_from_str_opt(t, options)
-            .map_err(|e| ConfigError::at(origin.clone(), format!("cannot parse the value of {key}: {}", e.msg)))?;
+        let parsed =
+            ini::Ini::load_from_str_opt(t, options).map_err(|e| ConfigError::at(origin.clone(), format!("cannot parse the value of {key}: {}", e.msg)))?;
         let value = parsed.general_section().get(key).unwrap_or_default().to_string();
         items.push(Item::Assignment { key: key.to_string(), value, origin });
     }
@@ -79,14 +79,7 @@ mod tests {
     #[test]
     fn items_keep_their_lines() {
         let got = parse_str("# c\nLOCAL_NET=\"10.0.0.0/8\"\n\n[tunnel] # t\n  ; note\n  user = vpn # who\n[lan]\nallow=\nq = 'a b' ; c\n").unwrap();
-        let want = [
-            ("LOCAL_NET", "10.0.0.0/8", 2),
-            ("[tunnel]", "", 4),
-            ("user", "vpn", 6),
-            ("[lan]", "", 7),
-            ("allow", "", 8),
-            ("q", "a b", 9),
-        ];
+        let want = [("LOCAL_NET", "10.0.0.0/8", 2), ("[tunnel]", "", 4), ("user", "vpn", 6), ("[lan]", "", 7), ("allow", "", 8), ("q", "a b", 9)];
         assert_eq!(got, owned(&want));
     }
 

@@ -110,12 +110,7 @@ impl RawConfig {
             .iter()
             .map(|k| {
                 let own = platform.iter().find(|d| d.key == k.id);
-                let entry = Entry {
-                    value: own.map_or(k.default, |d| d.value).to_string(),
-                    origin: None,
-                    legacy: None,
-                    platform: own.map(|d| d.platform),
-                };
+                let entry = Entry { value: own.map_or(k.default, |d| d.value).to_string(), origin: None, legacy: None, platform: own.map(|d| d.platform) };
                 (k.id, entry)
             })
             .collect();

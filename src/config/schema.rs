@@ -142,10 +142,7 @@ pub fn suggest_key(section: Option<&str>, key: &str) -> String {
         let names = LEGACY.iter().map(|(n, _)| *n);
         return match nearest(key, names.clone()) {
             Some(n) => format!("; did you mean {n}?"),
-            None => format!(
-                "; outside a section only the legacy keys {} are accepted",
-                names.collect::<Vec<_>>().join(" ")
-            ),
+            None => format!("; outside a section only the legacy keys {} are accepted", names.collect::<Vec<_>>().join(" ")),
         };
     };
     if let Some((alias, _)) = LEGACY.iter().find(|(name, _)| *name == key) {

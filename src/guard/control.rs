@@ -80,9 +80,8 @@ impl Reply {
     }
 
     fn from_json(v: &Value) -> Result<Reply> {
-        let lines = |key: &str| -> Vec<String> {
-            v.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
-        };
+        let lines =
+            |key: &str| -> Vec<String> { v.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect() };
         let code = v.get("code").and_then(Value::as_i64).context("an answer without an exit code")?;
         Ok(Reply { code: i32::try_from(code)?, stdout: lines("stdout"), stderr: lines("stderr") })
     }
@@ -174,6 +173,9 @@ mod tests {
         assert_eq!(Reply::from_json(&reply.to_json()).unwrap(), reply);
         assert!(Request::from_json(&json!({"command": "rm -rf"})).is_err());
         assert!(Request::from_json(&json!({"command": "start"})).is_err(), "a start without its directory");
-        assert!(Request::from_json(&json!({"command": "start", "config_dir": "/etc/vpn-firewall", "root": "/", "backend": "pf"})).is_err(), "an unknown backend");
+        assert!(
+            Request::from_json(&json!({"command": "start", "config_dir": "/etc/vpn-firewall", "root": "/", "backend": "pf"})).is_err(),
+            "an unknown backend"
+        );
     }
 }

@@ -11,11 +11,11 @@
 //! half second as well.
 
 use super::layers;
-use crate::arp;
-use crate::output::say_err;
 use super::requests::Guard;
+use crate::arp;
 use crate::backend::Backend;
 use crate::nft::Notice;
+use crate::output::say_err;
 use crate::render_nft::TABLE;
 use std::time::Instant;
 
@@ -38,7 +38,11 @@ impl Guard {
     pub fn on_poll(&mut self) {
         let legacy = self.guarded.as_ref().is_some_and(|g| g.backend.name() == "iptables-legacy");
         if self.retry || legacy {
-            let cause = if self.retry { "the last restoration failed" } else { "the read-back differs from what the guard loaded (iptables-legacy reports no changes)" };
+            let cause = if self.retry {
+                "the last restoration failed"
+            } else {
+                "the read-back differs from what the guard loaded (iptables-legacy reports no changes)"
+            };
             self.heal(cause.into(), false, Instant::now());
         }
         self.keep_arp_protected();
@@ -196,7 +200,9 @@ mod tests {
         let changes: Vec<&Notice> = rules.iter().chain(&sets).collect();
         assert_eq!(
             summary(&changes),
-            format!("deleted a rule of chain output of {FAMILY} {TABLE}, deleted set s0 of {FAMILY} {TABLE}, deleted set s1 of {FAMILY} {TABLE}, deleted set s2 of {FAMILY} {TABLE} and 3 more changes")
+            format!(
+                "deleted a rule of chain output of {FAMILY} {TABLE}, deleted set s0 of {FAMILY} {TABLE}, deleted set s1 of {FAMILY} {TABLE}, deleted set s2 of {FAMILY} {TABLE} and 3 more changes"
+            )
         );
     }
 }

@@ -25,14 +25,14 @@ pub use control::{Reply, Request, ask};
 
 use crate::configuration::Options;
 use crate::exit;
-use crate::output::say_err;
 use crate::nft::{Notice, Subscription};
+use crate::output::say_err;
 use anyhow::{Context as _, Result};
 use connections::{Connections, Received};
-use owner::Owner;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
+use owner::Owner;
 use requests::Guard;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};

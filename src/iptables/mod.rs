@@ -10,8 +10,8 @@ mod unreadable;
 use crate::output::say_err;
 use crate::policy::{Family, Hook, Kind, Loaded, NatHook, Policy};
 use crate::render_iptables::{
-    self as render, ChainPolicy, DROP_POLICY, Found, INFO, IPSET_NEW, PREFIX, Table, block_chain, builtin, chain, family_name,
-    jump, nat_builtin, nat_chain, nat_jump, render_flush, render_iptables, render_ipset,
+    self as render, ChainPolicy, DROP_POLICY, Found, INFO, IPSET_NEW, PREFIX, Table, block_chain, builtin, chain, family_name, jump, nat_builtin, nat_chain,
+    nat_jump, render_flush, render_ipset, render_iptables,
 };
 use crate::tools;
 use anyhow::{Result, bail};
@@ -138,9 +138,7 @@ impl Iptables {
     /// The tables of one family that iptables-nft cannot read (see `unreadable`), as `saved` of
     /// that family says, with the built-in chains that `iptables -S CHAIN` cannot list.
     fn unreadable(&self, family: Family, saved: &Saved) -> Vec<Unreadable> {
-        unreadable::find(saved, family, |table, chain| {
-            self.list(family, table, chain, &[]).is_err_and(|e| format!("{e:#}").contains("incompatible"))
-        })
+        unreadable::find(saved, family, |table, chain| self.list(family, table, chain, &[]).is_err_and(|e| format!("{e:#}").contains("incompatible")))
     }
 
     /// One `--noflush` restore: each table's commit is atomic.
@@ -165,12 +163,8 @@ impl Iptables {
     /// the unknown policies as DROP (so that `flush` leaves them closed).
     pub fn load(&self, policy: &Policy) -> Result<()> {
         let saved = [self.save(Family::V4)?, self.save(Family::V6)?];
-        let unreadable: Vec<Unreadable> = FAMILIES
-            .iter()
-            .zip(&saved)
-            .flat_map(|(family, saved)| self.unreadable(*family, saved))
-            .filter(|u| unreadable::used_by(policy, u.table))
-            .collect();
+        let unreadable: Vec<Unreadable> =
+            FAMILIES.iter().zip(&saved).flat_map(|(family, saved)| self.unreadable(*family, saved)).filter(|u| unreadable::used_by(policy, u.table)).collect();
         let onto_nothing = policy.kind == Kind::Lockdown && saved.iter().all(|s| found(s).chains.is_empty());
         if !unreadable.is_empty() && !onto_nothing {
             bail!("cannot load beside rules iptables-nft cannot read: {}; {}", listed(&unreadable), unreadable::ADVICE);
@@ -247,10 +241,8 @@ impl Iptables {
             return Ok(None);
         }
         let unreadable: Vec<Unreadable> = FAMILIES.iter().zip(&saved).flat_map(|(f, s)| self.unreadable(*f, s)).collect();
-        let mut warnings: Vec<String> = unreadable
-            .iter()
-            .map(|u| format!("{u}: vpn-firewall cannot check its rules, jumps and policies there; {}", unreadable::ADVICE))
-            .collect();
+        let mut warnings: Vec<String> =
+            unreadable.iter().map(|u| format!("{u}: vpn-firewall cannot check its rules, jumps and policies there; {}", unreadable::ADVICE)).collect();
         warnings.extend(FAMILIES.iter().zip(&saved).flat_map(|(f, s)| attachment_problems(s, *f, &unreadable)));
         let labels: Vec<Option<String>> = saved.iter().map(|s| labels(s).into_iter().next()).collect();
         if labels[0] != labels[1] {
@@ -459,12 +451,15 @@ COMMIT
     #[test]
     fn attachment_problems_name_rules_before_the_jump_missing_jumps_and_policies() {
         let problems = attachment_problems(&saved::parse(LOADED), Family::V4, &[]);
-        assert_eq!(problems, [
-            "1 other rule comes before vpn-firewall's jump in IPv4 OUTPUT (filter): another tool can accept traffic there before \
+        assert_eq!(
+            problems,
+            [
+                "1 other rule comes before vpn-firewall's jump in IPv4 OUTPUT (filter): another tool can accept traffic there before \
              vpn-firewall sees it; run vpn-firewall reload to put the jump first again",
-            "IPv4 OUTPUT (filter) jumps to VPN_FIREWALL_OUTPUT more than once",
-            "IPv4 FORWARD (filter) does not jump to VPN_FIREWALL_FORWARD: vpn-firewall does not see its packets; run vpn-firewall reload",
-            "IPv4 POSTROUTING (mangle) does not jump to VPN_FIREWALL_POSTROUTING: vpn-firewall does not see its packets; run vpn-firewall reload",
-        ]);
+                "IPv4 OUTPUT (filter) jumps to VPN_FIREWALL_OUTPUT more than once",
+                "IPv4 FORWARD (filter) does not jump to VPN_FIREWALL_FORWARD: vpn-firewall does not see its packets; run vpn-firewall reload",
+                "IPv4 POSTROUTING (mangle) does not jump to VPN_FIREWALL_POSTROUTING: vpn-firewall does not see its packets; run vpn-firewall reload",
+            ]
+        );
     }
 }

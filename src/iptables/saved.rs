@@ -173,10 +173,10 @@ COMMIT
         assert_eq!(saved.tables.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["filter", "mangle"]);
         let output = saved.chain("filter", "OUTPUT").unwrap();
         assert_eq!(output.policy.as_deref(), Some("DROP"));
-        assert_eq!(output.rules.iter().map(|r| (r.spec.as_str(), r.packets)).collect::<Vec<_>>(), [
-            ("-j VPN_FIREWALL_OUTPUT", 3),
-            ("-d 192.0.2.99/32 -j ACCEPT", 0)
-        ]);
+        assert_eq!(
+            output.rules.iter().map(|r| (r.spec.as_str(), r.packets)).collect::<Vec<_>>(),
+            [("-j VPN_FIREWALL_OUTPUT", 3), ("-d 192.0.2.99/32 -j ACCEPT", 0)]
+        );
         assert_eq!(saved.chain("filter", "VPN_FIREWALL_INFO").unwrap().policy, None);
         assert_eq!(saved.chain("mangle", "POSTROUTING").unwrap().rules, []);
         assert!(saved.chain("mangle", "OUTPUT").is_none());
@@ -209,7 +209,9 @@ COMMIT
 
     #[test]
     fn restore_input_without_counters_and_with_other_commands() {
-        let saved = parse("*filter\n:VPN_FIREWALL_OUTPUT - [0:0]\n-A VPN_FIREWALL_OUTPUT -o lo -j ACCEPT\n-P OUTPUT DROP\n-I OUTPUT 1 -j VPN_FIREWALL_OUTPUT\nCOMMIT\n");
+        let saved = parse(
+            "*filter\n:VPN_FIREWALL_OUTPUT - [0:0]\n-A VPN_FIREWALL_OUTPUT -o lo -j ACCEPT\n-P OUTPUT DROP\n-I OUTPUT 1 -j VPN_FIREWALL_OUTPUT\nCOMMIT\n",
+        );
         let chain = saved.chain("filter", "VPN_FIREWALL_OUTPUT").unwrap();
         assert_eq!(chain.rules, [SavedRule { spec: "-o lo -j ACCEPT".into(), packets: 0 }]);
         assert!(saved.chain("filter", "OUTPUT").is_none(), "-P and -I declare nothing");
@@ -223,10 +225,10 @@ COMMIT
              -A VPN_FIREWALL_BLOCK_OUT -c 0 0 -j DROP\n",
         );
         let block = listed.chain("filter", "VPN_FIREWALL_BLOCK_OUT").unwrap();
-        assert_eq!(block.rules.iter().map(|r| (r.spec.as_str(), r.packets)).collect::<Vec<_>>(), [
-            ("-m comment --comment \"blocked: counted\"", 7),
-            ("-j DROP", 0)
-        ]);
+        assert_eq!(
+            block.rules.iter().map(|r| (r.spec.as_str(), r.packets)).collect::<Vec<_>>(),
+            [("-m comment --comment \"blocked: counted\"", 7), ("-j DROP", 0)]
+        );
         assert_eq!(block.rules[0].comment().as_deref(), Some("blocked: counted"));
         assert_eq!(listed.chain("filter", "VPN_FIREWALL_EMPTY").unwrap().rules, [], "declared with -N");
     }

@@ -117,16 +117,18 @@ mod tests {
 
     #[test]
     fn a_table_left_out_is_named_with_the_built_in_chains_that_cannot_be_read() {
-        let saved = parse("# Table `filter' is incompatible, use 'nft' tool.\n*mangle\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -m foo [unsupported revision]\nCOMMIT\n");
-        let found = find(&saved, Family::V4, |table, chain| table == Table::Filter && chain == "OUTPUT");
-        assert_eq!(found, [
-            Unreadable { family: Family::V4, table: Table::Filter, chains: vec!["OUTPUT".into()] },
-            Unreadable { family: Family::V4, table: Table::Mangle, chains: vec!["POSTROUTING".into()] },
-        ]);
-        assert_eq!(
-            found[0].to_string(),
-            "IPv4 table filter, chain OUTPUT: holds rules made with nft or another nftables tool, which iptables-nft cannot read"
+        let saved = parse(
+            "# Table `filter' is incompatible, use 'nft' tool.\n*mangle\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -m foo [unsupported revision]\nCOMMIT\n",
         );
+        let found = find(&saved, Family::V4, |table, chain| table == Table::Filter && chain == "OUTPUT");
+        assert_eq!(
+            found,
+            [
+                Unreadable { family: Family::V4, table: Table::Filter, chains: vec!["OUTPUT".into()] },
+                Unreadable { family: Family::V4, table: Table::Mangle, chains: vec!["POSTROUTING".into()] },
+            ]
+        );
+        assert_eq!(found[0].to_string(), "IPv4 table filter, chain OUTPUT: holds rules made with nft or another nftables tool, which iptables-nft cannot read");
         let other = find(&saved, Family::V6, |_, _| false);
         assert!(other[0].to_string().starts_with("IPv6 table filter, a chain other than the built-in ones: "), "{}", other[0]);
         assert_eq!(find(&parse("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n"), Family::V4, |_, _| true), []);
@@ -135,7 +137,9 @@ mod tests {
     #[test]
     fn our_chains_in_a_table_left_out_are_found_from_the_jumps() {
         let listed = |chain: &str| match chain {
-            "VPN_FIREWALL_OUTPUT" => Some("-N VPN_FIREWALL_OUTPUT\n-A VPN_FIREWALL_OUTPUT -j VPN_FIREWALL_OUT_1\n-A VPN_FIREWALL_OUTPUT -g VPN_FIREWALL_BLOCK_OUT\n".into()),
+            "VPN_FIREWALL_OUTPUT" => {
+                Some("-N VPN_FIREWALL_OUTPUT\n-A VPN_FIREWALL_OUTPUT -j VPN_FIREWALL_OUT_1\n-A VPN_FIREWALL_OUTPUT -g VPN_FIREWALL_BLOCK_OUT\n".into())
+            }
             "VPN_FIREWALL_OUT_1" => Some("-N VPN_FIREWALL_OUT_1\n-A VPN_FIREWALL_OUT_1 -j ACCEPT\n".into()),
             "VPN_FIREWALL_BLOCK_OUT" => Some("-N VPN_FIREWALL_BLOCK_OUT\n-A VPN_FIREWALL_BLOCK_OUT -c 3 180 -j VPN_FIREWALL_OUTPUT\n".into()),
             "VPN_FIREWALL_INFO" => Some("-N VPN_FIREWALL_INFO\n-A VPN_FIREWALL_INFO -m comment --comment \"vpn-firewall lockdown 01\"\n".into()),

@@ -134,10 +134,7 @@ mod tests {
     #[test]
     fn messages_become_notices_naming_table_object_and_process() {
         let rule = Message::new(NFNL_SUBSYS_NFTABLES, 6, 1).with_attribute(1, b"vpn_firewall\0").with_attribute(2, b"output\0");
-        assert_eq!(
-            notice(&rule, 9),
-            Some(Notice::Object { message: 6, family: 1, table: "vpn_firewall".into(), name: Some("output".into()) })
-        );
+        assert_eq!(notice(&rule, 9), Some(Notice::Object { message: 6, family: 1, table: "vpn_firewall".into(), name: Some("output".into()) }));
         let generation = Message::new(NFNL_SUBSYS_NFTABLES, NEWGEN, 0)
             .with_attribute(1, &7u32.to_be_bytes())
             .with_attribute(GEN_PROC_PID, &4242u32.to_be_bytes())

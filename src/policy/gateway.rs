@@ -20,8 +20,8 @@
 //!   inside, the replies the forward chain let through pass `forwarded_out`; every other egress
 //!   exception is limited to this machine's own packets (`SaddrLocal`, in policy.rs).
 
-use super::{CtState, Family, Icmp, Icmpv6, Match, Nat, NatAction, NatRule, Rule, Verdict, net, neighbour_discovery, rule, tunnel_family};
 use super::link::{from_tunnel, through_tunnel};
+use super::{CtState, Family, Icmp, Icmpv6, Match, Nat, NatAction, NatRule, Rule, Verdict, neighbour_discovery, net, rule, tunnel_family};
 use crate::settings::Settings;
 use crate::values::{Interface, Proto};
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -73,9 +73,7 @@ fn forward(s: &Settings) -> Vec<Rule> {
                 forward.push(rule(m, Verdict::Accept, "DNS from the inside, redirected to [forward] dns, into the tunnel"));
             }
         }
-        forward.extend(per_inside(s, Verdict::Block, "DNS from the inside, other than redirected into the tunnel", |x| {
-            vec![Match::InIface(x.clone()), dns()]
-        }));
+        forward.extend(per_inside(s, Verdict::Block, "DNS from the inside, other than redirected into the tunnel", |x| vec![Match::InIface(x.clone()), dns()]));
     }
     for (x, t) in inside_and_tunnel(s) {
         let m = [vec![Match::InIface(x.clone())], through_tunnel(s, t)].concat().into_iter().chain(family.clone()).collect();
@@ -137,11 +135,16 @@ fn nat(s: &Settings) -> Nat {
     let mut nat = Nat::default();
     if let Some(resolver) = s.forward.dns {
         let family = Match::Family(if resolver.is_ipv4() { Family::V4 } else { Family::V6 });
-        nat.prerouting = s.forward.interfaces.iter().map(|x| NatRule {
-            matches: vec![Match::InIface(x.clone()), family.clone(), dns()],
-            action: NatAction::Dnat(resolver),
-            comment: "DNS from the inside to [forward] dns",
-        }).collect();
+        nat.prerouting = s
+            .forward
+            .interfaces
+            .iter()
+            .map(|x| NatRule {
+                matches: vec![Match::InIface(x.clone()), family.clone(), dns()],
+                action: NatAction::Dnat(resolver),
+                comment: "DNS from the inside to [forward] dns",
+            })
+            .collect();
     }
     nat.postrouting = masquerade(s);
     nat
@@ -152,11 +155,15 @@ pub(super) fn masquerade(s: &Settings) -> Vec<NatRule> {
     if !s.forward.masquerade {
         return Vec::new();
     }
-    s.tunnel.interfaces.iter().map(|t| NatRule {
-        matches: [Match::OutIface(t.clone())].into_iter().chain(tunnel_family(s)).collect(),
-        action: NatAction::Masquerade,
-        comment: "through the tunnel, with the tunnel's address",
-    }).collect()
+    s.tunnel
+        .interfaces
+        .iter()
+        .map(|t| NatRule {
+            matches: [Match::OutIface(t.clone())].into_iter().chain(tunnel_family(s)).collect(),
+            action: NatAction::Masquerade,
+            comment: "through the tunnel, with the tunnel's address",
+        })
+        .collect()
 }
 
 /// DNS queries: port 53, TCP and UDP.

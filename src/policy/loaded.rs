@@ -32,11 +32,7 @@ pub struct Loaded {
 /// The packets blocked in each hook, as `status` says them for either table:
 /// `input 0 packets, output 12 packets, ...` (`?` for a counter that is missing).
 pub fn blocked_said(blocked: &[(Hook, Option<u64>)]) -> String {
-    blocked
-        .iter()
-        .map(|(hook, packets)| format!("{} {}", hook.name(), packets.map_or("?".into(), |p| format!("{p} packets"))))
-        .collect::<Vec<_>>()
-        .join(", ")
+    blocked.iter().map(|(hook, packets)| format!("{} {}", hook.name(), packets.map_or("?".into(), |p| format!("{p} packets")))).collect::<Vec<_>>().join(", ")
 }
 
 impl Loaded {

@@ -46,9 +46,8 @@ impl LocalInterfaces {
         let each = |comment: &'static str, make: &dyn Fn(&Interface) -> Vec<Match>| -> Vec<Rule> {
             locals.iter().map(|x| rule(make(x), Verdict::Accept, comment)).collect()
         };
-        let mut input = each("DHCP requests from a local interface", &|x| {
-            vec![Match::InIface(x.clone()), Match::Family(Family::V4), Match::Udp { sport: 68, dport: 67 }]
-        });
+        let mut input =
+            each("DHCP requests from a local interface", &|x| vec![Match::InIface(x.clone()), Match::Family(Family::V4), Match::Udp { sport: 68, dport: 67 }]);
         input.extend(each("DHCPv6 requests from a local interface", &|x| {
             vec![Match::InIface(x.clone()), Match::Family(Family::V6), Match::Udp { sport: 546, dport: 547 }]
         }));
@@ -117,7 +116,12 @@ fn forward(s: &Settings, lan_sets: &[SetId]) -> Vec<Rule> {
 fn forwarded_out(lan_sets: &[SetId]) -> Vec<Rule> {
     lan_sets
         .iter()
-        .map(|id| rule(vec![Match::DnatReply, Match::DaddrIn(*id), Match::SaddrNotLocal], Verdict::Accept, "replies of a published port on a local interface to the LAN"))
+        .map(|id| {
+            rule(
+                vec![Match::DnatReply, Match::DaddrIn(*id), Match::SaddrNotLocal],
+                Verdict::Accept,
+                "replies of a published port on a local interface to the LAN",
+            )
+        })
         .collect()
 }
-

@@ -65,17 +65,33 @@ impl Multicast {
             }
         }
         let joined = [MDNS.v4, SSDP.v4, "224.0.0.2/32", "224.0.0.22/32"].map(net).to_vec();
-        output.push(rule([Match::Igmp, Match::IpDaddr(joined)].into_iter().chain(own).collect(), Verdict::Accept, "IGMP reports of the mDNS and SSDP groups ([lan] multicast)"));
+        output.push(rule(
+            [Match::Igmp, Match::IpDaddr(joined)].into_iter().chain(own).collect(),
+            Verdict::Accept,
+            "IGMP reports of the mDNS and SSDP groups ([lan] multicast)",
+        ));
         let queried = ["224.0.0.1/32", MDNS.v4, SSDP.v4].map(net).to_vec();
-        input.push(rule(not_tunnel.iter().cloned().chain([Match::Igmp, Match::IpDaddr(queried)]).collect(), Verdict::Accept, "IGMP queries of the mDNS and SSDP groups ([lan] multicast)"));
+        input.push(rule(
+            not_tunnel.iter().cloned().chain([Match::Igmp, Match::IpDaddr(queried)]).collect(),
+            Verdict::Accept,
+            "IGMP queries of the mDNS and SSDP groups ([lan] multicast)",
+        ));
         // Answers sent to this machine's own address come from the devices' own (no link-local
         // group proves them on the link): only from `[lan] allow`, or the uplink would be open
         // to the internet from these source ports.
         for id in lan_sets {
             let mdns = Match::Udp { sport: MDNS.port, dport: MDNS.port };
-            input.push(rule(not_tunnel.iter().cloned().chain([mdns, Match::SaddrIn(*id)]).collect(), Verdict::Accept, "mDNS answers from the LAN ([lan] multicast)"));
+            input.push(rule(
+                not_tunnel.iter().cloned().chain([mdns, Match::SaddrIn(*id)]).collect(),
+                Verdict::Accept,
+                "mDNS answers from the LAN ([lan] multicast)",
+            ));
             let ssdp = Match::SrcPorts { protos: vec![Proto::Udp], ports: vec![(SSDP.port, SSDP.port)] };
-            input.push(rule(not_tunnel.iter().cloned().chain([ssdp, Match::SaddrIn(*id)]).collect(), Verdict::Accept, "SSDP answers from the LAN ([lan] multicast)"));
+            input.push(rule(
+                not_tunnel.iter().cloned().chain([ssdp, Match::SaddrIn(*id)]).collect(),
+                Verdict::Accept,
+                "SSDP answers from the LAN ([lan] multicast)",
+            ));
         }
         Some(Multicast { input, output })
     }

@@ -1,11 +1,11 @@
 //! The policy's vocabulary: the hooks, the kinds of match a rule is made of, its verdict. Every
 //! backend renders each of them; none of them decides anything by itself.
 
+use super::LinkType;
 use crate::values::Interface;
 use crate::values::Proto;
 use ipnet::Ipv4Net;
 use ipnet::Ipv6Net;
-use super::LinkType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
@@ -125,8 +125,14 @@ pub enum Match {
     /// Destination address, protocol and port together in an endpoint set.
     EndpointIn(SetId),
     /// Any of `protos` to any of `ports` (inclusive ranges).
-    DstPorts { protos: Vec<Proto>, ports: Vec<(u16, u16)> },
-    Udp { sport: u16, dport: u16 },
+    DstPorts {
+        protos: Vec<Proto>,
+        ports: Vec<(u16, u16)>,
+    },
+    Udp {
+        sport: u16,
+        dport: u16,
+    },
     CtState(Vec<CtState>),
     Icmpv6(Vec<Icmpv6>),
     Icmp(Vec<Icmp>),
@@ -137,13 +143,20 @@ pub enum Match {
     /// An IPv6 destination within one of these networks.
     Ip6Daddr(Vec<Ipv6Net>),
     /// `flags & mask == equals`, or `!=` when `negate`.
-    TcpFlags { mask: Vec<TcpFlag>, equals: Vec<TcpFlag>, negate: bool },
+    TcpFlags {
+        mask: Vec<TcpFlag>,
+        equals: Vec<TcpFlag>,
+        negate: bool,
+    },
     /// An IPv4 source within one of these networks.
     IpSaddr(Vec<Ipv4Net>),
     /// An IPv6 source within one of these networks.
     Ip6Saddr(Vec<Ipv6Net>),
     /// Any of `protos` from any of `ports` (inclusive ranges).
-    SrcPorts { protos: Vec<Proto>, ports: Vec<(u16, u16)> },
+    SrcPorts {
+        protos: Vec<Proto>,
+        ports: Vec<(u16, u16)>,
+    },
     /// The source address is one of this machine's own: a packet it sent, not one it forwards.
     SaddrLocal,
     /// The source address is none of this machine's own: a packet it forwards.
@@ -160,14 +173,19 @@ pub enum Match {
     /// (ff02::1:ff00:0/104) with no sources and no auxiliary data, and nothing after them: the
     /// kernel's own reports of the groups neighbour discovery needs, and no group a process
     /// chose. Its length is the kernel's layout: an 8-byte hop-by-hop header (router alert).
-    SolicitedNodeReport { records: u8 },
+    SolicitedNodeReport {
+        records: u8,
+    },
     /// Addressed to an address that is not one of the receiving interface's own (nor a
     /// broadcast or multicast address): the CVE-2019-14899 probe, sent from the LAN to the
     /// tunnel's address.
     DaddrNotOnInIface,
     /// A connection whose destination was translated (a port another tool publishes by DNAT),
     /// first addressed to one of `ports` of `proto` (inclusive ranges).
-    DnatFromPorts { proto: Proto, ports: Vec<(u16, u16)> },
+    DnatFromPorts {
+        proto: Proto,
+        ports: Vec<(u16, u16)>,
+    },
     /// A packet in the reply direction of a connection whose destination was translated.
     DnatReply,
     /// IGMP: IPv4 multicast group membership.

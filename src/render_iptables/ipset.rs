@@ -90,7 +90,8 @@ mod tests {
 
     #[test]
     fn hash_net_gets_a_default_route_as_two_halves() {
-        let mut sets = Sets { lan4: (0..IPSET_ABOVE as u32).map(|i| ipnet::Ipv4Net::new((0x0a00_0000 + (i << 9)).into(), 24).unwrap()).collect(), ..Sets::default() };
+        let mut sets =
+            Sets { lan4: (0..IPSET_ABOVE as u32).map(|i| ipnet::Ipv4Net::new((0x0a00_0000 + (i << 9)).into(), 24).unwrap()).collect(), ..Sets::default() };
         sets.lan4.push("0.0.0.0/0".parse().unwrap());
         sets.lan6 = vec!["::/0".parse().unwrap()];
         let p = Policy { sets, ..Policy::lockdown() };

@@ -86,10 +86,7 @@ mod tests {
 
     #[test]
     fn the_link_type_program_jumps_to_the_match_from_each_test() {
-        assert_eq!(
-            link_type_program(&[LinkType::None, LinkType::Ppp]),
-            "5,32 0 0 4294963228,21 2 0 65534,21 1 0 512,6 0 0 0,6 0 0 1"
-        );
+        assert_eq!(link_type_program(&[LinkType::None, LinkType::Ppp]), "5,32 0 0 4294963228,21 2 0 65534,21 1 0 512,6 0 0 0,6 0 0 1");
         assert_eq!(link_type_program(&[LinkType::Ether]), "4,32 0 0 4294963228,21 1 0 1,6 0 0 0,6 0 0 1");
     }
 

@@ -56,10 +56,9 @@ pub(super) fn alternatives(policy: &Policy, m: &Match, family: Family, ipsets: &
         Match::DaddrIn(id) => return only(id.family(), addresses(policy, *id, ipsets, "-d", "dst")),
         Match::SaddrIn(id) => return only(id.family(), addresses(policy, *id, ipsets, "-s", "src")),
         Match::EndpointIn(id) => return only(id.family(), endpoints(policy, *id, ipsets)),
-        Match::DstPorts { protos, ports } => protos
-            .iter()
-            .flat_map(|p| multiport(ports).into_iter().map(|list| with_proto(p.name(), any(format!("-m multiport --dports {list}")))))
-            .collect(),
+        Match::DstPorts { protos, ports } => {
+            protos.iter().flat_map(|p| multiport(ports).into_iter().map(|list| with_proto(p.name(), any(format!("-m multiport --dports {list}"))))).collect()
+        }
         Match::Udp { sport, dport } => vec![with_proto("udp", any(format!("-m udp --sport {sport} --dport {dport}")))],
         Match::CtState(states) => {
             let names: Vec<String> = states.iter().map(|s| ct_state(*s).to_ascii_uppercase()).collect();
@@ -73,10 +72,9 @@ pub(super) fn alternatives(policy: &Policy, m: &Match, family: Family, ipsets: &
         Match::IpDaddr(nets) => return only(Family::V4, nets.iter().map(|n| basic("-d", format!("-d {n}"))).collect()),
         Match::IpSaddr(nets) => return only(Family::V4, nets.iter().map(|n| basic("-s", format!("-s {n}"))).collect()),
         Match::Ip6Saddr(nets) => return only(Family::V6, nets.iter().map(|n| basic("-s", format!("-s {n}"))).collect()),
-        Match::SrcPorts { protos, ports } => protos
-            .iter()
-            .flat_map(|p| multiport(ports).into_iter().map(|list| with_proto(p.name(), any(format!("-m multiport --sports {list}")))))
-            .collect(),
+        Match::SrcPorts { protos, ports } => {
+            protos.iter().flat_map(|p| multiport(ports).into_iter().map(|list| with_proto(p.name(), any(format!("-m multiport --sports {list}"))))).collect()
+        }
         Match::SaddrLocal => vec![any("-m addrtype --src-type LOCAL")],
         Match::SaddrNotLocal => vec![any("-m addrtype ! --src-type LOCAL")],
         Match::Icmp(types) => {

@@ -39,10 +39,7 @@ mod rules;
 mod tests;
 
 pub use ipset::{IPSET_ABOVE, IPSET_NEW, Ipset, ipsets, render_ipset};
-pub use names::{
-    ChainPolicy, DROP_POLICY, INFO, PREFIX, Table, block_chain, builtin, chain, family_name, jump, nat_builtin, nat_chain,
-    nat_jump,
-};
+pub use names::{ChainPolicy, DROP_POLICY, INFO, PREFIX, Table, block_chain, builtin, chain, family_name, jump, nat_builtin, nat_chain, nat_jump};
 
 use crate::policy::{Family, Hook, NatHook, Policy};
 use crate::render_common::description;

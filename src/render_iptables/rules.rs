@@ -34,7 +34,8 @@ pub(super) fn chains(policy: &Policy, family: Family, ipsets: &[Ipset], table: T
         // The counter `status` reads: every blocked packet passes this rule.
         writeln!(out, "-A {block} -m comment --comment \"blocked: counted\"").unwrap();
         if let Some(rate) = policy.blocking.log {
-            writeln!(out, "-A {block} -m limit --limit {}/{} -j LOG --log-prefix \"vpn-firewall: blocked {}: \"", rate.count, rate.unit(), short_name(hook)).unwrap();
+            writeln!(out, "-A {block} -m limit --limit {}/{} -j LOG --log-prefix \"vpn-firewall: blocked {}: \"", rate.count, rate.unit(), short_name(hook))
+                .unwrap();
         }
         let verdict = match (policy.blocking.rejects(hook), family) {
             (false, _) => "-j DROP",

@@ -2,8 +2,8 @@
 //! NAT and the label.
 
 use super::*;
-use crate::policy::{Hook, Kind, Match, NatAction, NatHook, SetId, TcpFlag, Verdict};
 use crate::policy::{Blocking, Nat, NatRule, Rule, Sets};
+use crate::policy::{Hook, Kind, Match, NatAction, NatHook, SetId, TcpFlag, Verdict};
 use crate::values::{Proto, interface};
 
 fn policy(output: Vec<Rule>, sets: Sets) -> Policy {
@@ -37,8 +37,7 @@ fn lan(n: u32) -> Sets {
 fn a_list_without_ipset_is_one_rule_per_entry_in_order() {
     let p = policy(vec![rule(vec![Match::DaddrIn(SetId::Lan4)])], lan(20));
     let lines = output_lines(&p, Family::V4, &ipsets(&p, false));
-    let expected: Vec<String> =
-        p.sets.lan4.iter().map(|n| format!("-A VPN_FIREWALL_OUTPUT -d {n} -m comment --comment \"test\" -j ACCEPT")).collect();
+    let expected: Vec<String> = p.sets.lan4.iter().map(|n| format!("-A VPN_FIREWALL_OUTPUT -d {n} -m comment --comment \"test\" -j ACCEPT")).collect();
     assert_eq!(lines, expected);
     assert_eq!(output_lines(&p, Family::V6, &[]), Vec::<String>::new(), "an IPv4 list matches nothing in IPv6");
 }
@@ -50,10 +49,10 @@ fn only_lists_longer_than_the_threshold_use_ipset() {
     let long = policy(vec![rule(vec![Match::DaddrIn(SetId::Lan4)])], lan(IPSET_ABOVE as u32 + 1));
     let sets = ipsets(&long, true);
     assert_eq!(sets.len(), 1);
-    assert_eq!(output_lines(&long, Family::V4, &sets), [format!(
-        "-A VPN_FIREWALL_OUTPUT -m set --match-set {} dst -m comment --comment \"test\" -j ACCEPT",
-        sets[0].name
-    )]);
+    assert_eq!(
+        output_lines(&long, Family::V4, &sets),
+        [format!("-A VPN_FIREWALL_OUTPUT -m set --match-set {} dst -m comment --comment \"test\" -j ACCEPT", sets[0].name)]
+    );
     assert_eq!(sets[0].entries.len(), IPSET_ABOVE + 1);
 }
 
@@ -76,15 +75,18 @@ fn a_way_with_an_option_twice_goes_through_a_helper_chain() {
     p.postrouting = p.output.clone();
     let text = render_iptables(&p, Family::V4, &[], &Found::fresh());
     let lines: Vec<&str> = text.lines().filter(|l| l.contains("--comment \"test\"")).collect();
-    assert_eq!(lines, [
-        "-A VPN_FIREWALL_INPUT ! -i tun0 -s 10.0.0.0/24 -m comment --comment \"test\" -j VPN_FIREWALL_IN_1",
-        "-A VPN_FIREWALL_IN_1 ! -i wg+ -m comment --comment \"test\" -j ACCEPT",
-        "-A VPN_FIREWALL_OUTPUT -d 192.0.2.1/32 -m comment --comment \"test\" -j VPN_FIREWALL_OUT_1",
-        "-A VPN_FIREWALL_OUT_1 -d 192.0.2.0/24 -m comment --comment \"test\" -j ACCEPT",
-        "-A VPN_FIREWALL_POSTROUTING -d 192.0.2.1/32 -m comment --comment \"test\" -j VPN_FIREWALL_POST_1",
-        // RETURN would go back to VPN_FIREWALL_POSTROUTING, which would block.
-        "-A VPN_FIREWALL_POST_1 -d 192.0.2.0/24 -m comment --comment \"test\" -j ACCEPT",
-    ]);
+    assert_eq!(
+        lines,
+        [
+            "-A VPN_FIREWALL_INPUT ! -i tun0 -s 10.0.0.0/24 -m comment --comment \"test\" -j VPN_FIREWALL_IN_1",
+            "-A VPN_FIREWALL_IN_1 ! -i wg+ -m comment --comment \"test\" -j ACCEPT",
+            "-A VPN_FIREWALL_OUTPUT -d 192.0.2.1/32 -m comment --comment \"test\" -j VPN_FIREWALL_OUT_1",
+            "-A VPN_FIREWALL_OUT_1 -d 192.0.2.0/24 -m comment --comment \"test\" -j ACCEPT",
+            "-A VPN_FIREWALL_POSTROUTING -d 192.0.2.1/32 -m comment --comment \"test\" -j VPN_FIREWALL_POST_1",
+            // RETURN would go back to VPN_FIREWALL_POSTROUTING, which would block.
+            "-A VPN_FIREWALL_POST_1 -d 192.0.2.0/24 -m comment --comment \"test\" -j ACCEPT",
+        ]
+    );
     for helper in ["IN_1", "OUT_1"] {
         assert!(text.contains(&format!("\n:VPN_FIREWALL_{helper} - [0:0]\n")), "{helper} is declared:\n{text}");
     }
@@ -97,14 +99,17 @@ fn jumps_are_moved_to_the_head_only_when_they_are_not_there_alone() {
     found.jumps = [(1, true), (2, true), (1, false), (0, false)];
     let text = render_iptables(&p, Family::V4, &[], &found);
     let attach: Vec<&str> = text.lines().filter(|l| l.starts_with("-D ") || l.starts_with("-I ")).collect();
-    assert_eq!(attach, [
-        "-D OUTPUT -j VPN_FIREWALL_OUTPUT",
-        "-D OUTPUT -j VPN_FIREWALL_OUTPUT",
-        "-I OUTPUT 1 -j VPN_FIREWALL_OUTPUT",
-        "-D FORWARD -j VPN_FIREWALL_FORWARD",
-        "-I FORWARD 1 -j VPN_FIREWALL_FORWARD",
-        "-I POSTROUTING 1 -j VPN_FIREWALL_POSTROUTING",
-    ]);
+    assert_eq!(
+        attach,
+        [
+            "-D OUTPUT -j VPN_FIREWALL_OUTPUT",
+            "-D OUTPUT -j VPN_FIREWALL_OUTPUT",
+            "-I OUTPUT 1 -j VPN_FIREWALL_OUTPUT",
+            "-D FORWARD -j VPN_FIREWALL_FORWARD",
+            "-I FORWARD 1 -j VPN_FIREWALL_FORWARD",
+            "-I POSTROUTING 1 -j VPN_FIREWALL_POSTROUTING",
+        ]
+    );
 }
 
 #[test]
@@ -143,7 +148,11 @@ fn translating() -> Policy {
             NatRule { matches: vec![Match::Family(Family::V4), inside.clone()], action: NatAction::Dnat("192.0.2.53".parse().unwrap()), comment: "dns" },
             NatRule { matches: vec![Match::Family(Family::V6), inside], action: NatAction::Dnat("2001:db8::53".parse().unwrap()), comment: "dns" },
         ],
-        postrouting: vec![NatRule { matches: vec![Match::Family(Family::V4), Match::OutIface(interface("tun0").unwrap())], action: NatAction::Masquerade, comment: "masq" }],
+        postrouting: vec![NatRule {
+            matches: vec![Match::Family(Family::V4), Match::OutIface(interface("tun0").unwrap())],
+            action: NatAction::Masquerade,
+            comment: "masq",
+        }],
     };
     p
 }
@@ -183,7 +192,10 @@ fn the_nat_table_is_written_only_to_translate_or_to_remove_an_earlier_rulesets_c
     );
     let again = nat_part(&render_iptables(&translating(), Family::V4, &[], &found)).to_string();
     assert!(!again.contains("PREROUTING 1") && !again.contains("-X "), "the head jump stays, nothing goes:\n{again}");
-    assert!(again.contains("-D POSTROUTING -j VPN_FIREWALL_NAT_POST\n-D POSTROUTING -j VPN_FIREWALL_NAT_POST\n-I POSTROUTING 1 -j VPN_FIREWALL_NAT_POST\n"), "{again}");
+    assert!(
+        again.contains("-D POSTROUTING -j VPN_FIREWALL_NAT_POST\n-D POSTROUTING -j VPN_FIREWALL_NAT_POST\n-I POSTROUTING 1 -j VPN_FIREWALL_NAT_POST\n"),
+        "{again}"
+    );
     assert!(render_flush(&found).ends_with(
         "*nat\n-D PREROUTING -j VPN_FIREWALL_PREROUTING\n-D POSTROUTING -j VPN_FIREWALL_NAT_POST\n-D POSTROUTING -j VPN_FIREWALL_NAT_POST\n\
          -F VPN_FIREWALL_PREROUTING\n-F VPN_FIREWALL_NAT_POST\n-X VPN_FIREWALL_PREROUTING\n-X VPN_FIREWALL_NAT_POST\nCOMMIT\n"

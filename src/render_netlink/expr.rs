@@ -50,26 +50,56 @@ pub enum Verdict {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expr {
-    Meta { key: u32, dreg: u32 },
-    Payload { base: u32, offset: u32, len: u32, dreg: u32 },
-    Cmp { op: CmpOp, data: Vec<u8> },
+    Meta {
+        key: u32,
+        dreg: u32,
+    },
+    Payload {
+        base: u32,
+        offset: u32,
+        len: u32,
+        dreg: u32,
+    },
+    Cmp {
+        op: CmpOp,
+        data: Vec<u8>,
+    },
     /// `reg = (reg & mask) ^ 0`; `explicit` for a `&` the text wrote, which libnftnl sends
     /// with its operation (NFT_BITWISE_BOOL), unlike the mask of a flag match.
-    Bitwise { mask: Vec<u8>, explicit: bool },
-    Lookup { set: String, id: u32, invert: bool },
-    Ct { key: u32, original: bool },
-    Fib { flags: u32 },
+    Bitwise {
+        mask: Vec<u8>,
+        explicit: bool,
+    },
+    Lookup {
+        set: String,
+        id: u32,
+        invert: bool,
+    },
+    Ct {
+        key: u32,
+        original: bool,
+    },
+    Fib {
+        flags: u32,
+    },
     /// `exthdr NAME exists` of IPv6: whether the packet has the extension header `kind`.
-    Ipv6ExthdrExists { kind: u8 },
+    Ipv6ExthdrExists {
+        kind: u8,
+    },
     Verdict(Verdict),
     /// Data into register 1 (the address of a NAT rule).
     Immediate(Vec<u8>),
     Counter(String),
-    Limit { rate: u64, unit: u64 },
+    Limit {
+        rate: u64,
+        unit: u64,
+    },
     Log(String),
     /// `reject with icmpx admin-prohibited`.
     RejectAdminProhibited,
-    Dnat { family: u32 },
+    Dnat {
+        family: u32,
+    },
     Masquerade,
 }
 

@@ -37,9 +37,17 @@ pub enum Stmt {
     Exprs(Vec<Expr>),
     /// `PAYLOAD == VALUE`: merged with the statements of the same kind next to it that read
     /// the bytes right after it, as nft does.
-    PayloadEq { base: u32, offset: u32, value: Vec<u8> },
+    PayloadEq {
+        base: u32,
+        offset: u32,
+        value: Vec<u8>,
+    },
     /// The `source` expressions, then a lookup of their value in a new anonymous set.
-    Lookup { source: Vec<Expr>, set: SetSpec, invert: bool },
+    Lookup {
+        source: Vec<Expr>,
+        set: SetSpec,
+        invert: bool,
+    },
 }
 
 /// What the rule has established so far about the packet's protocols.
@@ -100,12 +108,15 @@ impl Context {
                 // Each part in its own 32-bit register after the address (nft's numbering:
                 // 9 and up are the 32-bit registers, 1 to 4 the 128-bit ones).
                 let (proto_reg, port_reg) = if id.family() == Family::V4 { (9, 10) } else { (2, 13) };
-                exprs(out, vec![
-                    Expr::Payload { base: PAYLOAD_NETWORK, offset, len, dreg: REG_1 },
-                    Expr::Meta { key: META_L4PROTO, dreg: proto_reg },
-                    Expr::Payload { base: PAYLOAD_TRANSPORT, offset: 2, len: 2, dreg: port_reg },
-                    named_lookup(*id, set_id),
-                ]);
+                exprs(
+                    out,
+                    vec![
+                        Expr::Payload { base: PAYLOAD_NETWORK, offset, len, dreg: REG_1 },
+                        Expr::Meta { key: META_L4PROTO, dreg: proto_reg },
+                        Expr::Payload { base: PAYLOAD_TRANSPORT, offset: 2, len: 2, dreg: port_reg },
+                        named_lookup(*id, set_id),
+                    ],
+                );
             }
             Match::DstPorts { protos, ports } => {
                 self.protos(out, protos);

@@ -88,7 +88,7 @@ struct Batch {
 impl Batch {
     /// The messages of one table: added, deleted, added with its objects and rules.
     fn layer(&mut self, policy: &Policy, layer: Layer) {
-            let owner = if layer == Layer::Guard { TABLE_F_OWNER } else { 0 };
+        let owner = if layer == Layer::Guard { TABLE_F_OWNER } else { 0 };
         self.table_add(owner, None);
         self.push(DELTABLE, 0, Attrs::new().string(1, self.table), format!("delete table inet {}", self.table));
         self.table_add(owner, Some(&layer_comment(policy, layer)));

@@ -39,9 +39,16 @@ pub enum ByteOrder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyOf {
     /// A header field: nft's protocol description and its template number.
-    Field { desc: u32, field: u32 },
+    Field {
+        desc: u32,
+        field: u32,
+    },
     /// Raw payload (`@ih,OFFSET,LENGTH`): nft's base, offset and length in bits.
-    Raw { base: u32, offset: u32, bits: u32 },
+    Raw {
+        base: u32,
+        offset: u32,
+        bits: u32,
+    },
     Meta(u32),
     CtOriginal(u32),
     /// `fib FLAGS type`.
@@ -117,10 +124,7 @@ pub fn anonymous(key_type: u32, key_len: u32, order: ByteOrder, key_of: KeyOf, k
 
 /// An anonymous interval set of inclusive ranges of network-order keys, which must not overlap.
 pub fn anonymous_intervals(key_type: u32, key_len: u32, key_of: KeyOf, ranges: Vec<(Vec<u8>, Vec<u8>)>) -> SetSpec {
-    let udata = Udata::new()
-        .u32(UDATA_KEYBYTEORDER, ByteOrder::Network as u32)
-        .u32(UDATA_MERGE_ELEMENTS, 1)
-        .nested(UDATA_KEY_TYPEOF, typeof_udata(key_of));
+    let udata = Udata::new().u32(UDATA_KEYBYTEORDER, ByteOrder::Network as u32).u32(UDATA_MERGE_ELEMENTS, 1).nested(UDATA_KEY_TYPEOF, typeof_udata(key_of));
     SetSpec { flags: SET_ANONYMOUS | SET_CONSTANT | SET_INTERVAL, key_type, key_len, udata, elements: intervals(ranges, true) }
 }
 

@@ -242,7 +242,8 @@ pub fn claims(s: &Settings, plan: &Plan, user_value: &str) -> Vec<Claim> {
         }
     }
 
-    let mut lan = Claim::new("lan", if s.lan.dns { "[lan] allow is reachable, DNS to it too ([lan] dns = yes)" } else { "[lan] allow is reachable, DNS to it is not" });
+    let mut lan =
+        Claim::new("lan", if s.lan.dns { "[lan] allow is reachable, DNS to it too ([lan] dns = yes)" } else { "[lan] allow is reachable, DNS to it is not" });
     let lan_situation = if tunnel { VpnUp } else { VpnDown };
     if s.lan.allow.is_empty() {
         lan.notes.push("[lan] allow is empty: no network is reachable outside the tunnel".into());
@@ -348,7 +349,10 @@ mod tests {
         let claims = claims_of("");
         let client = claims.iter().find(|c| c.id == "vpn-client").unwrap();
         assert!(client.checks.is_empty());
-        assert_eq!(client.notes, ["no process is exempt ([tunnel] user \"tunnel\" does not exist): nothing may leave outside the tunnel, the strictest outcome"]);
+        assert_eq!(
+            client.notes,
+            ["no process is exempt ([tunnel] user \"tunnel\" does not exist): nothing may leave outside the tunnel, the strictest outcome"]
+        );
     }
 
     #[test]

@@ -152,8 +152,7 @@ impl Run<'_> {
     /// Sends the probes of `stage`, situation by situation, and records what each did.
     fn probe(&self, claims: &mut [Claim], stage: Stage) -> Result<()> {
         for situation in Situation::ORDER {
-            let mut pending: Vec<&mut Check> =
-                claims.iter_mut().flat_map(|c| &mut c.checks).filter(|c| c.stage == stage && c.situation == situation).collect();
+            let mut pending: Vec<&mut Check> = claims.iter_mut().flat_map(|c| &mut c.checks).filter(|c| c.stage == stage && c.situation == situation).collect();
             if pending.is_empty() {
                 continue;
             }

@@ -9,13 +9,13 @@ use crate::values::Proto;
 use anyhow::{Context, Result};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt};
+use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
 use socket2::{Domain, SockAddr, Socket, Type};
-use std::io;
-use std::os::fd::{AsFd, AsRawFd};
 use std::fmt;
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -107,10 +107,12 @@ impl Outcome {
 /// exit 0 when it left, 1 when the sending call failed.
 pub fn probe_command(probe: &Probe, source_port: u16) -> i32 {
     let (target, sender) = (SocketAddr::new(probe.addr, probe.port), &probe.sender);
-    let result = become_sender(sender.uid, sender.gid).and_then(|()| socket(target, probe.proto, source_port, sender.mark).and_then(|s| match probe.proto {
-        Proto::Tcp => connect(&s, target),
-        Proto::Udp => s.send_to(b"vpn-firewall selftest\n", &SockAddr::from(target)).map(|_| "sent"),
-    }));
+    let result = become_sender(sender.uid, sender.gid).and_then(|()| {
+        socket(target, probe.proto, source_port, sender.mark).and_then(|s| match probe.proto {
+            Proto::Tcp => connect(&s, target),
+            Proto::Udp => s.send_to(b"vpn-firewall selftest\n", &SockAddr::from(target)).map(|_| "sent"),
+        })
+    });
     match result {
         Ok(word) => {
             say!("{word}");

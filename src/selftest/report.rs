@@ -83,9 +83,10 @@ impl Report<'_> {
                     (false, Expect::Blocked) => (BAD, "LEAK"),
                     (false, Expect::Passes) => (BAD, "MISS"),
                 };
-                let (seen, said) = check.observed.as_ref().map_or(("not sent".into(), ""), |o| {
-                    (format!("uplink {}, tunnel {}", o.seen.uplink, o.seen.tunnel), o.outcome.said.as_str())
-                });
+                let (seen, said) = check
+                    .observed
+                    .as_ref()
+                    .map_or(("not sent".into(), ""), |o| (format!("uplink {}, tunnel {}", o.seen.uplink, o.seen.tunnel), o.outcome.said.as_str()));
                 writeln!(
                     out,
                     "      {style}{word:<4}{style:#}  {:<19} {:<30} {:<21} {:<10}  {:<20}  {said}",

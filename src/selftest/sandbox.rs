@@ -61,8 +61,7 @@ impl Sandbox {
         let ns = Netns { name: format!("{}{role}", own_prefix()) };
         {
             let _changing = CHANGING.lock().unwrap_or_else(|e| e.into_inner());
-            run(Command::new(&self.ip).args(["netns", "add", &ns.name]), "")
-                .with_context(|| format!("cannot create the network namespace {}", ns.name))?;
+            run(Command::new(&self.ip).args(["netns", "add", &ns.name]), "").with_context(|| format!("cannot create the network namespace {}", ns.name))?;
         }
         self.ip(&ns, &["link set lo up".into()])?;
         // Without duplicate address detection, addresses work at once (a tentative one would

@@ -80,7 +80,11 @@ impl Run<'_> {
         let started = self.vpn_firewall(config_dir, "start")?;
         let through = String::from_utf8_lossy(&started.stdout).contains("owned by the guard");
         facts.push(Fact {
-            text: format!("start with the guard running: exit {}, {}", code(&started.status), if through { "loaded through the guard" } else { "NOT through the guard" }),
+            text: format!(
+                "start with the guard running: exit {}, {}",
+                code(&started.status),
+                if through { "loaded through the guard" } else { "NOT through the guard" }
+            ),
             holds: started.status.success() && through,
         });
         guard.signal(Signal::SIGSTOP)?;
@@ -88,7 +92,10 @@ impl Run<'_> {
             let done = self.topology.host.within(|| {
                 Command::new(&command[0]).args(&command[1..]).stdin(Stdio::null()).output().with_context(|| format!("cannot run {}", command.join(" ")))
             })?;
-            facts.push(Fact { text: format!("the guard paused, another process ran {}: exit {}", command.join(" "), code(&done.status)), holds: done.status.success() });
+            facts.push(Fact {
+                text: format!("the guard paused, another process ran {}: exit {}", command.join(" "), code(&done.status)),
+                holds: done.status.success(),
+            });
         }
         Ok((guard, facts))
     }

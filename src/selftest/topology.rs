@@ -2,10 +2,10 @@
 //! situation to the next. Every command here is `ip -n NAME` for a sandbox namespace, or runs on
 //! a thread inside one (the tun devices of the stand-in tunnel).
 
-use crate::output::say_err;
 use super::plan::{Plan, Situation, TUNNEL_NET4, TUNNEL_NET6, UPLINK_NET4, UPLINK_NET6, link_addresses, net};
 use super::sandbox::{Netns, Sandbox};
 use super::tunnel::TunPair;
+use crate::output::say_err;
 use anyhow::Result;
 use std::cell::{Cell, RefCell};
 use std::net::IpAddr;
@@ -57,12 +57,15 @@ impl Topology {
         let uplink_side = sandbox.netns("net")?;
         let tun = sandbox.netns("tun")?;
         let up = plan.uplink.name.clone();
-        sandbox.ip(&host, &[
-            format!("link add {up} type veth peer name {WIRE} netns {}", uplink_side.name),
-            link_address(UPLINK_NET4, false, &up),
-            link_address(UPLINK_NET6, false, &up),
-            format!("link set {up} up"),
-        ])?;
+        sandbox.ip(
+            &host,
+            &[
+                format!("link add {up} type veth peer name {WIRE} netns {}", uplink_side.name),
+                link_address(UPLINK_NET4, false, &up),
+                link_address(UPLINK_NET6, false, &up),
+                format!("link set {up} up"),
+            ],
+        )?;
         let mut far = vec![link_address(UPLINK_NET4, true, WIRE), link_address(UPLINK_NET6, true, WIRE), format!("link set {WIRE} up")];
         far.extend(plan.uplink_side_addresses().into_iter().map(|a| host_address(a, "lo")));
         sandbox.ip(&uplink_side, &far)?;
@@ -143,11 +146,7 @@ impl Topology {
     /// Addresses both ends of the host's link `near` to `far` in `peer`, as the tunnel's, and
     /// brings them up.
     fn address_link(&self, near: &str, peer: &Netns, far: &str) -> Result<()> {
-        self.sandbox.ip(&self.host, &[
-            link_address(TUNNEL_NET4, false, near),
-            link_address(TUNNEL_NET6, false, near),
-            format!("link set {near} up"),
-        ])?;
+        self.sandbox.ip(&self.host, &[link_address(TUNNEL_NET4, false, near), link_address(TUNNEL_NET6, false, near), format!("link set {near} up")])?;
         self.sandbox.ip(peer, &[link_address(TUNNEL_NET4, true, far), link_address(TUNNEL_NET6, true, far), format!("link set {far} up")])
     }
 }

@@ -35,10 +35,7 @@ fn on_qubes_check_reads_the_qubes_own_drop_ins_after_the_configuration_directory
     assert_eq!((interfaces.value.as_str(), interfaces.note.as_str()), ("vif+", "default on Qubes OS"));
     let read: Vec<&str> = text.lines().filter(|l| l.starts_with("# read ")).collect();
     assert_eq!(read, [format!("# read {}", local.display()), format!("# read {}", own.display())]);
-    assert!(
-        text.contains("# DNS of the qubes behind, to 10.139.1.1 10.139.1.2 (") && text.contains("): redirected to 203.0.113.53 (forward.dns)"),
-        "{text}"
-    );
+    assert!(text.contains("# DNS of the qubes behind, to 10.139.1.1 10.139.1.2 (") && text.contains("): redirected to 203.0.113.53 (forward.dns)"), "{text}");
 
     let mut from_env = vpn_firewall(&["--config-dir", etc.path().to_str().expect("UTF-8 path"), "check"]);
     from_env.env("VPN_FIREWALL_ROOT", root.path());

@@ -4,7 +4,6 @@
 //! Whatever else it records is a leak.
 
 use super::{Background, Netns, require_tools};
-use vpn_firewall::policy::{DHCP_MAX_LENGTH, DHCPV6_CLIENT_TYPES, DHCPV6_MAX_PAYLOAD, MAX_REPORTED_GROUPS};
 use nix::sys::signal::Signal;
 use std::fmt;
 use std::io::{BufRead, BufReader};
@@ -13,6 +12,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
+use vpn_firewall::policy::{DHCP_MAX_LENGTH, DHCPV6_CLIENT_TYPES, DHCPV6_MAX_PAYLOAD, MAX_REPORTED_GROUPS};
 
 /// A kind of packet that is no leak: what it is, and a pcap filter that matches it.
 pub struct NotALeak {
@@ -60,7 +60,15 @@ fn solicited_node_reports() -> String {
         let records: Vec<String> = (0..n)
             .map(|i| {
                 let at = 56 + 20 * i;
-                format!("ip6[{}:2] = 0 and ip6[{}] = 0 and ip6[{}:4] = 0xff020000 and ip6[{}:4] = 0 and ip6[{}:4] = 1 and ip6[{}] = 0xff", at + 2, at + 1, at + 4, at + 8, at + 12, at + 16)
+                format!(
+                    "ip6[{}:2] = 0 and ip6[{}] = 0 and ip6[{}:4] = 0xff020000 and ip6[{}:4] = 0 and ip6[{}:4] = 1 and ip6[{}] = 0xff",
+                    at + 2,
+                    at + 1,
+                    at + 4,
+                    at + 8,
+                    at + 12,
+                    at + 16
+                )
             })
             .collect();
         format!("(ip6[54:2] = {n} and ip6[4:2] = {} and {})", 16 + 20 * n, records.join(" and "))
@@ -137,9 +145,10 @@ impl Capture {
         let stats: Vec<String> = self.stderr.try_iter().collect();
         let packets = std::mem::take(&mut *self.packets.lock().unwrap());
         let number = |what: &str| {
-            stats.iter().find_map(|l| l.strip_suffix(what)?.trim().parse::<usize>().ok()).unwrap_or_else(|| {
-                panic!("tcpdump on {} printed no count of {what:?}: {}", self.interface, stats.join("\n"))
-            })
+            stats
+                .iter()
+                .find_map(|l| l.strip_suffix(what)?.trim().parse::<usize>().ok())
+                .unwrap_or_else(|| panic!("tcpdump on {} printed no count of {what:?}: {}", self.interface, stats.join("\n")))
         };
         let (captured, dropped) = (number("packets captured"), number("packets dropped by kernel"));
         assert!(

@@ -56,7 +56,6 @@ impl Guard {
     }
 }
 
-
 /// What another process runs to turn vpn-firewall's rules off: `nft flush ruleset`, and with
 /// iptables also the flush of the filter and mangle chains and an ACCEPT policy on OUTPUT,
 /// IPv4 and IPv6.

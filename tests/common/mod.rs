@@ -63,9 +63,7 @@ const COMMAND_TIMEOUT: &str = "60";
 
 /// The binary under test: `VPN_FIREWALL_TEST_BIN`, else the one cargo built.
 pub fn binary() -> PathBuf {
-    std::env::var_os("VPN_FIREWALL_TEST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_vpn-firewall")))
+    std::env::var_os("VPN_FIREWALL_TEST_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_vpn-firewall")))
 }
 
 /// The tools the tests run, with the Debian package that has each.

@@ -23,7 +23,7 @@
 //! count is what proves whether something left, and which way. Both far sides also have a DNS
 //! resolver's address, 203.0.113.53, where gateway mode redirects DNS from the workstation.
 
-use super::{Background, Backend, ConfigDir, Netns, Run, wait_for};
+use super::{Backend, Background, ConfigDir, Netns, Run, wait_for};
 use std::fmt;
 use std::io::Read;
 use std::process::Stdio;
@@ -418,7 +418,6 @@ impl Bridge {
     pub fn address(&self, i: usize) -> String {
         format!("{}.{}", self.net, i + 2)
     }
-
 }
 
 /// What the receiving side of a stream has read so far.

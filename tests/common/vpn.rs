@@ -25,8 +25,8 @@ use super::topology::{INTERNET, Probe, ROUTER, Uplink, VPN_SERVER};
 use super::{Background, Netns, poll, require_tools, wait_for};
 use nix::sys::signal::Signal;
 use nix::unistd::User;
-use std::fs::OpenOptions;
 use std::ffi::OsStr;
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -290,7 +290,8 @@ impl Vpn {
                 let file = self.dir.path().join("wg0.conf");
                 write(&file, &config);
                 let up = "wg-quick up \"$1\" && exec sleep infinity";
-                let command = ["env", "WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go", "bash", "-c", up, "bash", &file.display().to_string()].map(String::from);
+                let command =
+                    ["env", "WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go", "bash", "-c", up, "bash", &file.display().to_string()].map(String::from);
                 // Its own PID namespace: wireguard-go daemonizes, and ends with the rest when the
                 // client is killed, as a client that dies takes its interface along.
                 self.client = Some(sandboxed_in(&net.host, &["--pid", "--fork", "--kill-child"], None, log, &command));

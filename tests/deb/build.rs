@@ -112,10 +112,7 @@ fn build_in_trixie() -> Result<Package, String> {
         std::fs::rename(&kept, &inside).map_err(|e| format!("cannot move {} into the chroot: {e}", kept.display()))?;
     }
     let began = Instant::now();
-    let session = chroot.run_for(
-        3600,
-        "cd /build/vpn-firewall\nCARGO_TARGET_DIR=/build/target dpkg-buildpackage -us -uc -b > /build/build.log 2>&1",
-    );
+    let session = chroot.run_for(3600, "cd /build/vpn-firewall\nCARGO_TARGET_DIR=/build/target dpkg-buildpackage -us -uc -b > /build/build.log 2>&1");
     if inside.is_dir() {
         let _ = std::fs::remove_dir_all(&kept);
         std::fs::rename(&inside, &kept).map_err(|e| format!("cannot move the target directory out of the chroot: {e}"))?;

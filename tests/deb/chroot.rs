@@ -52,17 +52,7 @@ enum Kind {
 /// (in a network namespace of their own, where the maintainer scripts cannot reach anything).
 /// dpkg-dev and apt-utils are autopkgtest's: it builds a package of the tests' dependencies and a
 /// repository of the package under test in the testbed.
-const DOWNLOADED: &[&str] = &[
-    "nftables",
-    "netfilter-persistent",
-    "adduser",
-    "iptables",
-    "iptables-persistent",
-    "openvpn",
-    "iproute2",
-    "dpkg-dev",
-    "apt-utils",
-];
+const DOWNLOADED: &[&str] = &["nftables", "netfilter-persistent", "adduser", "iptables", "iptables-persistent", "openvpn", "iproute2", "dpkg-dev", "apt-utils"];
 
 /// Bump when the way the chroot is made changes, so that a cached one is made anew.
 const RECIPE: &str = "minbase, policy-rc.d 101, apt cache of DOWNLOADED";
@@ -188,11 +178,7 @@ fn in_namespaces(root: &Path, extra: &[&str], seconds: u32, script: &str) -> Out
 fn mounted_under(dir: &Path) -> Option<String> {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("read /proc/self/mountinfo");
     let dir = dir.to_string_lossy();
-    mounts
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .find(|m| *m == dir || m.starts_with(&format!("{dir}/")))
-        .map(str::to_string)
+    mounts.lines().filter_map(|l| l.split(' ').nth(4)).find(|m| *m == dir || m.starts_with(&format!("{dir}/"))).map(str::to_string)
 }
 
 /// The cached tarball of `kind`, made when missing. A lock file serializes test processes that
@@ -285,10 +271,8 @@ fn make(root: &Path, suite: &str, mirror: &str) -> Result<(), String> {
     std::fs::write(&policy, "#!/bin/sh\n# No service starts in this test chroot.\nexit 101\n").map_err(|e| e.to_string())?;
     succeed(Command::new(tool("chmod", "coreutils")).arg("755").arg(&policy))?;
 
-    let download = format!(
-        "set -e\napt-get update -qq\napt-get clean\napt-get install -qq -y --no-install-recommends --download-only {}",
-        DOWNLOADED.join(" ")
-    );
+    let download =
+        format!("set -e\napt-get update -qq\napt-get clean\napt-get install -qq -y --no-install-recommends --download-only {}", DOWNLOADED.join(" "));
     let out = in_namespaces(root, &[], TIMEOUT, &download);
     if !out.status.success() {
         return Err(format!("cannot fill the chroot's apt cache:\n{}", describe(&download, &out)));
@@ -321,8 +305,7 @@ fn debian_mirror() -> Result<String, String> {
     let from_deb822 = deb822.split("\n\n").find_map(|stanza| {
         let field = |name: &str| stanza.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
         let suites = field("Suites:")?;
-        let is_main_archive = field("Types:")?.split_whitespace().any(|t| t == "deb")
-            && suites.split_whitespace().any(|s| !s.contains('-'));
+        let is_main_archive = field("Types:")?.split_whitespace().any(|t| t == "deb") && suites.split_whitespace().any(|s| !s.contains('-'));
         is_main_archive.then(|| field("URIs:")?.split_whitespace().next().map(str::to_string)).flatten()
     });
     let list = std::fs::read_to_string("/etc/apt/sources.list").unwrap_or_default();
@@ -337,7 +320,5 @@ fn debian_mirror() -> Result<String, String> {
             }
         })
     };
-    from_deb822
-        .or_else(from_list)
-        .ok_or_else(|| "no Debian archive found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list".into())
+    from_deb822.or_else(from_list).ok_or_else(|| "no Debian archive found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list".into())
 }

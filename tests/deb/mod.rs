@@ -16,21 +16,12 @@ pub fn scratch() -> &'static Path {
 /// Runs `cmd` with no input; its standard output, or everything it said when it failed.
 pub fn succeed(cmd: &mut Command) -> Result<String, String> {
     let out = cmd.stdin(Stdio::null()).output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(describe(&format!("{cmd:?}"), &out))
-    }
+    if out.status.success() { Ok(String::from_utf8_lossy(&out.stdout).into_owned()) } else { Err(describe(&format!("{cmd:?}"), &out)) }
 }
 
 /// What a finished command did, for a failure message.
 pub fn describe(what: &str, out: &Output) -> String {
-    format!(
-        "$ {what}\n{}\n--- stdout\n{}--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    format!("$ {what}\n{}\n--- stdout\n{}--- stderr\n{}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 /// `dpkg-deb ARGS`, which must succeed.
@@ -53,11 +44,7 @@ pub fn contents(deb: &Path) -> Vec<Entry> {
         .map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
             assert!(fields.len() >= 6, "unexpected dpkg-deb --contents line {line:?}");
-            Entry {
-                mode: fields[0].to_string(),
-                owner: fields[1].to_string(),
-                path: fields[5].trim_start_matches('.').trim_end_matches('/').to_string(),
-            }
+            Entry { mode: fields[0].to_string(), owner: fields[1].to_string(), path: fields[5].trim_start_matches('.').trim_end_matches('/').to_string() }
         })
         .collect()
 }

@@ -4,7 +4,7 @@
 //! `status` reporting ACCEPT policies): it refuses, naming table and chain, and the machine
 //! stays closed. iptables-legacy has tables of its own, which such rules do not touch.
 
-use crate::common::topology::{INTERNET, INTERNET6, ROUTER, Probe, Side, Topology};
+use crate::common::topology::{INTERNET, INTERNET6, Probe, ROUTER, Side, Topology};
 use crate::common::{Backend, ConfigDir, Netns, Run, config};
 
 /// Other tools' rules in the chains iptables-nft's `OUTPUT` and `POSTROUTING` live in, IPv4 and

@@ -16,7 +16,11 @@ type Make = fn(&Path, &Path);
 /// Each kind of entry, made at the path given (the second path: a directory that is not there,
 /// as a mount that is not there yet at boot), and what the error says it is.
 const ENTRIES: [(&str, Make, &str); 3] = [
-    ("60-servers.conf", |entry, absent| symlink(absent.join("60-servers.conf"), entry).expect("symlink"), "is a dangling link to /nonexistent/vpn-firewall-mount/60-servers.conf"),
+    (
+        "60-servers.conf",
+        |entry, absent| symlink(absent.join("60-servers.conf"), entry).expect("symlink"),
+        "is a dangling link to /nonexistent/vpn-firewall-mount/60-servers.conf",
+    ),
     ("60-fifo.conf", |entry, _| nix::unistd::mkfifo(entry, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo"), "is a FIFO"),
     ("60-kmsg.conf", |entry, _| symlink("/proc/kmsg", entry).expect("symlink"), "kernel's proc filesystem"),
 ];

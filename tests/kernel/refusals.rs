@@ -3,7 +3,7 @@
 //! and the read-back. A loaded ruleset stays exactly as it was; with none loaded, the lockdown
 //! ruleset is loaded instead, so that a refusal never leaves the machine open.
 
-use crate::common::topology::{INTERNET, INTERNET6, LAN, ROUTER, ROUTER6, Probe, Side, Topology, USER};
+use crate::common::topology::{INTERNET, INTERNET6, LAN, Probe, ROUTER, ROUTER6, Side, Topology, USER};
 use crate::common::{self, Backend, ConfigDir, Netns, Run, config};
 use crate::sandbox;
 
@@ -198,13 +198,7 @@ fn malformed_configurations_are_refused_naming_file_and_line(backend: Backend) {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} problems with {} malformed configurations (check and start each):\n\n{}",
-        failures.len(),
-        BAD.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} problems with {} malformed configurations (check and start each):\n\n{}", failures.len(), BAD.len(), failures.join("\n"));
 }
 
 #[test]

@@ -1,11 +1,11 @@
 //! The test bed of one scenario: an uplink with a VPN server on the router, the firewall's
 //! configuration, the capture that counts cleartext, and the traffic the host sends.
 
+use crate::common::Netns;
 use crate::common::capture::{Capture, NotALeak};
 use crate::common::topology::{Bridge, INTERNET, INTERNET6, Probe, RESOLVER, Stream, USER, Uplink, Workstation};
-use crate::common::Netns;
 use crate::common::vpn::{Kind, Vpn};
-use crate::common::{Background, Backend, ConfigDir, Run, fixtures};
+use crate::common::{Backend, Background, ConfigDir, Run, fixtures};
 use crate::summary::Ledger;
 use std::process::Stdio;
 
@@ -115,13 +115,7 @@ impl<'a> Bed<'a> {
     pub fn verdict(&mut self) {
         let cleartext = self.capture.take().expect("watch before the verdict").finish();
         self.ledger.set(cleartext.count());
-        assert!(
-            cleartext.count() == 0,
-            "LEAK in scenario {} with {} and {}: {cleartext}",
-            self.scenario,
-            self.vpn.kind().name(),
-            self.backend().name()
-        );
+        assert!(cleartext.count() == 0, "LEAK in scenario {} with {} and {}: {cleartext}", self.scenario, self.vpn.kind().name(), self.backend().name());
     }
 
     pub fn connect(&mut self) {
@@ -157,9 +151,7 @@ impl<'a> Bed<'a> {
     /// An ordinary user's program on the client that keeps sending to the internet: a UDP datagram and a
     /// TCP connection attempt every 10 ms or so, until dropped.
     pub fn chatter(&self) -> Background {
-        let script = format!(
-            "while :; do echo probe >/dev/udp/{INTERNET}/7001; timeout 1 bash -c 'echo probe >/dev/tcp/{INTERNET}/7000'; sleep 0.01; done"
-        );
+        let script = format!("while :; do echo probe >/dev/udp/{INTERNET}/7001; timeout 1 bash -c 'echo probe >/dev/tcp/{INTERNET}/7000'; sleep 0.01; done");
         let user = USER.to_string();
         let mut cmd = self.client().command("setpriv");
         cmd.args(["--reuid", &user, "--regid", &user, "--clear-groups", "bash", "-c", &script]);

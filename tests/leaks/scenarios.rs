@@ -4,9 +4,9 @@
 //! leaks come after the verdict, so that pointed at a stub the suite fails on what leaked.
 
 use crate::bed::Bed;
+use crate::common::guard::{Guard, tampering};
 use crate::common::topology::{GATEWAY, INSIDE, INTERNET, INTERNET6, LAN, Probe, RESOLVER, ROUTER, ROUTER6, USER, VPN_SERVER, WORKSTATION};
 use crate::common::vpn::{Kind, tunnel_user};
-use crate::common::guard::{Guard, tampering};
 use crate::common::{require_tools, wait_for};
 use nix::sys::signal::Signal;
 use std::thread::sleep;
@@ -73,9 +73,7 @@ fn vpn_and_lan_work(bed: &mut Bed) {
     }
     let arrived = bed.net.router.arrivals(7001);
     bed.send(&[Probe::udp(INTERNET, 7001), Probe::udp(INTERNET, 7001).as_uid(USER)]);
-    wait_for("both UDP datagrams through the tunnel", Duration::from_secs(2), || {
-        bed.net.router.arrivals(7001) >= arrived + 2
-    });
+    wait_for("both UDP datagrams through the tunnel", Duration::from_secs(2), || bed.net.router.arrivals(7001) >= arrived + 2);
     for p in [Probe::tcp(ROUTER, 80), Probe::tcp(ROUTER, 80).as_uid(USER)] {
         bed.reach(p, "the LAN, allowed");
     }
@@ -272,7 +270,9 @@ fn load_accept_all(bed: &Bed, table: &str, priority: i32, iptables: bool) {
             bed.net.host.iptables(ipv6, &["-I", "OUTPUT", "1", "-j", "ACCEPT"]).expect(0);
         }
     }
-    bed.net.host.nft_load(&format!("table inet {table} {{\n chain output {{\n  type filter hook output priority {priority}; policy accept;\n  accept\n }}\n}}\n"));
+    bed.net
+        .host
+        .nft_load(&format!("table inet {table} {{\n chain output {{\n  type filter hook output priority {priority}; policy accept;\n  accept\n }}\n}}\n"));
 }
 
 /// Scenario 11: Another tool's accept-all rules, loaded before vpn-firewall and after it: nothing

@@ -34,8 +34,8 @@ fn piuparts(release: Release) {
     }
     let old = first_release();
     std::fs::copy(old, repository.join(old.file_name().expect("a file name"))).expect("copy 0.1.0 in");
-    let packages = succeed(Command::new(tool("dpkg-scanpackages", "dpkg-dev")).args(["--multiversion", "."]).current_dir(&repository))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let packages =
+        succeed(Command::new(tool("dpkg-scanpackages", "dpkg-dev")).args(["--multiversion", "."]).current_dir(&repository)).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(repository.join("Packages"), packages).expect("write Packages");
     std::fs::write(chroot.path("/etc/apt/sources.list"), "deb [trusted=yes] file:/var/local/repository ./\n").expect("write sources.list");
 
@@ -75,23 +75,24 @@ fn autopkgtest(release: Release) {
     // tree into the testbed, target/ included, were it given the worktree).
     let source = output.path().join("source");
     std::fs::create_dir_all(&source).expect("create the source directory");
-    succeed(Command::new(tool("cp", "coreutils")).arg("-a").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/debian")).arg(&source))
-        .unwrap_or_else(|e| panic!("{e}"));
+    succeed(Command::new(tool("cp", "coreutils")).arg("-a").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/debian")).arg(&source)).unwrap_or_else(|e| panic!("{e}"));
     let out = isolated(
-        Command::new(tool("sh", "dash")).arg("-c").arg(
-            // autopkgtest-virt-chroot expects /proc in the chroot, and the chroot's root must be
-            // a mount point for `ip netns` and `unshare --mount` in it (they change its
-            // propagation). These mounts end with the mount namespace. selftest needs
-            // /dev/net/tun, which a machine has and debootstrap does not make.
-            r#"mount --bind "$1" "$1" && mount -t proc proc "$1/proc" &&
+        Command::new(tool("sh", "dash"))
+            .arg("-c")
+            .arg(
+                // autopkgtest-virt-chroot expects /proc in the chroot, and the chroot's root must be
+                // a mount point for `ip netns` and `unshare --mount` in it (they change its
+                // propagation). These mounts end with the mount namespace. selftest needs
+                // /dev/net/tun, which a machine has and debootstrap does not make.
+                r#"mount --bind "$1" "$1" && mount -t proc proc "$1/proc" &&
             mkdir -p "$1/dev/net" && { [ -e "$1/dev/net/tun" ] || mknod -m 666 "$1/dev/net/tun" c 10 200; } &&
             exec autopkgtest --output-dir "$2/out" "$3" "$4" -- chroot "$1""#,
-        )
-        .arg("sh")
-        .arg(chroot.root())
-        .arg(output.path())
-        .arg(deb)
-        .arg(&source),
+            )
+            .arg("sh")
+            .arg(chroot.root())
+            .arg(output.path())
+            .arg(deb)
+            .arg(&source),
     );
     let summary = std::fs::read_to_string(output.path().join("out/summary")).unwrap_or_default();
     assert!(out.status.success(), "{}\nsummary:\n{summary}", describe("autopkgtest", &out));

@@ -72,11 +72,7 @@ fn nft_check(args: &[&OsStr], stdin: Option<&str>) -> Result<(), String> {
         child.stdin.take().expect("piped").write_all(text.as_bytes()).expect("cannot write to nft");
     }
     let out = child.wait_with_output().expect("nft did not finish");
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("nft -c refused the ruleset ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr)))
-    }
+    if out.status.success() { Ok(()) } else { Err(format!("nft -c refused the ruleset ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr))) }
 }
 
 /// Loads an `ipset restore` input, then IPv4 and IPv6 `iptables-restore --noflush` inputs, with
@@ -99,17 +95,8 @@ pub fn iptables_load(ipset: &str, v4: &str, v6: &str, variant: &str) -> Result<(
         tool(&format!("iptables-{variant}-restore"), "iptables").display(),
         tool(&format!("ip6tables-{variant}-restore"), "iptables").display(),
     );
-    let out = in_netns(tool("sh", "dash"))
-        .args(["-c", &script, "sh"])
-        .args(&files)
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run unshare");
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("iptables-{variant} refused the rules ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr)))
-    }
+    let out = in_netns(tool("sh", "dash")).args(["-c", &script, "sh"]).args(&files).stdin(Stdio::null()).output().expect("cannot run unshare");
+    if out.status.success() { Ok(()) } else { Err(format!("iptables-{variant} refused the rules ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr))) }
 }
 
 /// `nft -f -` of `text` in this thread's network namespace (see `in_fresh_netns`), or its
@@ -124,11 +111,7 @@ pub fn nft_load_here(text: &str) -> Result<(), String> {
         .expect("cannot run nft");
     child.stdin.take().expect("piped").write_all(text.as_bytes()).expect("cannot write to nft");
     let out = child.wait_with_output().expect("nft did not finish");
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("nft -f refused the text ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr)))
-    }
+    if out.status.success() { Ok(()) } else { Err(format!("nft -f refused the text ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr))) }
 }
 
 /// Runs `f` on a thread of its own in a fresh network namespace: the thread's sockets, and
