@@ -18,12 +18,10 @@ mod sandbox;
 use std::path::PathBuf;
 use vpn_firewall::accounts::FixedAccounts;
 use vpn_firewall::config::RawConfig;
-use vpn_firewall::nft::nfnetlink::Socket;
 use vpn_firewall::policy::{Family, Policy};
 use vpn_firewall::qubes::{self, Qubes};
 use vpn_firewall::render_iptables::{Found, ipsets, render_all, render_ipset, render_iptables};
-use vpn_firewall::render_netlink::render_layers;
-use vpn_firewall::render_nft::{GUARD_TABLE, Layer, TABLE, render_layer, render_nft};
+use vpn_firewall::render_nft::{Layer, render_nft};
 use vpn_firewall::settings::Settings;
 
 /// The accounts every golden configuration is validated with: the default user `tunnel` exists.
@@ -126,19 +124,13 @@ fn golden(backend: Backend, name: &str, policy: &Policy) {
     let expected = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}; create it with UPDATE_GOLDEN=1 cargo test --test golden", path.display()));
     if rendered != expected {
-        let (line, (want, got)) = expected
-            .lines()
-            .chain(std::iter::repeat("<end of file>"))
-            .zip(rendered.lines().chain(std::iter::repeat("<end of output>")))
-            .enumerate()
-            .find(|(_, (want, got))| want != got)
-            .expect("texts differ, so some line does");
+        let (line, want, got) = sandbox::first_difference(&expected, &rendered).expect("texts differ, so some line does");
         panic!(
             "the {name} ruleset differs from {} at line {}:\n  golden:   {want}\n  rendered: {got}\n\
              Review the change as a security change; if it is intended: UPDATE_GOLDEN=1 cargo test --test golden\n\
              --- rendered ---\n{rendered}",
             path.display(),
-            line + 1
+            line
         );
     }
     if let Err(complaint) = backend.check(policy, &path) {
@@ -146,63 +138,10 @@ fn golden(backend: Backend, name: &str, policy: &Policy) {
     }
 }
 
-/// The guard's netlink batch of both layers of `policy` against their text: the text loaded
-/// with `nft -f` in one fresh namespace, the batch sent on a netlink socket in another, and
-/// nft's listings of both tables compared. A missing dependency or a wrong byte order shows as
-/// another listing (raw `@nh,...` payload, other numbers).
-///
-/// The owned table goes with the socket that loaded it, and nft's own listing right after a
-/// load prints its cache rather than the kernel's tables: so the text is loaded without
-/// `flags owner` (everything else as the guard's text has it) and listed by another nft, and
-/// the batch's owned table is listed while its socket is open, its `flags owner` line (with
-/// the owner's name) checked and then left out.
+/// The guard's netlink batch of both layers of `policy` against their text (see
+/// `sandbox::netlink`).
 fn netlink_as_text(name: &str, policy: &Policy) {
-    let tables = [TABLE, GUARD_TABLE];
-    let guard_text = render_layer(policy, Layer::Guard).replace(" { flags owner; }", "").replace("\tflags owner\n", "");
-    assert!(!guard_text.contains("owner"), "{name}: the owner flag is still in the text:\n{guard_text}");
-    let text = render_layer(policy, Layer::Main) + &guard_text;
-    let by_text = sandbox::in_fresh_netns(|| sandbox::nft_load_here(&text).and_then(|()| sandbox::nft_list_here(&tables)));
-    let by_text = by_text.unwrap_or_else(|e| panic!("{name}: {e}"));
-    let by_netlink = sandbox::in_fresh_netns(|| {
-        let batch = render_layers(policy, &[Layer::Main, Layer::Guard]);
-        let messages: Vec<_> = batch.iter().map(|c| (&c.message, c.flags)).collect();
-        let mut socket = Socket::open().expect("open a netfilter netlink socket");
-        socket.batch(&messages, |i| batch[i].what.clone()).unwrap_or_else(|e| panic!("{name}: {e:#}"));
-        sandbox::nft_list_here(&tables)
-    })
-    .unwrap_or_else(|e| panic!("{name}: {e}"));
-    let owned = format!("table inet {GUARD_TABLE} {{ # progname ");
-    let owner_flag = by_netlink.find(&owned).map(|at| &by_netlink[at..]).and_then(|t| t.lines().nth(1));
-    assert_eq!(owner_flag, Some("\tflags owner"), "{name}: the batch's table inet {GUARD_TABLE} is not owned:\n{by_netlink}");
-    let netlink = without_owner(&by_netlink);
-    if by_text != netlink {
-        let (line, (want, got)) = by_text.lines().zip(netlink.lines()).enumerate().find(|(_, (a, b))| a != b).unwrap_or((0, ("", "")));
-        panic!(
-            "{name}: the netlink batch lists otherwise than the text, first at line {}:\n  text:    {want}\n  netlink: {got}\n--- netlink ---\n{netlink}",
-            line + 1
-        );
-    }
-}
-
-/// A listing as nft prints it of the table without `flags owner`: without the owner's name
-/// on the table's line, the flag's line, and the empty line nft prints after the table's
-/// comment only when the table has flags.
-fn without_owner(listing: &str) -> String {
-    let mut out = Vec::new();
-    let mut lines = listing.lines();
-    while let Some(line) = lines.next() {
-        if line != "\tflags owner" {
-            out.push(line.split(" # progname ").next().unwrap_or(line));
-            continue;
-        }
-        let comment = lines.next().unwrap_or_default();
-        out.push(comment);
-        let after = lines.next().unwrap_or_default();
-        if !(comment.starts_with("\tcomment ") && after.is_empty()) {
-            out.push(after);
-        }
-    }
-    out.iter().map(|l| format!("{l}\n")).collect()
+    sandbox::netlink::lists_as_text(policy, &[Layer::Main, Layer::Guard]).unwrap_or_else(|e| panic!("{name}: {e}"));
 }
 
 /// `MODULE::TEST` for each golden case, rendered for one backend.

@@ -12,6 +12,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+pub mod netlink;
+
 /// `tool` from `PATH` or the sbin directories, or a failed test that says what to install.
 pub fn tool(name: &str, debian_package: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -143,4 +145,12 @@ pub fn nft_list_here(tables: &[&str]) -> Result<String, String> {
         listings.push_str(&String::from_utf8_lossy(&out.stdout));
     }
     Ok(listings)
+}
+
+/// The first line (numbered from 1) at which two texts differ, with each one's line there
+/// (`<end>` past its last), or `None` when their lines are the same.
+pub fn first_difference<'a>(a: &'a str, b: &'a str) -> Option<(usize, &'a str, &'a str)> {
+    let lines = a.lines().count().max(b.lines().count());
+    let end = std::iter::repeat("<end>");
+    a.lines().chain(end.clone()).zip(b.lines().chain(end)).take(lines).zip(1..).find(|((x, y), _)| x != y).map(|((x, y), line)| (line, x, y))
 }
