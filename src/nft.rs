@@ -8,6 +8,7 @@ mod netlink;
 pub mod nfnetlink;
 mod notices;
 
+pub use netlink::generation;
 pub use notices::{Notice, Subscription};
 
 use crate::policy::{Hook, Loaded, Policy, SetId};

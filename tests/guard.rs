@@ -329,6 +329,25 @@ fn arp_ignore_lowered_by_another_process_is_raised_again(backend: Backend) {
     assert_eq!(arp_ignore(), "0", "the guard raised arp_ignore again while standing by");
 }
 
+/// A load of its own as large as a long LAN list (30 000 networks, in both tables): the
+/// kernel's notices of it would overrun the guard's buffer ("notices lost"), which made it load
+/// again, and again. It does not listen to its own loads, so it restores nothing, and a change
+/// by another process is still restored once.
+fn a_large_load_of_its_own_is_no_change_to_restore(backend: Backend) {
+    let ns = Netns::host("glarge", backend);
+    let networks: Vec<String> = (1..30_000).map(|i| format!("10.{}.{}.0/24", 2 * i / 256, 2 * i % 256)).collect();
+    let conf = ConfigDir::new(config(&format!("[lan]\nallow = {}\n", networks.join(" "))));
+    let guard = Guard::start(&ns, &conf);
+    ns.firewall(conf.path(), "start").expect(0);
+    ns.firewall(conf.path(), "reload").expect(0);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(guard.restorations(), 0, "the guard restored its own loads; its log:\n{}", guard.log());
+    ns.run("nft", &["delete", "table", "inet", "vpn_firewall"], "").expect(0);
+    assert!(poll(Duration::from_secs(5), || guard.restorations() == 1), "the deletion was not restored; its log:\n{}", guard.log());
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(guard.restorations(), 1, "the guard went on restoring; its log:\n{}", guard.log());
+}
+
 /// A guard in a PID namespace of its own (in a container): its own loads are its own, though
 /// the kernel names their process by its pid outside (no restoration of what it loaded itself),
 /// and another process's deletion is still restored.
@@ -416,4 +435,4 @@ backend_tests!(
     iptables: [flushed_chains_and_accept_policies_leak_nothing, the_rules_are_read_back_while_commands_keep_coming],
 );
 
-tests_with!(nftables_only, super::Backend::Nftables, deleting_the_table_leaks_nothing);
+tests_with!(nftables_only, super::Backend::Nftables, deleting_the_table_leaks_nothing, a_large_load_of_its_own_is_no_change_to_restore);

@@ -88,6 +88,10 @@ impl Guard {
                     self.pending.clear();
                     causes.push("notices were lost (the kernel reported changes faster than they were read)".to_string());
                 }
+                Notice::Unheard => {
+                    self.pending.clear();
+                    causes.push("another process changed the ruleset while the guard loaded its own (it does not listen then)".to_string());
+                }
                 Notice::Generation { port, pid, process } => {
                     let objects = std::mem::take(&mut self.pending);
                     // Its own loads, made on its own socket (its pid would not tell in a PID

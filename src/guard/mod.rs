@@ -25,7 +25,7 @@ pub use control::{Reply, Request, ask};
 
 use crate::configuration::Options;
 use crate::exit;
-use crate::nft::{Notice, Subscription};
+use crate::nft::Notice;
 use crate::output::say_err;
 use anyhow::{Context as _, Result};
 use connections::{Connections, Received};
@@ -51,7 +51,6 @@ pub fn run(options: &Options) -> Result<i32> {
     signals.add(Signal::SIGINT);
     signals.thread_block().context("cannot block SIGTERM to read it from a signalfd")?;
     let signalfd = SignalFd::new(&signals).context("cannot open a signalfd")?;
-    let mut notices = Subscription::open()?;
     let mut guard = Guard::new(Owner::open()?);
     let listener = {
         // `start` and `flush` look for the guard while they hold the lock. One that took it
@@ -72,13 +71,15 @@ pub fn run(options: &Options) -> Result<i32> {
     let mut connections = Connections::default();
     loop {
         let polling = guard.polls().then(|| POLL.saturating_sub(polled.elapsed()));
-        let timeout = match polling.into_iter().chain(connections.until_deadline()).min() {
+        // Notices kept back by a load of its own are handled at once.
+        let waiting = guard.owner.notices_waiting().then_some(Duration::ZERO);
+        let timeout = match polling.into_iter().chain(connections.until_deadline()).chain(waiting).min() {
             Some(wait) => PollTimeout::try_from(wait).unwrap_or(PollTimeout::ZERO),
             None => PollTimeout::NONE,
         };
         let mut fds = vec![
             PollFd::new(signalfd.as_fd(), PollFlags::POLLIN),
-            PollFd::new(notices.fd(), PollFlags::POLLIN),
+            PollFd::new(guard.owner.notices_fd(), PollFlags::POLLIN),
             PollFd::new(listener.as_fd(), PollFlags::POLLIN),
         ];
         fds.extend(connections.poll_fds());
@@ -98,9 +99,9 @@ pub fn run(options: &Options) -> Result<i32> {
             say_err!("vpn-firewall guard: ending on signal {signal}; {rules}; restorations: {}", guard.restorations());
             return Ok(exit::OK);
         }
-        if notified {
+        if notified || guard.owner.notices_waiting() {
             let seen = Instant::now();
-            match notices.drain() {
+            match guard.owner.notices() {
                 Ok(batch) => guard.on_notices(&batch, seen),
                 Err(e) => {
                     say_err!("vpn-firewall guard: warning: {e:#}");
@@ -119,6 +120,9 @@ pub fn run(options: &Options) -> Result<i32> {
         }
         for request in received {
             serve(request, &mut guard);
+        }
+        if let Some(e) = guard.owner.deaf() {
+            return Err(e);
         }
     }
 }

@@ -8,26 +8,108 @@
 //! freed what the last transaction replaced (an RCU grace period: some 10 to 15 ms), so a
 //! read-back on a socket of its own, closed after it, would take that long after every load.
 
+//!
+//! It also holds the guard's subscription to nf_tables' notices, and does not listen while it
+//! commits a transaction of its own: the kernel builds no notices where nobody listens, and
+//! those of a large load (one per set element, of both tables) would overrun the buffer, which
+//! reads as "notices lost", which makes the guard load again: a loop. What it cannot have heard
+//! meanwhile, it finds out from the ruleset's generation, which counts committed transactions:
+//! when more than its own committed while it did not listen, or when one of another process
+//! was half reported when it stopped listening, it says so with `Notice::Unheard`, and the
+//! guard restores as after lost notices.
+
 use crate::nft::nfnetlink::Socket;
-use crate::nft::{LoadedTable, read_table_on};
+use crate::nft::{LoadedTable, Notice, Subscription, generation, read_table_on};
 use crate::render_netlink::Change;
 use crate::render_nft::Layer;
 use anyhow::Result;
 
 pub struct Owner {
     socket: Socket,
+    notices: Subscription,
+    /// Notices read before a transaction of its own, not yet handed out.
+    stash: Vec<Notice>,
+    /// A notice of another process's transaction was handed out without the generation notice
+    /// that ends it.
+    open: bool,
+    /// Another process may have changed the ruleset while it did not listen.
+    unheard: bool,
+    /// It could not listen again after a transaction of its own: the guard must end (systemd
+    /// starts a new one, which loads again; the main layer holds meanwhile).
+    deaf: Option<anyhow::Error>,
 }
 
 impl Owner {
     pub fn open() -> Result<Owner> {
-        Ok(Owner { socket: Socket::open()? })
+        Ok(Owner { socket: Socket::open()?, notices: Subscription::open()?, stash: Vec::new(), open: false, unheard: false, deaf: None })
     }
 
     /// Applies `changes` as one transaction; an error names the change the kernel refused,
     /// and then nothing of the batch was applied.
     pub fn apply(&mut self, changes: &[Change]) -> Result<()> {
         let messages: Vec<_> = changes.iter().map(|c| (&c.message, c.flags)).collect();
-        self.socket.batch(&messages, |i| changes[i].what.clone())
+        match self.notices.drain() {
+            Ok(queued) => self.stash.extend(queued),
+            Err(_) => self.unheard = true,
+        }
+        // A transaction of another process whose notices began but did not end: the rest of
+        // them may come while it does not listen.
+        let half_reported = match self.stash.iter().rev().find(|n| matches!(n, Notice::Object { .. } | Notice::Generation { .. })) {
+            Some(last) => matches!(last, Notice::Object { .. }),
+            None => self.open,
+        };
+        let before = generation(&mut self.socket)?;
+        // Listening through it costs only time: it stays subscribed if it cannot stop.
+        let paused = self.notices.pause().is_ok();
+        let applied = self.socket.batch(&messages, |i| changes[i].what.clone());
+        if paused {
+            if let Err(e) = self.notices.resume().or_else(|_| self.notices.resume()) {
+                self.deaf = Some(e.context("cannot listen to nf_tables' notices again after a load of its own"));
+                return applied;
+            }
+        }
+        let after = match generation(&mut self.socket) {
+            Ok(g) => g,
+            Err(e) => {
+                self.unheard = true;
+                return applied.and(Err(e));
+            }
+        };
+        let own = u32::from(applied.is_ok());
+        if paused && (half_reported || after != before.wrapping_add(own)) {
+            self.unheard = true;
+        }
+        applied
+    }
+
+    /// The notices that arrived (first those read before its own transactions), without
+    /// waiting; `Notice::Unheard` when another process may have changed the ruleset while it
+    /// did not listen.
+    pub fn notices(&mut self) -> Result<Vec<Notice>> {
+        let mut all = std::mem::take(&mut self.stash);
+        all.extend(self.notices.drain()?);
+        if std::mem::take(&mut self.unheard) {
+            all.push(Notice::Unheard);
+        }
+        if let Some(last) = all.iter().rev().find(|n| matches!(n, Notice::Object { .. } | Notice::Generation { .. })) {
+            self.open = matches!(last, Notice::Object { .. });
+        }
+        Ok(all)
+    }
+
+    /// Why it no longer hears the kernel's notices, if it does not.
+    pub fn deaf(&mut self) -> Option<anyhow::Error> {
+        self.deaf.take()
+    }
+
+    /// Whether notices wait that `notices` would hand out without the socket being readable.
+    pub fn notices_waiting(&self) -> bool {
+        !self.stash.is_empty() || self.unheard
+    }
+
+    /// The subscription's descriptor, to poll.
+    pub fn notices_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.notices.fd()
     }
 
     /// The socket's netlink port id: the kernel's notices of the transactions it commits carry it.

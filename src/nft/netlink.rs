@@ -139,8 +139,8 @@ fn dump(sock: &mut Socket, message: u8, attributes: &[(u16, &[u8])]) -> Result<V
     Ok(parts.into_iter().map(|part| part.attributes).collect())
 }
 
-/// The ruleset's generation: the kernel counts every change of the ruleset.
-fn generation(sock: &mut Socket) -> Result<u32> {
+/// The ruleset's generation: the kernel counts every committed transaction.
+pub fn generation(sock: &mut Socket) -> Result<u32> {
     let reply = sock.request(&get(GETGEN, &[])).context("reading nf_tables over netlink")?;
     reply.iter().find_map(|m| be32(attrs(&m.attributes), GEN_ID)).context("the kernel did not say the ruleset's generation")
 }

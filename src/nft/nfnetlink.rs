@@ -167,6 +167,11 @@ impl Socket {
         self.socket.add_membership(group).with_context(|| format!("cannot join the netfilter netlink multicast group {group}"))
     }
 
+    /// Leaves a multicast group joined with `subscribe`.
+    pub fn unsubscribe(&mut self, group: u32) -> Result<()> {
+        self.socket.drop_membership(group).with_context(|| format!("cannot leave the netfilter netlink multicast group {group}"))
+    }
+
     /// The next notification of the groups this socket joined, waiting for one if need be.
     pub fn recv(&mut self) -> Result<Notification> {
         loop {

@@ -32,6 +32,9 @@ pub enum Notice {
     Generation { port: u32, pid: Option<u32>, process: Option<String> },
     /// Notices were lost (the socket's buffer overran): anything may have changed.
     Lost,
+    /// Another process changed the ruleset while the listener was not listening (the guard,
+    /// during its own transactions): anything may have changed.
+    Unheard,
 }
 
 impl Notice {
@@ -46,6 +49,7 @@ impl Notice {
         let Notice::Object { message, family, table, name } = self else {
             return match self {
                 Notice::Lost => "changes the kernel reported too fast to read".into(),
+                Notice::Unheard => "changes made while the guard loaded its own".into(),
                 _ => "a transaction".into(),
             };
         };
@@ -96,6 +100,17 @@ impl Subscription {
 
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.sock.as_fd()
+    }
+
+    /// Stops listening: the kernel builds no notices where nobody listens, which a large
+    /// transaction of the listener's own would otherwise fill its buffer with.
+    pub fn pause(&mut self) -> Result<()> {
+        self.sock.unsubscribe(NFNLGRP_NFTABLES)
+    }
+
+    /// Listens again after `pause`.
+    pub fn resume(&mut self) -> Result<()> {
+        self.sock.subscribe(NFNLGRP_NFTABLES)
     }
 
     /// Every notice that has arrived, without waiting.
