@@ -25,6 +25,11 @@ pub struct Guard {
     pub(super) retry: bool,
     /// Keeping `arp_ignore` raised failed at the last poll (said once, until it works again).
     pub(super) arp_failing: bool,
+    /// Nothing of vpn-firewall is loaded, with any backend: the guard found it so at its start
+    /// or left it so with its flush, and while it runs every start goes through it. A start
+    /// then need not ask every backend (iptables' forks). Rules of ours loaded by hand meanwhile
+    /// (a saved ruleset restored) stay beside the new ones: more closed, never less.
+    nothing_loaded: bool,
     /// Notices of a transaction whose end (its generation notice) has not been read yet.
     pub(super) pending: Vec<Notice>,
     since: Instant,
@@ -37,7 +42,17 @@ pub struct Guarded {
 
 impl Guard {
     pub fn new(owner: Owner) -> Guard {
-        Guard { owner, guarded: None, restorations: 0, last: None, retry: false, arp_failing: false, pending: Vec::new(), since: Instant::now() }
+        Guard {
+            owner,
+            guarded: None,
+            restorations: 0,
+            last: None,
+            retry: false,
+            arp_failing: false,
+            nothing_loaded: false,
+            pending: Vec::new(),
+            since: Instant::now(),
+        }
     }
 
     pub fn restorations(&self) -> u64 {
@@ -66,6 +81,7 @@ impl Guard {
         let (installed, _) = Backend::installed();
         let loaded: Vec<&Backend> = installed.iter().filter(|b| b.exists().unwrap_or(false)).collect();
         if loaded.is_empty() {
+            self.nothing_loaded = installed.iter().all(|b| matches!(b.exists(), Ok(false)));
             return;
         }
         let reply = self.start(options);
@@ -118,13 +134,13 @@ impl Guard {
         // ran) or a switch of backends leaves another backend's rules to remove. (Asking every
         // backend costs forks of iptables; a reload through the guard needs none.)
         let same = self.guarded.as_ref().is_some_and(|g| g.backend.same_kind(&backend));
-        let others: Vec<Backend> = if same {
+        let others: Vec<Backend> = if same || self.nothing_loaded {
             Vec::new()
         } else {
             let (installed, _) = Backend::installed();
             installed.into_iter().filter(|b| !b.same_kind(&backend) && b.exists().unwrap_or(false)).collect()
         };
-        let nothing_before = others.is_empty() && self.guarded.is_none() && !backend.exists().unwrap_or(false);
+        let nothing_before = self.nothing_loaded || (others.is_empty() && self.guarded.is_none() && !backend.exists().unwrap_or(false));
         let (objects, name) = (backend.objects(), backend.name().to_string());
         for w in forwarding::warnings(&validated.settings) {
             reply.err(format!("vpn-firewall: warning: {w}"));
@@ -150,6 +166,8 @@ impl Guard {
     /// Loads `policy` in both layers and guards what is in force afterwards; says what went
     /// wrong in `reply` (exit 1). Whether `policy` itself was loaded.
     fn load_or_report(&mut self, backend: Backend, policy: Policy, nothing_before: bool, reply: &mut Reply) -> bool {
+        // Whatever the outcome, something may be loaded from now on.
+        self.nothing_loaded = false;
         let error = match layers::apply(&mut self.owner, &backend, &policy, nothing_before) {
             Outcome::Loaded => {
                 self.guarded = Some(Guarded { backend, policy });
@@ -206,7 +224,9 @@ impl Guard {
         // Standing by first: what the removal reports is no tampering.
         self.guarded = None;
         self.retry = false;
-        match layers::remove(&mut self.owner) {
+        let removed = layers::remove(&mut self.owner);
+        self.nothing_loaded = removed.is_ok();
+        match removed {
             Ok(said) if said.is_empty() => reply.out("vpn-firewall: nothing to flush: nothing of vpn-firewall is loaded; the guard stands by"),
             Ok(said) => {
                 for line in said {
