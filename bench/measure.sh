@@ -71,10 +71,11 @@ guard_running() {
     return 1
 }
 
-# Start through a running guard: the guard is started for each call (not timed) and ended
-# after it, so that no other method runs beside a guard, which would restore what they delete.
-load_guard() {
-    "$bin" --config-dir "$dir" guard 2>/dev/null &
+# Start through a running guard, started with ARGS: the guard is started for each call (not
+# timed) and ended after it, so that no other method runs beside a guard, which would restore
+# (or, owning the table, refuse) what they delete. The table it leaves, unowned, they delete.
+through_guard() {
+    "$bin" --config-dir "$dir" guard "$@" 2>/dev/null &
     local guard=$!
     guard_running "$dir" "$bin" || { kill "$guard"; return 1; }
     "$bin" --config-dir "$dir" flush >/dev/null # through the guard: nothing loaded, it stands by
@@ -84,14 +85,18 @@ load_guard() {
     kill "$guard"; wait "$guard" || true
     timed first "$t0" "$t1"; timed reload "$t1" "$t2"
 }
+load_guard() { through_guard; }          # it owns table inet vpn_firewall (Linux 6.9)
+load_second() { through_guard --second-table; } # and a second table, as before Linux 6.9
 
 register_methods() {
     printf 'method\tlimit\tlabel\n' >"$RESULTS/methods.tsv"
     method floor - 'nft -f (the floor)'
     method start 1.5 'vpn-firewall start'
     # Issue 16's target: half the floor at the default configuration. With long lists the
-    # guard loads every element twice (both tables) where the floor loads them once.
+    # guard with a second table loads every element twice (both tables) where the floor loads
+    # them once.
     method guard 0.5:lan0 'vpn-firewall start through a running guard'
+    method second 0.5:lan0 'vpn-firewall start through a guard with --second-table'
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -247,7 +252,7 @@ METHODS=$(awk -F'\t' 'NR > 1 { printf "%s ", $1 }' "$RESULTS/methods.tsv")
 echo "timing loads: $METHODS($RUNS rounds per size)" >&2
 LOADNS=$PREFIX-load
 new_ns "$LOADNS"
-ip netns exec "$LOADNS" bash -c "$(declare -f time_loads timed guard_running $(compgen -A function load_)); time_loads '$BIN' '$WORK' $RUNS '$METHODS' $LOAD_CASES" |
+ip netns exec "$LOADNS" bash -c "$(declare -f time_loads timed guard_running through_guard $(compgen -A function load_)); time_loads '$BIN' '$WORK' $RUNS '$METHODS' $LOAD_CASES" |
     durations load
 
 echo "timing the one-iptables-command-per-rule baseline ($RUNS runs per size: several minutes)" >&2
@@ -272,10 +277,11 @@ time_command $((RUNS * 5)) show "$BIN" --config-dir "$REPO/etc/vpn-firewall" sho
 # up too). Replies and TCP acknowledgements pass the input hook as established.
 #
 # A case is PATH:FIREWALL; `firewall FIREWALL` loads it in the host namespace. guardN is lanN
-# with the guard's second layer: a guard runs in the host namespace and start loads both
-# tables through it, so that every packet passes inet vpn_firewall and inet
-# vpn_firewall_guard. Each is next to the case without the guard it is compared with.
-THROUGHPUT_CASES="tunnel:none tunnel:lan0 tunnel:guard0 tunnel:lan10000 lan:none lan:lan1 lan:guard1 lan:guard10000 lan:lan10000"
+# through a guard, which owns table inet vpn_firewall (one table, as without a guard);
+# secondN the same with a guard started with --second-table (the way of kernels before 6.9),
+# so that every packet passes inet vpn_firewall and inet vpn_firewall_guard. Each is next to
+# the case without the guard it is compared with.
+THROUGHPUT_CASES="tunnel:none tunnel:lan0 tunnel:guard0 tunnel:second0 tunnel:lan10000 lan:none lan:lan1 lan:guard1 lan:second1 lan:second10000 lan:lan10000"
 
 echo "measuring throughput ($THROUGHPUT_ROUNDS rounds, ${IPERF_SECONDS} s per run)" >&2
 HOST=$PREFIX-host ROUTER=$PREFIX-router VPN=$PREFIX-vpn
@@ -294,33 +300,44 @@ for ns in "$ROUTER" "$VPN"; do
     PIDS+=("$(cat "$WORK/iperf3-$ns.pid")")
 done
 
-# The guard of the guardN cases: started at the first of them and kept for the next ones (start
-# replaces both layers through it), ended at a case of another kind.
-start_guard() { # DIR: the configuration the guard starts with
-    [[ -n $GUARD ]] && return
-    ip netns exec "$HOST" "$BIN" --config-dir "$1" guard 2>>"$WORK/guard.log" &
+# The guard of the guardN (or secondN) cases: started at the first of them and kept for the next
+# ones (start replaces what it holds through it), ended at a case of another kind.
+GUARD_KIND=""
+start_guard() { # DIR guard|second: the configuration the guard starts with, and how it holds
+    [[ -n $GUARD && $GUARD_KIND == "$2" ]] && return
+    end_guard
+    local args=()
+    [[ $2 == second ]] && args=(--second-table)
+    GUARD_KIND=$2
+    ip netns exec "$HOST" "$BIN" --config-dir "$1" guard "${args[@]}" 2>>"$WORK/guard.log" &
     GUARD=$! # ip netns exec executes the command in its place: this is the guard's PID
     guard_running "$1" ip netns exec "$HOST" "$BIN" || { cat "$WORK/guard.log" >&2; return 1; }
 }
-end_guard() { # and wait for it: its table goes when it has ended
+end_guard() { # and wait for it: a second table goes when it has ended, an owned main one stays, unowned
     [[ -n $GUARD ]] || return 0
     kill "$GUARD"
     wait "$GUARD" || { echo "bench/measure.sh: the guard ended with status $?:" >&2; cat "$WORK/guard.log" >&2; return 1; }
     GUARD=""
 }
-firewall() { # none | lanN (vpn-firewall start with N lan.allow networks) | guardN (the same through a guard)
-    local n=${1##*[a-z]} # the N of lanN and guardN
+firewall() { # none | lanN (vpn-firewall start with N lan.allow networks) | guardN | secondN (the same through a guard)
+    local n=${1##*[a-z]} # the N of lanN, guardN and secondN
     [[ -z $n || -d $WORK/lan$n ]] || config "$WORK/lan$n" "$n" 0
-    [[ $1 == guard* ]] || end_guard
+    [[ $1 == guard* || $1 == second* ]] || end_guard
     case $1 in
         none) ip netns exec "$HOST" nft delete table inet vpn_firewall 2>/dev/null || true ;;
         lan*) ip netns exec "$HOST" "$BIN" --config-dir "$WORK/lan$n" start >/dev/null ;;
-        guard*)
-            start_guard "$WORK/lan$n"
+        guard* | second*)
+            start_guard "$WORK/lan$n" "${1%%[0-9]*}"
             ip netns exec "$HOST" "$BIN" --config-dir "$WORK/lan$n" start >/dev/null
-            # A guard that had ended since would leave start to load one layer, measured as two.
-            [[ $(ip netns exec "$HOST" nft list tables) == *'table inet vpn_firewall_guard'* ]] ||
-                { echo "bench/measure.sh: no guard's table after a start through the guard:" >&2; cat "$WORK/guard.log" >&2; return 1; } ;;
+            # A guard that had ended since would leave start to load the table by itself.
+            local held
+            if [[ $1 == guard* ]]; then
+                held=$(ip netns exec "$HOST" nft list table inet vpn_firewall | grep -c 'flags owner')
+            else
+                held=$(ip netns exec "$HOST" nft list tables | grep -c 'table inet vpn_firewall_guard')
+            fi
+            [[ $held == 1 ]] ||
+                { echo "bench/measure.sh: the guard holds nothing after a start through it:" >&2; cat "$WORK/guard.log" >&2; return 1; } ;;
         *) echo "bench/measure.sh: unknown firewall $1" >&2; return 2 ;;
     esac
 }

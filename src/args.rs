@@ -43,7 +43,7 @@ fn resolve(cli: Cli) -> (Command, Options) {
         Cmd::Status => Command::Status,
         Cmd::Check => Command::Check,
         Cmd::Show => Command::Show,
-        Cmd::Guard => Command::Guard,
+        Cmd::Guard(args) => Command::Guard { second_table: args.second_table },
         Cmd::Selftest(args) => Command::Selftest(selftest::Options { json: args.json, uplink: args.uplink }),
         Cmd::SelftestProbe(args) => {
             let sender = Sender { label: format!("uid {} gid {}", args.uid, args.gid), uid: args.uid, gid: args.gid, mark: args.mark };

@@ -165,7 +165,7 @@ nothing. Exit 0; 2 invalid configuration.",
 
     /// Keep the ruleset in force while other tools flush or change it (root; the systemd unit runs it)
     #[command(long_about = GUARD_ABOUT, after_help = GUARD_EXAMPLES)]
-    Guard,
+    Guard(GuardArgs),
 
     /// Internal to selftest: one probe packet from inside its sandbox
     #[command(name = "selftest-probe", hide = true)]
@@ -202,7 +202,7 @@ pass did not). The claims:
   - an Ethernet-type interface merely named like the tunnel is not the tunnel
   - a broken configuration keeps loaded rules as they are, and at boot loads the lockdown
   - while the guard runs (one is started in the sandbox, and paused), another process \
-flushing the rules opens nothing, and the guard restores them
+flushing the rules opens nothing, and the guard keeps or restores them
 
 A configuration that leaks fails: with [lan] allow = 0.0.0.0/0 the internet is reachable outside \
 the tunnel, and selftest says so. When the VPN client's user does not exist (the default user \
@@ -217,31 +217,38 @@ Stay in the foreground and keep vpn-firewall's ruleset in force while other proc
 change the ruleset (nft flush ruleset, systemctl stop nftables, iptables -F, a script that \
 deletes the table or adds an accept rule). The unit vpn-firewall-guard.service runs it.
 
-The guard keeps two layers loaded, and a packet must pass both: the one start loads without a \
-guard too (table inet vpn_firewall, or the iptables chains), and a table of its own, inet \
-vpn_firewall_guard, with the same filter chains, owned by the guard's netlink socket (Linux \
-5.12 or later): no other process can delete or change it, and nft flush ruleset leaves it. When \
-another process deletes or changes the first layer, the guard loads it again within \
-milliseconds (it listens to nf_tables' notifications; iptables-legacy sends none, so it reads \
-its rules back every half second), and logs what changed and which process did it. It puts \
-net.ipv4.conf.all.arp_ignore back to 1 within half a second when another process lowers it. When the \
-guard is killed its own table goes with it and the first layer stays, as without a guard; \
-systemd starts it again.
+With nftables on Linux 6.9 or later, the guard owns table inet vpn_firewall itself, through its \
+netlink socket, with the flags owner and persist: no other process can delete or change it \
+(they get \"Operation not permitted\"), nft flush ruleset leaves it, and when the guard ends or \
+is killed the kernel keeps it, no longer owned, with the rules start without a guard loads. \
+It is one table: a packet passes it once, as without a guard.
 
-It guards from the first start on, never before: started with nothing of vpn-firewall loaded (a \
-fresh install, after flush) it stands by and loads nothing. Started with a ruleset loaded (at \
-boot after netfilter-persistent, or restarted), it loads the configuration as start does. While \
-it runs, start and flush act through it (its control socket, @vpn-firewall-guard in the \
-network namespace, answers root only): start replaces both layers, flush removes both and the \
-guard stands by. status shows whether it runs, its table and the packets that table blocked in \
-each hook (while another tool has removed the first layer, only the guard's table counts), and \
-its restorations. SIGTERM (and stop) end it and leave the rules loaded: the first layer stays, its own table goes with it.
+Otherwise (iptables, Linux 5.12 to 6.8 such as bookworm's 6.1, or --second-table) the guard \
+keeps two layers loaded, and a packet must pass both: the one start loads without a guard too \
+(table inet vpn_firewall, or the iptables chains), and a table of its own, inet \
+vpn_firewall_guard, with the same filter chains, owned by its socket: no other process can \
+delete or change it, and nft flush ruleset leaves it. When another process deletes or changes \
+the first layer, the guard loads it again within milliseconds (it listens to nf_tables' \
+notifications; iptables-legacy sends none, so it reads its rules back every half second), and \
+logs what changed and which process did it. When the guard is killed its own table goes with \
+it and the first layer stays, as without a guard; systemd starts it again.
 
-A ruleset saved with nft list ruleset while the guard runs contains its table, with flags \
-owner: loading that file fails with \"Operation not permitted\" as long as the guard runs. \
-Save other tools' rules without it (nft list table FAMILY NAME for each of theirs), or delete \
-the table inet vpn_firewall_guard block from the file. Exit: runs until signalled, then 0; 1 \
-could not start (not root, another guard in this network namespace).";
+Either way it puts net.ipv4.conf.all.arp_ignore back to 1 within half a second when another \
+process lowers it. It guards from the first start on, never before: started with nothing of \
+vpn-firewall loaded (a fresh install, after flush) it stands by and loads nothing. Started with \
+a ruleset loaded (at boot after netfilter-persistent, or restarted), it loads the configuration \
+as start does. While it runs, start and flush act through it (its control socket, \
+@vpn-firewall-guard in the network namespace, answers root only): start replaces what it holds, \
+flush removes it and the guard stands by. status shows whether it runs, the table it owns (with \
+a second table, the packets that table blocked in each hook: while another tool has removed the \
+first layer, only it counts), and its restorations. SIGTERM (and stop) end it and leave the \
+rules loaded.
+
+A ruleset saved with nft list ruleset while the guard runs contains the table it owns, with \
+flags owner: loading that file fails with \"Operation not permitted\" as long as the guard \
+runs. Save other tools' rules without it (nft list table FAMILY NAME for each of theirs), or \
+delete vpn-firewall's table blocks from the file. Exit: runs until signalled, then 0; 1 could \
+not start (not root, another guard in this network namespace).";
 
 const GUARD_EXAMPLES: &str = "\
 Examples:
@@ -255,6 +262,13 @@ Examples:
   sudo vpn-firewall --config-dir ./etc/vpn-firewall selftest
   sudo vpn-firewall selftest --uplink wlan0        name the sandbox's uplink after this one
   sudo vpn-firewall selftest --json | jq '.claims[] | select(.passed | not)'";
+
+#[derive(Debug, Args)]
+pub struct GuardArgs {
+    /// Guard the nftables table with a second table of its own, as on kernels before 6.9, instead of owning it
+    #[arg(long)]
+    pub second_table: bool,
+}
 
 #[derive(Debug, Args)]
 pub struct SelftestArgs {

@@ -12,7 +12,8 @@ pub use netlink::generation;
 pub use notices::{Notice, Subscription};
 
 use crate::policy::{Hook, Loaded, Policy, SetId};
-use crate::render_nft::{FAMILY, Layer, TABLE, layer_comment, nat_chain, render_flush, render_nft};
+use crate::render_netlink::TABLE_F_PERSIST;
+use crate::render_nft::{FAMILY, Layer, TABLE, layer_comment, nat_chain, render_flush, render_nft, render_nft_over_loaded};
 use crate::tools;
 use anyhow::{Result, anyhow, bail};
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ pub struct Nft {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadedTable {
     pub comment: Option<String>,
+    pub ownership: Ownership,
     pub chains: Vec<Chain>,
     /// Name and number of elements.
     pub sets: Vec<(String, usize)>,
@@ -46,6 +48,23 @@ pub struct Chain {
 impl Chain {
     fn base(name: String, hook: &str, policy: &str, rules: usize) -> Chain {
         Chain { name, hook: Some(hook.into()), policy: Some(policy.into()), rules }
+    }
+}
+
+/// A table's flags as to who may change it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ownership {
+    /// `TABLE_F_OWNER`, `TABLE_F_PERSIST`.
+    pub flags: u32,
+    /// While a socket owns the table: that socket's port id.
+    pub owner: Option<u32>,
+}
+
+impl Ownership {
+    /// A persistent table whose owner has gone: anyone may delete it, but no transaction may
+    /// add it without the flag (the kernel refuses to change it), as nft's text does first.
+    pub fn orphaned(self) -> bool {
+        self.flags & TABLE_F_PERSIST != 0 && self.owner.is_none()
     }
 }
 
@@ -80,9 +99,18 @@ impl Nft {
         self.run(&["-f", "-"], Some(text)).map(drop)
     }
 
-    /// Loads `policy`, replacing the table in one transaction.
+    /// Loads `policy`, replacing the table in one transaction. A table a guard left (owned and
+    /// persistent until it ended) refuses the text's first line: then it is deleted and loaded
+    /// anew without it, still in one transaction.
     pub fn load(&self, policy: &Policy) -> Result<()> {
-        self.load_text(&render_nft(policy))
+        let refused = match self.load_text(&render_nft(policy)) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        match netlink::inet_table_ownership(TABLE) {
+            Ok(Some(ownership)) if ownership.orphaned() => self.load_text(&render_nft_over_loaded(policy)),
+            _ => Err(refused),
+        }
     }
 
     /// Reads the table back and compares it with what `policy` loads.
@@ -119,6 +147,11 @@ impl Nft {
 /// Either table as the kernel has it, or `None` when it is not loaded. Needs no `nft`.
 pub fn read_table(layer: Layer) -> Result<Option<LoadedTable>> {
     netlink::read_inet_table(layer.table())
+}
+
+/// Whether either table is loaded, and who may change it: one request, not a whole read.
+pub fn table_ownership_on(socket: &mut nfnetlink::Socket, layer: Layer) -> Result<Option<Ownership>> {
+    netlink::inet_table_ownership_on(socket, layer.table())
 }
 
 /// `read_table` on a socket of the caller's (the guard's, which stays open: see `guard`).

@@ -58,11 +58,24 @@ pub fn render_nft(policy: &Policy) -> String {
 /// The guard's table is created owned (`flags owner`, Linux 5.12, nft 0.9.9): the flag must be
 /// there from the first line on, since the kernel refuses to add or drop it later.
 pub fn render_layer(policy: &Policy, layer: Layer) -> String {
+    layer_text(policy, layer, true)
+}
+
+/// The text of `render_nft` without its first line, which adds the table where none is loaded:
+/// for a table left by a guard (see `guard`), whose flag (persist) the kernel refuses to take
+/// away and nft 1.0.6 cannot write, and which is deleted and loaded anew all the same.
+pub fn render_nft_over_loaded(policy: &Policy) -> String {
+    layer_text(policy, Layer::Main, false)
+}
+
+fn layer_text(policy: &Policy, layer: Layer, add_first: bool) -> String {
     let mut out = String::new();
     let table = layer.table();
     let owner = if layer == Layer::Guard { " { flags owner; }" } else { "" };
     writeln!(out, "# vpn-firewall: {}, one atomic transaction for nft -f", description(policy.kind)).unwrap();
-    writeln!(out, "table {FAMILY} {table}{owner}").unwrap();
+    if add_first {
+        writeln!(out, "table {FAMILY} {table}{owner}").unwrap();
+    }
     writeln!(out, "delete table {FAMILY} {table}").unwrap();
     writeln!(out, "table {FAMILY} {table} {{").unwrap();
     if layer == Layer::Guard {

@@ -1,8 +1,10 @@
 //! The guard on the real kernel: while it runs, another process that flushes the ruleset,
 //! deletes vpn-firewall's table, adds an accept rule or flushes the iptables chains lets
-//! nothing out of the uplink in the clear, and the guard restores what was changed; killed
-//! with SIGKILL it leaves the main layer in force; `start` and `flush` act through it. Each
-//! test runs its own guard in its own namespaces and kills it by its pid.
+//! nothing out of the uplink in the clear, and the guard restores what was changed (with
+//! nftables on this kernel it owns the table, and another process cannot change it at all;
+//! `--second-table` guards as on kernels before 6.9, and is tested as a backend of its own);
+//! killed with SIGKILL it leaves the main layer in force; `start` and `flush` act through it.
+//! Each test runs its own guard in its own namespaces and kills it by its pid.
 //!
 //! Traffic: an unprivileged process sends a UDP datagram (IPv4 and IPv6) every 5 ms to an
 //! address behind the uplink, with the VPN down; tcpdump at the router counts what arrives.
@@ -30,12 +32,13 @@ fn sender(ns: &Netns) -> Background {
 
 /// Packets blocked on their way out by the guard's own table, which no reload resets.
 fn blocked_by_owned_table(ns: &Netns) -> u64 {
-    ["blocked_output", "blocked_postrouting"].iter().map(|c| ns.counter("inet", "vpn_firewall_guard", c)).sum()
+    ["blocked_output", "blocked_postrouting"].iter().map(|c| ns.counter("inet", ns.backend().owned_table(), c)).sum()
 }
 
 /// Runs each command of `tamper` in the host while the sender sends and a guard guards, and
-/// checks that no cleartext reached the router, that the guard logged a restoration, and that
-/// the configuration's ruleset is loaded and up to date afterwards.
+/// checks that no cleartext reached the router, that the guard logged a restoration (or, owning
+/// the table, that the kernel refused every change of it and nothing needed restoring), and
+/// that the configuration's ruleset is loaded and up to date afterwards.
 fn assert_tamper_leaks_nothing(test: &str, backend: Backend, tamper: &[&[&str]]) {
     let u = Uplink::new(test, backend);
     let conf = ConfigDir::new(config(""));
@@ -48,7 +51,8 @@ fn assert_tamper_leaks_nothing(test: &str, backend: Backend, tamper: &[&[&str]])
     for command in tamper {
         let (program, args) = command.split_first().expect("a command");
         let done = u.host.run(program, args, "");
-        assert_eq!(done.code, 0, "the tampering command itself failed:\n{done}");
+        let refused = backend.guard_owns_main() && done.stderr.contains("Operation not permitted");
+        assert!(done.code == 0 || refused, "the tampering command itself failed:\n{done}");
         std::thread::sleep(Duration::from_millis(300));
     }
     // iptables-legacy is read back every 500 ms.
@@ -56,18 +60,25 @@ fn assert_tamper_leaks_nothing(test: &str, backend: Backend, tamper: &[&[&str]])
     drop(sending);
     let cleartext = capture.finish();
     assert_eq!(cleartext.count(), 0, "cleartext left the uplink while {tamper:?} ran; guard log:\n{}\n{cleartext}", guard.log());
-    // `nft flush ruleset` does not touch iptables-legacy's rules: there is nothing to restore.
-    let touches_main = !(backend == Backend::IptablesLegacy && tamper[0][0] == "nft");
-    let owned_output = || u.host.counter("inet", "vpn_firewall_guard", "blocked_output");
-    let before = owned_output();
+    // `nft flush ruleset` does not touch iptables-legacy's rules: there is nothing to restore;
+    // nor can anything touch a table the guard owns.
+    let touches_main = !(backend.guard_owns_main() || backend == Backend::IptablesLegacy && tamper[0][0] == "nft");
     let status = u.firewall(&conf, "status");
     assert_eq!(status.code, 0, "status after {tamper:?}:\n{status}");
-    let shown = owned_blocked_in_status(&status.stdout, "output");
-    assert!(
-        (before..=owned_output()).contains(&shown),
-        "status shows {shown} packets blocked by the guard's table in output, its counter said {before}:\n{status}"
-    );
+    if !backend.guard_owns_main() {
+        let owned_output = || u.host.counter("inet", "vpn_firewall_guard", "blocked_output");
+        let before = owned_output();
+        let status = u.firewall(&conf, "status");
+        let shown = owned_blocked_in_status(&status.stdout, "output");
+        assert!(
+            (before..=owned_output()).contains(&shown),
+            "status shows {shown} packets blocked by the guard's table in output, its counter said {before}:\n{status}"
+        );
+    }
     assert!(status.stdout.contains("up to date") && status.stdout.contains("owned by the guard"), "status after {tamper:?}:\n{status}");
+    if !touches_main {
+        assert_eq!(guard.restorations(), 0, "the guard restored what {tamper:?} could not have changed; its log:\n{}", guard.log());
+    }
     if touches_main {
         assert!(guard.restorations() >= 1, "the guard logged no restoration after {tamper:?}; its log:\n{}", guard.log());
         assert!(!status.stdout.contains("restored:  0 times"), "status counts no restoration:\n{status}");
@@ -141,8 +152,11 @@ fn a_silent_client_delays_no_restoration(backend: Backend) {
     // What removes the main layer, and how soon it must be back: a silent client used to hold
     // the guard for 5 s. Measured here: 20 to 35 ms for nftables, 60 to 95 ms for iptables-nft
     // (two iptables-restore), 390 ms for iptables-legacy, whose rules are read back every 500 ms.
+    // A table the guard owns cannot be changed: what it restores then is arp_ignore, looked at
+    // every 500 ms.
     let (tamper, within): (Vec<String>, _) = match backend {
-        Backend::Nftables => (["nft", "delete", "table", "inet", "vpn_firewall"].map(String::from).to_vec(), Duration::from_millis(200)),
+        Backend::Nftables => (["sh", "-c", "echo 0 > /proc/sys/net/ipv4/conf/all/arp_ignore"].map(String::from).to_vec(), Duration::from_millis(1000)),
+        Backend::NftablesSecondTable => (["nft", "delete", "table", "inet", "vpn_firewall"].map(String::from).to_vec(), Duration::from_millis(200)),
         Backend::IptablesNft => (["nft", "flush", "ruleset"].map(String::from).to_vec(), Duration::from_millis(500)),
         Backend::IptablesLegacy => (vec![backend.iptables(false), "-w".into(), "-F".into()], Duration::from_millis(1000)),
     };
@@ -187,10 +201,20 @@ fn the_guard_killed_leaks_nothing(backend: Backend) {
     let cleartext = capture.finish();
     assert_eq!(cleartext.count(), 0, "cleartext left the uplink after the guard was killed:\n{cleartext}");
     assert!(!u.host.tables().iter().any(|t| t == "inet vpn_firewall_guard"), "the owned table outlived its owner");
+    if backend.guard_owns_main() {
+        // Kept by the kernel, no longer owned: any root process may replace or delete it now.
+        let kept = u.host.nft(&["list", "table", "inet", "vpn_firewall"]);
+        assert!(!kept.contains("flags owner") && !kept.contains("# progname"), "the table is still owned after its owner was killed:\n{kept}");
+    }
     let status = u.firewall(&conf, "status");
     assert_eq!(status.code, 0, "status with the guard killed:\n{status}");
     assert!(status.stdout.contains("up to date") && status.stdout.contains("guard:     not running"), "status with the guard killed:\n{status}");
     assert!(u.blocked_output() > 0, "the sender sent nothing that was blocked: the test proves nothing");
+    // start without a guard replaces what the killed one left (a table the kernel kept
+    // refuses nft's usual first line), and leaves what start loads.
+    let alone = u.start(&conf);
+    assert!(!alone.stdout.contains("owned by the guard"), "{alone}");
+    assert_eq!(u.host.firewall_objects(), backend.loaded_objects(), "start without the guard:\n{alone}");
 
     // Restarted (as systemd does), it finds the ruleset loaded and guards it again.
     let again = Guard::start(&u.host, &conf);
@@ -216,15 +240,18 @@ fn start_and_flush_act_through_the_guard(backend: Backend) {
     assert_eq!(arp_before, "0", "a new namespace answers ARP for any of its addresses");
     ns.firewall(conf.path(), "start").expect(0);
     assert_eq!(arp_ignore(), "1", "start through the guard did not raise arp_ignore");
-    let owned = ns.nft(&["list", "table", "inet", "vpn_firewall_guard"]);
+    let owned_table = backend.owned_table();
+    let owned = ns.nft(&["list", "table", "inet", owned_table]);
     assert!(owned.contains("flags owner") && owned.contains("# progname vpn-firewall"), "the owned table:\n{owned}");
-    let deleted = ns.run("nft", &["delete", "table", "inet", "vpn_firewall_guard"], "");
+    let deleted = ns.run("nft", &["delete", "table", "inet", owned_table], "");
     assert!(deleted.code != 0 && deleted.stderr.contains("Operation not permitted"), "another process deleted the owned table:\n{deleted}");
+    let mut ours: Vec<String> = ns.tables().into_iter().filter(|t| t.contains("vpn_firewall")).collect();
+    ours.sort();
+    assert_eq!(ours, backend.guarded_tables().iter().map(|t| format!("inet {t}")).collect::<Vec<_>>(), "the tables while the guard guards");
 
     conf.set(config("[lan]\nallow = 198.51.100.0/24\n"));
     ns.firewall(conf.path(), "reload").expect(0);
-    let tables: &[&str] = if backend.is_iptables() { &["vpn_firewall_guard"] } else { &["vpn_firewall", "vpn_firewall_guard"] };
-    for table in tables {
+    for table in backend.guarded_tables() {
         let text = ns.nft(&["list", "table", "inet", table]);
         assert!(text.contains("198.51.100.0/24"), "reload through the guard did not replace table {table}:\n{text}");
     }
@@ -236,7 +263,7 @@ fn start_and_flush_act_through_the_guard(backend: Backend) {
     conf.set("[lan]\nallow = 198.51.100.0/33\n");
     let invalid = ns.firewall(conf.path(), "start").expect(2);
     assert!(invalid.stderr.contains("left exactly as it was"), "{invalid}");
-    assert!(ns.nft(&["list", "table", "inet", "vpn_firewall_guard"]).contains("198.51.100.0/24"));
+    assert!(ns.nft(&["list", "table", "inet", owned_table]).contains("198.51.100.0/24"));
     conf.set(config(""));
 
     ns.firewall(conf.path(), "flush").expect(0);
@@ -277,7 +304,8 @@ fn only_one_guard_per_namespace_and_only_root_commands_it(backend: Backend) {
     );
     let refused = format!("refused a request of uid {uid}");
     assert!(poll(Duration::from_secs(2), || guard.log().contains(&refused)), "no refusal of an unprivileged user's flush:\n{}", guard.log());
-    assert!(ns.tables().iter().any(|t| t == "inet vpn_firewall_guard"), "an unprivileged user flushed the rules:\n{}", guard.log());
+    let owned = format!("inet {}", backend.owned_table());
+    assert!(ns.tables().contains(&owned), "an unprivileged user flushed the rules:\n{}", guard.log());
 }
 
 /// iptables-legacy sends no notices: the guard reads the rules back every half second, and a
@@ -289,7 +317,7 @@ fn the_rules_are_read_back_while_commands_keep_coming(backend: Backend) {
     ns.firewall(conf.path(), "start").expect(0);
     let mut cmd = ns.command("bash");
     backend.host_iptables(&mut cmd);
-    let script = format!("while :; do \"$0\" --backend iptables --config-dir \"$1\" status >/dev/null 2>&1; sleep 0.05; done");
+    let script = "while :; do \"$0\" --backend iptables --config-dir \"$1\" status >/dev/null 2>&1; sleep 0.05; done";
     cmd.args(["-c", &script]).arg(binary()).arg(conf.path()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     let _asking = Background::spawn(cmd);
     std::thread::sleep(Duration::from_millis(300));
@@ -332,7 +360,7 @@ fn arp_ignore_lowered_by_another_process_is_raised_again(backend: Backend) {
 /// A load of its own as large as a long LAN list (30 000 networks, in both tables): the
 /// kernel's notices of it would overrun the guard's buffer ("notices lost"), which made it load
 /// again, and again. It does not listen to its own loads, so it restores nothing, and a change
-/// by another process is still restored once.
+/// by another process is still restored once (or, to a table it owns, refused).
 fn a_large_load_of_its_own_is_no_change_to_restore(backend: Backend) {
     let ns = Netns::host("glarge", backend);
     let networks: Vec<String> = (1..30_000).map(|i| format!("10.{}.{}.0/24", 2 * i / 256, 2 * i % 256)).collect();
@@ -342,15 +370,23 @@ fn a_large_load_of_its_own_is_no_change_to_restore(backend: Backend) {
     ns.firewall(conf.path(), "reload").expect(0);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(guard.restorations(), 0, "the guard restored its own loads; its log:\n{}", guard.log());
-    ns.run("nft", &["delete", "table", "inet", "vpn_firewall"], "").expect(0);
-    assert!(poll(Duration::from_secs(5), || guard.restorations() == 1), "the deletion was not restored; its log:\n{}", guard.log());
+    let deleted = ns.run("nft", &["delete", "table", "inet", "vpn_firewall"], "");
+    let expected = if backend.guard_owns_main() {
+        assert!(deleted.code != 0 && deleted.stderr.contains("Operation not permitted"), "another process deleted the owned table:\n{deleted}");
+        0
+    } else {
+        deleted.expect(0);
+        assert!(poll(Duration::from_secs(5), || guard.restorations() == 1), "the deletion was not restored; its log:\n{}", guard.log());
+        1
+    };
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(guard.restorations(), 1, "the guard went on restoring; its log:\n{}", guard.log());
+    assert_eq!(guard.restorations(), expected, "the guard went on restoring; its log:\n{}", guard.log());
+    ns.firewall(conf.path(), "status").expect(0);
 }
 
 /// A guard in a PID namespace of its own (in a container): its own loads are its own, though
 /// the kernel names their process by its pid outside (no restoration of what it loaded itself),
-/// and another process's deletion is still restored.
+/// and another process's deletion is still restored (owning the table, there is none to).
 fn a_guard_in_a_pid_namespace_restores_only_what_others_changed(backend: Backend) {
     let ns = Netns::host("gpidns", backend);
     let conf = ConfigDir::new(config(""));
@@ -362,12 +398,15 @@ fn a_guard_in_a_pid_namespace_restores_only_what_others_changed(backend: Backend
     for command in common::guard::tampering(backend) {
         ns.run(&command[0], &command[1..].iter().map(String::as_str).collect::<Vec<_>>(), "").expect(0);
     }
-    assert!(poll(Duration::from_secs(2), || guard.restorations() >= 1), "the tampering was not restored; its log:\n{}", guard.log());
+    if !backend.guard_owns_main() {
+        assert!(poll(Duration::from_secs(2), || guard.restorations() >= 1), "the tampering was not restored; its log:\n{}", guard.log());
+    }
     std::thread::sleep(Duration::from_secs(1));
     let restored = guard.restorations();
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(guard.restorations(), restored, "the guard went on restoring its own restorations; its log:\n{}", guard.log());
-    ns.firewall(conf.path(), "status").expect(0);
+    let status = ns.firewall(conf.path(), "status").expect(0);
+    assert!(status.stdout.contains("up to date"), "{status}");
 }
 
 /// Gateway mode through the guard, with the kernel not forwarding (a new namespace's
@@ -395,7 +434,7 @@ fn a_guard_that_dies_before_answering_leaves_the_lockdown(backend: Backend) {
         assert!(run.stderr.contains("did not answer") || run.stderr.contains("closed the connection"), "start failed for another reason:\n{run}");
         assert_eq!(ns.firewall_objects(), backend.loaded_objects(), "nothing loaded after the guard died half-way:\n{run}");
         // The label: the nftables table's comment, or a comment rule in VPN_FIREWALL_INFO.
-        let loaded = if backend == Backend::Nftables { ns.ruleset() } else { ns.iptables(false, &["-S"]).expect(0).stdout };
+        let loaded = if backend.is_iptables() { ns.iptables(false, &["-S"]).expect(0).stdout } else { ns.ruleset() };
         assert!(loaded.contains("vpn-firewall lockdown"), "not the lockdown ruleset:\n{run}\n{loaded}");
         let before = ns.ruleset();
         let again = ns.firewall(conf.path(), "start").expect(code);
@@ -436,3 +475,19 @@ backend_tests!(
 );
 
 tests_with!(nftables_only, super::Backend::Nftables, deleting_the_table_leaks_nothing, a_large_load_of_its_own_is_no_change_to_restore);
+
+// The way kernels before 6.9 guard (bookworm's 6.1): a second table beside the main one.
+tests_with!(
+    nftables_second_table,
+    super::Backend::NftablesSecondTable,
+    nft_flush_ruleset_leaks_nothing,
+    deleting_the_table_leaks_nothing,
+    an_accept_rule_added_to_its_chains_leaks_nothing,
+    the_guard_killed_leaks_nothing,
+    a_silent_client_delays_no_restoration,
+    arp_ignore_lowered_by_another_process_is_raised_again,
+    a_guard_in_a_pid_namespace_restores_only_what_others_changed,
+    start_and_flush_act_through_the_guard,
+    only_one_guard_per_namespace_and_only_root_commands_it,
+    a_large_load_of_its_own_is_no_change_to_restore,
+);

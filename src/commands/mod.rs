@@ -28,8 +28,11 @@ pub enum Command {
     Check,
     Show,
     Selftest(selftest::Options),
-    /// Stay in the foreground and keep the ruleset in force (see `guard`).
-    Guard,
+    /// Stay in the foreground and keep the ruleset in force (see `guard`); with a second table
+    /// even where the kernel could keep the main one owned.
+    Guard {
+        second_table: bool,
+    },
     /// One probe of selftest's, from this source port.
     SelftestProbe(Probe, u16),
 }
@@ -66,7 +69,7 @@ fn dispatch(command: &Command, options: &Options) -> Result<i32> {
         Command::Check => check::check(options),
         Command::Show => show(options),
         Command::Selftest(selftest) => selftest::selftest(options, selftest),
-        Command::Guard => crate::guard::run(options),
+        Command::Guard { second_table } => crate::guard::run(options, *second_table),
         Command::SelftestProbe(probe, source_port) => Ok(selftest::probe_command(probe, *source_port)),
         Command::Stop => {
             say!(

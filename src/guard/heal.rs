@@ -124,7 +124,7 @@ impl Guard {
     /// counts each restoration.
     fn heal(&mut self, cause: String, force: bool, seen: Instant) {
         let Some(g) = &self.guarded else { return };
-        match layers::restore(&mut self.owner, &g.backend, &g.policy, force) {
+        match layers::restore(&mut self.owner, &g.backend, &g.policy, g.hold, force) {
             Ok(Some(what)) => {
                 self.retry = false;
                 self.restorations += 1;

@@ -1,12 +1,15 @@
 //! `vpn-firewall guard`: a resident process that keeps the kill switch in force while other
 //! tools flush or change the ruleset.
 //!
-//! It keeps two layers loaded (see `layers`): the main one that `start` loads without a guard
-//! too, and a table of its own, owned by its netlink socket, with the same filter chains. It
-//! listens to nf_tables' notifications and loads the main layer again within milliseconds of
-//! another process deleting or changing it (iptables-legacy reports nothing: it is read back
-//! every half second instead). Meanwhile the owned table, which no other process can delete or
-//! change, holds the line. `start`, `flush` and `status` reach it through its control socket.
+//! It holds what it loads in one of two ways (see `layers::Hold`). With nftables, where the
+//! kernel can (Linux 6.9), it owns table inet vpn_firewall itself, persistent: no other process
+//! can delete or change it, and when the guard ends the kernel keeps it, unowned. Otherwise it
+//! keeps two layers loaded: the main one that `start` loads without a guard too, and a table of
+//! its own, owned by its netlink socket, with the same filter chains; it listens to nf_tables'
+//! notifications and loads the main layer again within milliseconds of another process deleting
+//! or changing it (iptables-legacy reports nothing: it is read back every half second instead).
+//! Meanwhile the owned table, which no other process can delete or change, holds the line.
+//! `start`, `flush` and `status` reach it through its control socket.
 //!
 //! It guards from the first `start` on, never before: started with nothing of vpn-firewall
 //! loaded (a fresh install, after `flush`), it stands by and loads nothing, so installing the
@@ -42,7 +45,9 @@ use std::time::{Duration, Instant};
 const POLL: Duration = Duration::from_millis(500);
 
 /// Runs the guard until SIGTERM or SIGINT; the rules stay loaded when it ends.
-pub fn run(options: &Options) -> Result<i32> {
+/// With `second_table`, it guards nftables' table with a second one even where the kernel could
+/// keep the first owned (see `layers::Hold`).
+pub fn run(options: &Options, second_table: bool) -> Result<i32> {
     if !nix::unistd::geteuid().is_root() {
         anyhow::bail!("guard needs root to own a table in the kernel's firewall; run it with sudo (or as the unit vpn-firewall-guard.service)");
     }
@@ -51,7 +56,9 @@ pub fn run(options: &Options) -> Result<i32> {
     signals.add(Signal::SIGINT);
     signals.thread_block().context("cannot block SIGTERM to read it from a signalfd")?;
     let signalfd = SignalFd::new(&signals).context("cannot open a signalfd")?;
-    let mut guard = Guard::new(Owner::open()?);
+    let mut owner = Owner::open()?;
+    let persist = !second_table && owner.kernel_keeps_owned_tables().context("cannot ask the kernel whether it keeps owned tables")?;
+    let mut guard = Guard::new(owner, persist);
     let listener = {
         // `start` and `flush` look for the guard while they hold the lock. One that took it
         // before the guard did has found no guard and loaded by itself: it has finished now,
@@ -63,7 +70,7 @@ pub fn run(options: &Options) -> Result<i32> {
         guard.adopt(options);
         listener
     };
-    say_err!("vpn-firewall guard: running (pid {}), {}", std::process::id(), guard.state());
+    say_err!("vpn-firewall guard: running (pid {}), {}; {}", std::process::id(), guard.way(), guard.state());
     notify_ready();
     // When the rules were last read back by the poll: it runs on time however busy the
     // guard's sockets are (a stream of `status` requests must not starve it).
@@ -92,8 +99,8 @@ pub fn run(options: &Options) -> Result<i32> {
         let (signalled, notified, connecting) = (ready[0], ready[1], ready[2]);
         if signalled {
             let signal = signalfd.read_signal().ok().flatten().map_or(0, |s| s.ssi_signo);
-            let rules = match guard.main_objects() {
-                Some(objects) => format!("the rules stay loaded ({objects} stays, the guard's own table goes with it)"),
+            let rules = match guard.left_behind() {
+                Some(left) => format!("the rules stay loaded ({left})"),
                 None => "it was standing by".into(),
             };
             say_err!("vpn-firewall guard: ending on signal {signal}; {rules}; restorations: {}", guard.restorations());

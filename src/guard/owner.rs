@@ -18,9 +18,9 @@
 //! was half reported when it stopped listening, it says so with `Notice::Unheard`, and the
 //! guard restores as after lost notices.
 
-use crate::nft::nfnetlink::Socket;
-use crate::nft::{LoadedTable, Notice, Subscription, generation, read_table_on};
-use crate::render_netlink::Change;
+use crate::nft::nfnetlink::{Refusal, Socket};
+use crate::nft::{LoadedTable, Notice, Ownership, Subscription, generation, read_table_on, table_ownership_on};
+use crate::render_netlink::{Change, render_persist_probe};
 use crate::render_nft::Layer;
 use anyhow::Result;
 
@@ -115,6 +115,27 @@ impl Owner {
     /// The socket's netlink port id: the kernel's notices of the transactions it commits carry it.
     pub fn port(&self) -> u32 {
         self.socket.port()
+    }
+
+    /// Whether the kernel keeps a table this socket owns when the socket closes
+    /// (NFT_TABLE_F_PERSIST, Linux 6.9): a table added so and deleted in one transaction tells.
+    pub fn kernel_keeps_owned_tables(&mut self) -> Result<bool> {
+        match self.apply(&render_persist_probe()) {
+            Ok(()) => Ok(true),
+            Err(e) if e.downcast_ref::<Refusal>().is_some_and(|r| r.0 == nix::errno::Errno::EOPNOTSUPP) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Who may change one of the tables (one request), or `None` when it is not loaded.
+    pub fn ownership(&mut self, layer: Layer) -> Result<Option<Ownership>> {
+        table_ownership_on(&mut self.socket, layer)
+    }
+
+    /// Whether the table is loaded and owned by this socket.
+    pub fn owns(&mut self, layer: Layer) -> Result<bool> {
+        let port = self.port();
+        Ok(self.ownership(layer)?.is_some_and(|o| o.owner == Some(port)))
     }
 
     /// One of the tables as the kernel has it, or `None` when it is not loaded.

@@ -1,7 +1,7 @@
 //! What the guard guards, and its answers to `start`, `flush` and `status`.
 
 use super::control::{Reply, Request};
-use super::layers::{self, Outcome};
+use super::layers::{self, Hold, Outcome};
 use super::owner::Owner;
 use crate::backend::Backend;
 use crate::configuration::Options;
@@ -10,7 +10,7 @@ use crate::forwarding;
 use crate::nft::Notice;
 use crate::output::say_err;
 use crate::policy::{Policy, blocked_said};
-use crate::render_nft::{FAMILY, GUARD_TABLE, Layer};
+use crate::render_nft::FAMILY;
 use crate::settings::BackendChoice;
 use std::time::Instant;
 
@@ -33,17 +33,22 @@ pub struct Guard {
     /// Notices of a transaction whose end (its generation notice) has not been read yet.
     pub(super) pending: Vec<Notice>,
     since: Instant,
+    /// It owns the nftables table itself, which the kernel keeps when the guard ends (see
+    /// `Hold`): the kernel can (Linux 6.9), and no second table was asked for.
+    persist: bool,
 }
 
 pub struct Guarded {
     pub backend: Backend,
     pub policy: Policy,
+    pub hold: Hold,
 }
 
 impl Guard {
-    pub fn new(owner: Owner) -> Guard {
+    pub fn new(owner: Owner, persist: bool) -> Guard {
         Guard {
             owner,
+            persist,
             guarded: None,
             restorations: 0,
             last: None,
@@ -59,19 +64,26 @@ impl Guard {
         self.restorations
     }
 
-    /// The main layer's objects, `None` when standing by.
-    pub fn main_objects(&self) -> Option<String> {
-        self.guarded.as_ref().map(|g| g.backend.objects())
+    /// What stays loaded when the guard ends, `None` when standing by.
+    pub fn left_behind(&self) -> Option<String> {
+        self.guarded.as_ref().map(|g| g.hold.left_behind(&g.backend))
     }
 
     /// One line: what it guards, or that it stands by.
     pub fn state(&self) -> String {
+        let ruleset = |g: &Guarded| if g.policy.kind == crate::policy::Kind::Lockdown { "the LOCKDOWN ruleset" } else { "the configuration's ruleset" };
         match &self.guarded {
-            Some(g) if g.policy.kind == crate::policy::Kind::Lockdown => {
-                format!("guarding the LOCKDOWN ruleset ({}, {} and table {FAMILY} {GUARD_TABLE})", g.backend.name(), g.backend.objects())
-            }
-            Some(g) => format!("guarding the configuration's ruleset ({}, {} and table {FAMILY} {GUARD_TABLE})", g.backend.name(), g.backend.objects()),
+            Some(g) => format!("guarding {} ({}, {})", ruleset(g), g.backend.name(), g.hold.objects(&g.backend)),
             None => "standing by: nothing of vpn-firewall is loaded; it guards from the next start on".into(),
+        }
+    }
+
+    /// How it holds what it loads, for the log line it starts with.
+    pub fn way(&self) -> &'static str {
+        if self.persist {
+            "with nftables it owns table inet vpn_firewall, which the kernel keeps should the guard end"
+        } else {
+            "it owns a second table, inet vpn_firewall_guard, beside what start loads"
         }
     }
 
@@ -141,19 +153,21 @@ impl Guard {
             installed.into_iter().filter(|b| !b.same_kind(&backend) && b.exists().unwrap_or(false)).collect()
         };
         let nothing_before = self.nothing_loaded || (others.is_empty() && self.guarded.is_none() && !backend.exists().unwrap_or(false));
-        let (objects, name) = (backend.objects(), backend.name().to_string());
+        let hold = Hold::of(&backend, self.persist);
+        let (objects, name) = (hold.objects(&backend), backend.name().to_string());
         for w in forwarding::warnings(&validated.settings) {
             reply.err(format!("vpn-firewall: warning: {w}"));
         }
         if self.load_or_report(backend, Policy::from_settings(&validated.settings), nothing_before, &mut reply) {
-            for other in others {
+            // A table the guard owned went with the load (see `layers`).
+            for other in others.into_iter().filter(|o| o.exists().unwrap_or(true)) {
                 match other.flush() {
                     Ok(said) => reply.out(format!("vpn-firewall: {said}: the configuration uses {name} now")),
                     Err(e) => reply.err(format!("vpn-firewall: warning: cannot remove what {} loaded before: {e:#}", other.name())),
                 }
             }
             reply.out(format!(
-                "vpn-firewall: loaded {objects} and table {FAMILY} {GUARD_TABLE}, owned by the guard (pid {}) ({name}, {} LAN networks, {} servers) in {} ms",
+                "vpn-firewall: loaded {objects}, owned by the guard (pid {}) ({name}, {} LAN networks, {} servers) in {} ms",
                 std::process::id(),
                 validated.settings.lan.allow.len(),
                 validated.settings.tunnel.servers.len(),
@@ -163,14 +177,15 @@ impl Guard {
         reply
     }
 
-    /// Loads `policy` in both layers and guards what is in force afterwards; says what went
-    /// wrong in `reply` (exit 1). Whether `policy` itself was loaded.
+    /// Loads `policy` as the guard holds it (see `Hold`) and guards what is in force
+    /// afterwards; says what went wrong in `reply` (exit 1). Whether `policy` itself was loaded.
     fn load_or_report(&mut self, backend: Backend, policy: Policy, nothing_before: bool, reply: &mut Reply) -> bool {
         // Whatever the outcome, something may be loaded from now on.
         self.nothing_loaded = false;
-        let error = match layers::apply(&mut self.owner, &backend, &policy, nothing_before) {
+        let hold = Hold::of(&backend, self.persist);
+        let error = match layers::apply(&mut self.owner, &backend, &policy, hold, nothing_before) {
             Outcome::Loaded => {
-                self.guarded = Some(Guarded { backend, policy });
+                self.guarded = Some(Guarded { backend, policy, hold });
                 // As `start` without a guard: the LAN must not learn the tunnel's address.
                 match crate::arp::protect_said() {
                     Ok(said) => said.into_iter().for_each(|line| reply.out(line)),
@@ -184,7 +199,7 @@ impl Guard {
             Outcome::Refused(e) | Outcome::Failed(e) => e,
             Outcome::LockedDown(e) => {
                 reply.err("vpn-firewall: loaded the lockdown ruleset instead (only loopback passes)");
-                self.guarded = Some(Guarded { backend, policy: Policy::lockdown() });
+                self.guarded = Some(Guarded { backend, policy: Policy::lockdown(), hold });
                 e
             }
         };
@@ -255,16 +270,31 @@ impl Guard {
         reply.out(format!("  guard:     running (pid {}, for {} s), {}", std::process::id(), age(self.since), self.state()));
         // What the owned table blocked tells, after another tool flushed the main layer, that
         // the guard's layer is the one that stopped the packets.
-        let (owned, blocked) = match self.owner.read(Layer::Guard) {
-            Ok(Some(table)) => (format!("table {FAMILY} {GUARD_TABLE} loaded, owned by the guard"), Some(blocked_said(&table.blocked()))),
-            Ok(None) if self.guarded.is_some() => (format!("MISSING: table {FAMILY} {GUARD_TABLE} is not loaded"), None),
-            Ok(None) => (format!("table {FAMILY} {GUARD_TABLE} not loaded (standing by)"), None),
+        // (Owning the main table, the counters status shows above are its own.)
+        let Some(hold) = self.guarded.as_ref().map(|g| g.hold) else {
+            reply.out("  owned:     nothing (standing by)");
+            return self.restored(reply);
+        };
+        let (layer, port) = (hold.owned(), self.owner.port());
+        let table = layer.table();
+        let (owned, blocked) = match self.owner.read(layer) {
+            Ok(Some(t)) if t.ownership.owner == Some(port) => {
+                (format!("table {FAMILY} {table} loaded, owned by the guard"), (hold == Hold::SecondTable).then(|| blocked_said(&t.blocked())))
+            }
+            Ok(Some(_)) => (format!("NOT OWNED: table {FAMILY} {table} is loaded, but not owned by the guard"), None),
+            Ok(None) => (format!("MISSING: table {FAMILY} {table} is not loaded"), None),
             Err(e) => (format!("cannot tell: {e:#}"), None),
         };
         reply.out(format!("  owned:     {owned}"));
         if let Some(blocked) = blocked {
             reply.out(format!("  blocked:   {blocked} (by the guard's table, since its last load)"));
         }
+        self.restored(reply)
+    }
+
+    /// `reply` with the line on restorations.
+    fn restored(&self, mut reply: Reply) -> Reply {
+        let age = |t: Instant| t.elapsed().as_secs();
         let last = match &self.last {
             Some((when, what)) => format!("; the last {} s ago: {what}", age(*when)),
             None => String::new(),

@@ -8,7 +8,8 @@
 //! linux/netfilter/nf_tables.h: kernel ABI.
 
 use super::nfnetlink::{Message, NFNL_SUBSYS_NFTABLES, Socket, align};
-use super::{Chain, LoadedTable};
+use super::{Chain, LoadedTable, Ownership};
+use crate::render_netlink::TABLE_F_OWNER;
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 
@@ -25,7 +26,9 @@ const GETGEN: u8 = 16;
 const GEN_ID: u16 = 1;
 
 const TABLE_NAME: u16 = 1;
+const TABLE_FLAGS: u16 = 2;
 const TABLE_USERDATA: u16 = 6;
+const TABLE_OWNER: u16 = 7;
 /// The comment in a table's user data (libnftnl's `NFTNL_UDATA_TABLE_COMMENT`).
 const UDATA_TABLE_COMMENT: u8 = 0;
 const CHAIN_TABLE: u16 = 1;
@@ -92,7 +95,7 @@ fn read_table(sock: &mut Socket, name: &str) -> Result<Option<LoadedTable>> {
             *rules.entry(string(&rule, RULE_CHAIN).unwrap_or_default().to_string()).or_default() += 1;
         }
     }
-    let mut loaded = LoadedTable { comment, ..Default::default() };
+    let mut loaded = LoadedTable { comment, ownership: ownership(&table), ..Default::default() };
     for chain in dump(sock, GETCHAIN, &[])?.iter().filter(|c| string(c, CHAIN_TABLE) == Some(name)) {
         let chain_name = string(chain, CHAIN_NAME).unwrap_or_default().to_string();
         let hook = attr(chain, CHAIN_HOOK).and_then(|h| be32(attrs(h), HOOK_HOOKNUM)).map(hook_name);
@@ -120,6 +123,21 @@ fn read_table(sock: &mut Socket, name: &str) -> Result<Option<LoadedTable>> {
         loaded.counters.push((string(&obj, OBJ_NAME).unwrap_or_default().to_string(), packets.map_or(0, u64::from_be_bytes)));
     }
     Ok(Some(loaded))
+}
+
+/// `inet_table_ownership_on` on a socket of its own.
+pub fn inet_table_ownership(name: &str) -> Result<Option<Ownership>> {
+    inet_table_ownership_on(&mut Socket::open()?, name)
+}
+
+/// The flags and owner of the inet table `name`, or `None` when there is none.
+pub fn inet_table_ownership_on(sock: &mut Socket, name: &str) -> Result<Option<Ownership>> {
+    Ok(find_table(sock, name)?.map(|t| ownership(&t)))
+}
+
+fn ownership(table: &[u8]) -> Ownership {
+    let flags = be32(attrs(table), TABLE_FLAGS).unwrap_or(0);
+    Ownership { flags, owner: be32(attrs(table), TABLE_OWNER).filter(|_| flags & TABLE_F_OWNER != 0) }
 }
 
 /// The attributes of the inet table `name`.

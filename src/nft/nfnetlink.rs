@@ -398,10 +398,21 @@ fn messages(sender: SocketAddr, datagram: &[u8]) -> Result<Vec<NetlinkMessage<Me
 
 /// The kernel's error code (a negative errno) as an error a user can act on.
 fn kernel_error(code: i32) -> anyhow::Error {
-    let errno = Errno::from_raw(-code);
-    let hint = if errno == Errno::EPERM { " (are you root?)" } else { "" };
-    anyhow::anyhow!("{errno}{hint}")
+    anyhow::Error::new(Refusal(Errno::from_raw(-code)))
 }
+
+/// The kernel's answer to a request it refused; what the guard tells kernels apart by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal(pub Errno);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hint = if self.0 == Errno::EPERM { " (are you root?)" } else { "" };
+        write!(f, "{}{hint}", self.0)
+    }
+}
+
+impl std::error::Error for Refusal {}
 
 fn describe(message: &Message) -> String {
     format!("netfilter netlink request (subsystem {}, message {})", message.subsystem, message.kind)

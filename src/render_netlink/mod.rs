@@ -34,7 +34,10 @@ const NEWSETELEM: u8 = 12;
 const NEWOBJ: u8 = 18;
 
 /// NFT_TABLE_F_OWNER (Linux 5.12): the table belongs to the socket that created it.
-const TABLE_F_OWNER: u32 = 0x2;
+pub const TABLE_F_OWNER: u32 = 0x2;
+/// NFT_TABLE_F_PERSIST (Linux 6.9): when its owner's socket closes, the kernel keeps the table,
+/// unowned, instead of deleting it.
+pub const TABLE_F_PERSIST: u32 = 0x4;
 const NFT_OBJECT_COUNTER: u32 = 1;
 /// NF_DROP and NF_ACCEPT, a base chain's policy.
 const POLICY_DROP: u32 = 0;
@@ -55,16 +58,67 @@ pub struct Change {
 }
 
 /// The transaction of the texts `render_layer(policy, layer)` of `layers`, one after the
-/// other: each table replaced, all in one batch. (Sets are numbered across the batch, as the
-/// kernel finds a new set by its number within the transaction.)
+/// other: each table replaced, all in one batch.
 pub fn render_layers(policy: &Policy, layers: &[Layer]) -> Vec<Change> {
+    let loads: Vec<TableLoad> = layers.iter().map(|l| TableLoad { layer: *l, flags: text_flags(*l), replace: Replace::AnyLoaded }).collect();
+    render_tables(policy, &loads)
+}
+
+/// The flags the text gives a table: the guard's is owned.
+fn text_flags(layer: Layer) -> u32 {
+    if layer == Layer::Guard { TABLE_F_OWNER } else { 0 }
+}
+
+/// How a batch replaces a table: the kernel refuses to change a loaded table's flags, so the
+/// text's way (added, deleted, added anew) works only where none is loaded or the loaded one
+/// has the same flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replace {
+    /// As the text: added, deleted and added anew, whether one is loaded or not.
+    AnyLoaded,
+    /// One is loaded, with whatever flags: deleted, then added anew.
+    Loaded,
+    /// None is loaded: added.
+    NoneLoaded,
+}
+
+/// One table of a batch: which, created with which flags, replacing what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableLoad {
+    pub layer: Layer,
+    pub flags: u32,
+    pub replace: Replace,
+}
+
+/// The transaction that loads each of `loads` with the policy, one after the other, in one
+/// batch. (Sets are numbered across the batch, as the kernel finds a new set by its number
+/// within the transaction.)
+pub fn render_tables(policy: &Policy, loads: &[TableLoad]) -> Vec<Change> {
     let mut batch = Batch { table: "", changes: Vec::new(), set_ids: 0 };
-    for layer in layers {
-        batch.table = layer.table();
-        batch.layer(policy, *layer);
+    for load in loads {
+        batch.table = load.layer.table();
+        batch.layer(policy, load);
     }
     batch.changes
 }
+
+/// A transaction that adds a table owned and persistent and deletes it again: no packet ever
+/// meets it. Kernels before 6.9 refuse the persistent flag (EOPNOTSUPP).
+pub fn render_persist_probe() -> Vec<Change> {
+    let table = PROBE_TABLE;
+    vec![
+        change(
+            NEWTABLE,
+            CREATE,
+            Attrs::new().string(1, table).u32(2, TABLE_F_OWNER | TABLE_F_PERSIST),
+            format!("table inet {table} {{ flags owner, persist }}"),
+        ),
+        change(DELTABLE, 0, Attrs::new().string(1, table), format!("delete table inet {table}")),
+    ]
+}
+
+/// The table of `render_persist_probe`.
+const PROBE_TABLE: &str = "vpn_firewall_probe";
 
 /// A lone `delete table` of one of the tables.
 pub fn render_delete(layer: Layer) -> Vec<Change> {
@@ -86,12 +140,17 @@ struct Batch {
 }
 
 impl Batch {
-    /// The messages of one table: added, deleted, added with its objects and rules.
-    fn layer(&mut self, policy: &Policy, layer: Layer) {
-        let owner = if layer == Layer::Guard { TABLE_F_OWNER } else { 0 };
-        self.table_add(owner, None);
-        self.push(DELTABLE, 0, Attrs::new().string(1, self.table), format!("delete table inet {}", self.table));
-        self.table_add(owner, Some(&layer_comment(policy, layer)));
+    /// The messages of one table: what is loaded deleted (see `Replace`), then the table added
+    /// with its objects and rules.
+    fn layer(&mut self, policy: &Policy, load: &TableLoad) {
+        let layer = load.layer;
+        if load.replace == Replace::AnyLoaded {
+            self.table_add(load.flags, None);
+        }
+        if load.replace != Replace::NoneLoaded {
+            self.push(DELTABLE, 0, Attrs::new().string(1, self.table), format!("delete table inet {}", self.table));
+        }
+        self.table_add(load.flags, Some(&layer_comment(policy, layer)));
         let nat: Vec<NatHook> = if layer == Layer::Main { policy.nat.hooks().collect() } else { Vec::new() };
         for hook in Hook::ALL {
             self.base_chain(hook.name(), "filter", hook_number(hook.name()), 0, POLICY_DROP);
@@ -349,6 +408,32 @@ mod tests {
         assert_eq!((flags(&main[0]), flags(&main[2])), (Some(0), Some(0)));
         for c in &guard {
             assert_eq!(attr(&c.message.attributes, 1), Some(b"vpn_firewall_guard\0".as_slice()), "{}", c.what);
+        }
+    }
+
+    #[test]
+    fn a_table_of_other_flags_is_deleted_before_it_is_added_and_none_is_deleted_where_none_is_loaded() {
+        let policy = Policy::lockdown();
+        let flags = |c: &Change| attr(&c.message.attributes, 2).map(|v| u32::from_be_bytes(v.try_into().unwrap()));
+        let owned = TABLE_F_OWNER | TABLE_F_PERSIST;
+        let over = render_tables(&policy, &[TableLoad { layer: Layer::Main, flags: owned, replace: Replace::Loaded }]);
+        assert_eq!(kinds(&over[..2]), [DELTABLE, NEWTABLE], "no addition before the deletion: the kernel would refuse the flags");
+        assert_eq!(flags(&over[1]), Some(owned));
+        assert_eq!(attr(&over[1].message.attributes, 1), Some(b"vpn_firewall\0".as_slice()));
+        let fresh = render_tables(&policy, &[TableLoad { layer: Layer::Main, flags: owned, replace: Replace::NoneLoaded }]);
+        assert_eq!(kinds(&fresh[..2]), [NEWTABLE, NEWCHAIN]);
+        assert_eq!(fresh[1..], over[2..], "the same table after what each replaces");
+        assert_eq!(render_layers(&policy, &[Layer::Main])[3..], over[2..], "as the text's transaction, but for the flags");
+    }
+
+    #[test]
+    fn the_probe_adds_an_owned_persistent_table_and_deletes_it() {
+        let probe = render_persist_probe();
+        assert_eq!(kinds(&probe), [NEWTABLE, DELTABLE]);
+        let flags = attr(&probe[0].message.attributes, 2).map(|v| u32::from_be_bytes(v.try_into().unwrap()));
+        assert_eq!(flags, Some(TABLE_F_OWNER | TABLE_F_PERSIST));
+        for c in &probe {
+            assert_eq!(attr(&c.message.attributes, 1), Some(b"vpn_firewall_probe\0".as_slice()), "{}", c.what);
         }
     }
 

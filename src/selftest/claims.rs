@@ -31,7 +31,7 @@ pub enum Stage {
     /// The lockdown, by `start` with a broken drop-in and nothing loaded.
     Lockdown,
     /// The configuration's, loaded through a guard, then flushed by another process while
-    /// the guard was paused: only the guard's own table is left.
+    /// the guard was paused: only the table the guard owns is left.
     Tampered,
 }
 
@@ -319,7 +319,8 @@ pub fn claims(s: &Settings, plan: &Plan, user_value: &str) -> Vec<Claim> {
         broken.check(Lockdown, VpnDown, probe, Blocked);
     }
 
-    let mut guarded = Claim::new("guard-tamper", "While the guard runs, another process flushing the rules opens nothing, and the guard restores them");
+    let mut guarded =
+        Claim::new("guard-tamper", "While the guard runs, another process flushing the rules opens nothing, and the guard keeps or restores them");
     guarded.notes.push("the guard is paused (SIGSTOP) while the rules are flushed and the probes sent, so that its own table stands alone".into());
     guarded.both_protocols(Tampered, VpnDown, internet4, &everyone, Blocked);
     guarded.check(Tampered, VpnDown, Probe::new(Proto::Tcp, internet6, TCP_PORT, user), Blocked);

@@ -1,11 +1,13 @@
 //! The guard's claim: while it runs, another process that flushes the rules opens nothing, and
-//! the guard restores them. To see its own table hold alone, the guard is paused (SIGSTOP:
-//! its socket, and so its table, stay) while the ruleset is flushed and the probes are sent;
-//! resumed, it must restore the rules.
+//! the guard keeps or restores them. To see its own table hold alone, the guard is paused
+//! (SIGSTOP: its socket, and so its table, stay) while the ruleset is flushed and the probes are
+//! sent; resumed, it must restore the rules, unless the flush left them because the guard owns
+//! them (nftables on Linux 6.9 or later).
 
 use super::Run;
 use super::claims::Fact;
 use crate::backend::Backend;
+use crate::render_nft::{FAMILY, TABLE};
 use anyhow::{Context, Result};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -105,18 +107,21 @@ impl Run<'_> {
     pub fn resume(&self, guard: Guard) -> Result<Vec<Fact>> {
         guard.signal(Signal::SIGCONT)?;
         let began = Instant::now();
-        let restored = loop {
+        let owns_main = format!("owned:     table {FAMILY} {TABLE} loaded");
+        let (restored, owned) = loop {
             let (code, said) = self.status()?;
-            if code == Some(0) && said.contains("up to date") && !said.contains("restored:  0 times") {
-                break Some(began.elapsed());
+            let owned = said.contains(&owns_main);
+            if code == Some(0) && said.contains("up to date") && (owned || !said.contains("restored:  0 times")) {
+                break (Some(began.elapsed()), owned);
             }
             if began.elapsed() > PATIENCE {
-                break None;
+                break (None, false);
             }
             std::thread::sleep(Duration::from_millis(20));
         };
         let mut facts = vec![Fact {
             text: match restored {
+                Some(_) if owned => "resumed: the flush left the guard's table, which the guard owns (status: up to date)".to_string(),
                 Some(t) => format!("resumed, the guard restored the rules within {} ms (status: up to date, a restoration counted)", t.as_millis()),
                 None => "resumed, the guard did not restore the rules within 10 s".into(),
             },

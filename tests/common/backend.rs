@@ -14,6 +14,9 @@ use vpn_firewall::render_iptables::{PREFIX, Table, block_chain, builtin};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Nftables,
+    /// nftables with a guard started with `--second-table`: the way kernels before 6.9 guard
+    /// (tests/guard.rs). Without a guard, the same as `Nftables`.
+    NftablesSecondTable,
     IptablesNft,
     IptablesLegacy,
 }
@@ -23,7 +26,7 @@ impl Backend {
 
     pub fn name(self) -> &'static str {
         match self {
-            Backend::Nftables => "nftables",
+            Backend::Nftables | Backend::NftablesSecondTable => "nftables",
             Backend::IptablesNft => "iptables-nft",
             Backend::IptablesLegacy => "iptables-legacy",
         }
@@ -33,6 +36,7 @@ impl Backend {
     pub fn qualify(self, test: &str) -> String {
         let tag = match self {
             Backend::Nftables => "n",
+            Backend::NftablesSecondTable => "n2",
             Backend::IptablesNft => "in",
             Backend::IptablesLegacy => "il",
         };
@@ -40,7 +44,32 @@ impl Backend {
     }
 
     pub fn is_iptables(self) -> bool {
-        self != Backend::Nftables
+        matches!(self, Backend::IptablesNft | Backend::IptablesLegacy)
+    }
+
+    /// What `vpn-firewall guard` is started with.
+    pub fn guard_args(self) -> &'static [&'static str] {
+        if self == Backend::NftablesSecondTable { &["--second-table"] } else { &[] }
+    }
+
+    /// Whether a guard owns table inet vpn_firewall itself (nftables, Linux 6.9), rather than
+    /// a second table beside it: then no other process can change it at all.
+    pub fn guard_owns_main(self) -> bool {
+        self == Backend::Nftables
+    }
+
+    /// The table a running guard owns.
+    pub fn owned_table(self) -> &'static str {
+        if self.guard_owns_main() { "vpn_firewall" } else { "vpn_firewall_guard" }
+    }
+
+    /// The nftables tables of vpn-firewall while a guard runs.
+    pub fn guarded_tables(self) -> &'static [&'static str] {
+        match self {
+            Backend::Nftables => &["vpn_firewall"],
+            Backend::NftablesSecondTable => &["vpn_firewall", "vpn_firewall_guard"],
+            Backend::IptablesNft | Backend::IptablesLegacy => &["vpn_firewall_guard"],
+        }
     }
 
     /// Tells vpn-firewall to use this backend: `--backend`.
@@ -52,7 +81,7 @@ impl Backend {
     /// alternatives' choice next to nftables.
     pub fn host_iptables(self, cmd: &mut Command) {
         match self {
-            Backend::Nftables => cmd.env_remove(VARIANT_ENV),
+            Backend::Nftables | Backend::NftablesSecondTable => cmd.env_remove(VARIANT_ENV),
             Backend::IptablesNft => cmd.env(VARIANT_ENV, "nft"),
             Backend::IptablesLegacy => cmd.env(VARIANT_ENV, "legacy"),
         };
@@ -63,7 +92,7 @@ impl Backend {
     pub fn iptables(self, ipv6: bool) -> String {
         let program = if ipv6 { "ip6tables" } else { "iptables" };
         match self {
-            Backend::Nftables => program.to_string(),
+            Backend::Nftables | Backend::NftablesSecondTable => program.to_string(),
             Backend::IptablesNft => format!("{program}-nft"),
             Backend::IptablesLegacy => format!("{program}-legacy"),
         }

@@ -36,7 +36,7 @@ impl Guard {
         };
         ns.backend().host_iptables(&mut cmd);
         ns.backend().select(&mut cmd);
-        cmd.arg("--config-dir").arg(conf.path()).arg("guard");
+        cmd.arg("--config-dir").arg(conf.path()).arg("guard").args(ns.backend().guard_args());
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log.reopen().expect("the log file"));
         let mut guard = Guard { process: Background::spawn(cmd), log };
         let answered = poll(Duration::from_secs(10), || {

@@ -125,8 +125,7 @@ fn save_keeps_the_admins_rules_only(release: Release) {
             for i in $(seq 50); do grep -q 'standing by' /tmp/guard.log && break; sleep 0.1; done
             grep -q 'standing by' /tmp/guard.log || {{ cat /tmp/guard.log; fail "the guard did not start"; }}
             netfilter-persistent start > /dev/null
-            nft list table inet vpn_firewall > /dev/null || fail "no table inet vpn_firewall"
-            nft list table inet vpn_firewall_guard | grep -q 'flags owner' || fail "no table inet vpn_firewall_guard owned by the guard"
+            nft list table inet vpn_firewall | grep -q 'flags owner' || fail "no table inet vpn_firewall owned by the guard"
             netfilter-persistent save > /tmp/save.log 2>&1 || {{ cat /tmp/save.log; fail "netfilter-persistent save failed (nftables)"; }}
             nothing_of_ours "nftables and the guard"
             for v in 4 6; do echo "-- rules.v$v"; cat /etc/iptables/rules.v$v; done
