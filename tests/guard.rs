@@ -409,6 +409,32 @@ fn a_guard_in_a_pid_namespace_restores_only_what_others_changed(backend: Backend
     assert!(status.stdout.contains("up to date"), "{status}");
 }
 
+/// `start` through the guard with another backend than the one it guards: what the guard owned
+/// of the other way goes in the same load (no other process could delete it), what start had
+/// loaded with the other backend is removed, and back again.
+#[test]
+fn switching_backends_through_the_guard_leaves_only_the_new_backends_rules() {
+    let ns = Netns::host("gswitch", Backend::Nftables);
+    let conf = ConfigDir::new(config(""));
+    let guard = Guard::start(&ns, &conf);
+    let ours = || ns.tables().into_iter().filter(|t| t.contains("vpn_firewall")).collect::<Vec<_>>();
+    let chains = || ns.run("iptables-nft-save", &[], "").expect(0).stdout.lines().filter(|l| l.contains("VPN_FIREWALL_")).count();
+    for (backend, tables, with_chains) in [
+        (Backend::Nftables, ["inet vpn_firewall"], false),
+        (Backend::IptablesNft, ["inet vpn_firewall_guard"], true),
+        (Backend::Nftables, ["inet vpn_firewall"], false),
+    ] {
+        let started = ns.firewall_with(backend, conf.path(), "start").expect(0);
+        assert!(started.stdout.contains("owned by the guard"), "start did not go through the guard:\n{started}");
+        assert_eq!(ours(), tables, "after a start with {}:\n{started}\nlog:\n{}", backend.name(), guard.log());
+        assert_eq!(chains() > 0, with_chains, "iptables chains after a start with {}:\n{started}", backend.name());
+        let status = ns.firewall_with(backend, conf.path(), "status").expect(0);
+        assert!(status.stdout.contains("up to date") && status.stdout.contains("owned by the guard"), "{status}");
+    }
+    ns.firewall(conf.path(), "flush").expect(0);
+    assert!(ours().is_empty() && chains() == 0, "flush left {:?}", ours());
+}
+
 /// Gateway mode through the guard, with the kernel not forwarding (a new namespace's
 /// default): `start` loads and says so, as without a guard.
 #[test]
