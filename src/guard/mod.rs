@@ -57,7 +57,13 @@ pub fn run(options: &Options, second_table: bool) -> Result<i32> {
     signals.thread_block().context("cannot block SIGTERM to read it from a signalfd")?;
     let signalfd = SignalFd::new(&signals).context("cannot open a signalfd")?;
     let mut owner = Owner::open()?;
-    let persist = !second_table && owner.kernel_keeps_owned_tables().context("cannot ask the kernel whether it keeps owned tables")?;
+    // A kernel that answers the question otherwise than expected gets the second table: a
+    // guard that holds as on older kernels, rather than none.
+    let persist = !second_table
+        && owner.kernel_keeps_owned_tables().unwrap_or_else(|e| {
+            say_err!("vpn-firewall guard: warning: cannot tell whether the kernel keeps owned tables, so it keeps a second table: {e:#}");
+            false
+        });
     let mut guard = Guard::new(owner, persist);
     let listener = {
         // `start` and `flush` look for the guard while they hold the lock. One that took it

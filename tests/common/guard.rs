@@ -39,11 +39,14 @@ impl Guard {
         cmd.arg("--config-dir").arg(conf.path()).arg("guard").args(ns.backend().guard_args());
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log.reopen().expect("the log file"));
         let mut guard = Guard { process: Background::spawn(cmd), log };
-        let answered = poll(Duration::from_secs(10), || {
+        // Before it answers it takes the lock that every vpn-firewall on the machine shares,
+        // whatever its namespace (see src/lock.rs, which gives up after 30 s): beside the other
+        // tests' loads of 30 000 networks by a debug build it may wait for seconds.
+        let answered = poll(Duration::from_secs(30), || {
             assert_eq!(guard.process.exited(), None, "the guard ended at once; its log:\n{}", guard.log());
             ns.firewall(conf.path(), "status").stdout.contains("guard:     running")
         });
-        assert!(answered, "the guard did not answer status within 10 s; its log:\n{}", guard.log());
+        assert!(answered, "the guard did not answer status within 30 s; its log:\n{}", guard.log());
         guard
     }
 
