@@ -66,6 +66,11 @@ impl Ownership {
     pub fn orphaned(self) -> bool {
         self.flags & TABLE_F_PERSIST != 0 && self.owner.is_none()
     }
+
+    /// Whether the netlink socket with port id `port` owns the table.
+    pub fn owned_by(self, port: u32) -> bool {
+        self.owner == Some(port)
+    }
 }
 
 impl LoadedTable {

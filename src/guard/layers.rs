@@ -120,7 +120,8 @@ fn load_tables(owner: &mut Owner, policy: &Policy, hold: Hold, backend: &Backend
     for _ in 0..ATTEMPTS {
         let mut batch = Vec::new();
         for layer in [Layer::Main, Layer::Guard] {
-            let loaded = owner.ownership(layer)?.is_some();
+            let ownership = owner.ownership(layer)?;
+            let loaded = ownership.is_some();
             if layers.contains(&layer) {
                 let flags = match (hold, layer) {
                     (Hold::OwnedMain, _) => TABLE_F_OWNER | TABLE_F_PERSIST,
@@ -129,7 +130,7 @@ fn load_tables(owner: &mut Owner, policy: &Policy, hold: Hold, backend: &Backend
                 };
                 let replace = if loaded { Replace::Loaded } else { Replace::NoneLoaded };
                 batch.extend(render_tables(policy, &[TableLoad { layer, flags, replace }]));
-            } else if loaded && !tables(hold, backend).contains(&layer) && owner.owns(layer)? {
+            } else if ownership.is_some_and(|o| o.owned_by(owner.port())) && !tables(hold, backend).contains(&layer) {
                 batch.extend(render_delete(layer));
             }
         }
@@ -158,7 +159,7 @@ fn verify_main(owner: &mut Owner, backend: &Backend, policy: &Policy, hold: Hold
         Backend::Nftables(nft) => {
             let table = owner.read(Layer::Main)?.ok_or_else(|| anyhow!("{} is missing right after loading it", nft.objects()))?;
             compare(&table, policy, Layer::Main)?;
-            if hold == Hold::OwnedMain && (table.ownership.owner != Some(owner.port()) || table.ownership.flags & TABLE_F_PERSIST == 0) {
+            if hold == Hold::OwnedMain && (!table.ownership.owned_by(owner.port()) || table.ownership.flags & TABLE_F_PERSIST == 0) {
                 bail!("table {FAMILY} {TABLE} is not owned by the guard and persistent: {:?}", table.ownership);
             }
             Ok(())
@@ -185,9 +186,9 @@ pub fn restore(owner: &mut Owner, backend: &Backend, policy: &Policy, hold: Hold
     let force_main = force_main && hold == Hold::SecondTable;
     let mut restored = Vec::new();
     if force_main || verify_main(owner, backend, policy, hold).is_err() {
-        match (hold, backend) {
-            (_, Backend::Nftables(_)) => load_tables(owner, policy, hold, backend, &[Layer::Main])?,
-            (_, Backend::Iptables(ipt)) => ipt.load(policy)?,
+        match backend {
+            Backend::Nftables(_) => load_tables(owner, policy, hold, backend, &[Layer::Main])?,
+            Backend::Iptables(ipt) => ipt.load(policy)?,
         }
         verify_main(owner, backend, policy, hold).context("read back after restoring it")?;
         restored.push(backend.objects());

@@ -135,7 +135,7 @@ impl Owner {
     /// Whether the table is loaded and owned by this socket.
     pub fn owns(&mut self, layer: Layer) -> Result<bool> {
         let port = self.port();
-        Ok(self.ownership(layer)?.is_some_and(|o| o.owner == Some(port)))
+        Ok(self.ownership(layer)?.is_some_and(|o| o.owned_by(port)))
     }
 
     /// One of the tables as the kernel has it, or `None` when it is not loaded.

@@ -10,7 +10,7 @@ use crate::forwarding;
 use crate::nft::Notice;
 use crate::output::say_err;
 use crate::policy::{Policy, blocked_said};
-use crate::render_nft::FAMILY;
+use crate::render_nft::{FAMILY, GUARD_TABLE, TABLE};
 use crate::settings::BackendChoice;
 use std::time::Instant;
 
@@ -79,11 +79,11 @@ impl Guard {
     }
 
     /// How it holds what it loads, for the log line it starts with.
-    pub fn way(&self) -> &'static str {
+    pub fn way(&self) -> String {
         if self.persist {
-            "with nftables it owns table inet vpn_firewall, which the kernel keeps should the guard end"
+            format!("with nftables it owns table {FAMILY} {TABLE}, which the kernel keeps should the guard end")
         } else {
-            "it owns a second table, inet vpn_firewall_guard, beside what start loads"
+            format!("it owns a second table, {FAMILY} {GUARD_TABLE}, beside what start loads")
         }
     }
 
@@ -278,7 +278,7 @@ impl Guard {
         let (layer, port) = (hold.owned(), self.owner.port());
         let table = layer.table();
         let (owned, blocked) = match self.owner.read(layer) {
-            Ok(Some(t)) if t.ownership.owner == Some(port) => {
+            Ok(Some(t)) if t.ownership.owned_by(port) => {
                 (format!("table {FAMILY} {table} loaded, owned by the guard"), (hold == Hold::SecondTable).then(|| blocked_said(&t.blocked())))
             }
             Ok(Some(_)) => (format!("NOT OWNED: table {FAMILY} {table} is loaded, but not owned by the guard"), None),

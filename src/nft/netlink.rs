@@ -60,7 +60,7 @@ const READ_ATTEMPTS: usize = 10;
 
 /// Whether the inet family has a table `name`.
 pub fn inet_table_exists(name: &str) -> Result<bool> {
-    Ok(find_table(&mut Socket::open()?, name)?.is_some())
+    Ok(inet_table_ownership(name)?.is_some())
 }
 
 /// The table `name` of the inet family, or `None` when there is none. Its parts are read with
